@@ -1,0 +1,32 @@
+# Etude's front door: `make test` installs what is missing, builds in Release and runs every test.
+# `make build` stops after the build (the program is build/etude); `make fuzz` builds the fuzzers.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all setup configure build test fuzz bench clean
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+configure: setup
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j$(JOBS) -- --no-print-directory
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 1500
+
+fuzz: setup
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DETUDE_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_midi_reader
+	mkdir -p fuzz-out/corpus
+	./build-fuzz/fuzz_midi_reader -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096 fuzz-out/corpus fuzz/seeds
+
+bench: build
+	bash bench/run_all.sh
+
+clean:
+	rm -rf $(BUILD) build-fuzz fuzz-out

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Etude needs to build, test and render; idempotent, non-interactive.
+# Run as root (or with passwordless sudo) on Debian 12. Does nothing when everything is present.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libgtest-dev libgmock-dev
+  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+  libdnnl-dev libopenblas-dev
+  clang libclang-rt-14-dev
+  python3 python3-mido python3-numpy python3-torch
+  gnuplot-nox
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+    echo "setup: missing packages (${missing[*]}) and not root; install them with apt-get" >&2
+    exit 2
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null

@@ -1,0 +1,12 @@
+// The `etude` subcommands, one registration function per group, each in its own cmd_*.cpp.
+// Callbacks throw etude::Error on bad input; main.cpp maps that to one stderr line and exit 2.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace etude::app {
+
+void add_midi_commands(CLI::App& app);    // inspect, scan, convert        (cmd_midi.cpp)
+void add_corpus_commands(CLI::App& app);  // corpus, tokenize              (cmd_corpus.cpp)
+void add_nn_commands(CLI::App& app);      // forward, bench train|generate (cmd_nn.cpp)
+
+}  // namespace etude::app

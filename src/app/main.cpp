@@ -1,0 +1,35 @@
+// Entry point of the `etude` binary: builds the command line and maps failures to exit codes
+// (0 success, 1 usage error, 2 bad input or failed operation), always with one line on stderr.
+#include <cstdio>
+#include <exception>
+
+#include "app/commands.hpp"
+#include "base/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Etude: learns a composer's style from MIDI files and composes new pieces.", "etude"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "etude 0.1.0");
+  etude::app::add_midi_commands(app);
+  etude::app::add_corpus_commands(app);
+  etude::app::add_nn_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "etude: %s (see etude --help)\n", e.what());
+    return 1;
+  } catch (const etude::Error& e) {
+    std::fprintf(stderr, "etude: %s: %s\n", e.kind(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "etude: error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
