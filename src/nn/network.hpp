@@ -1,0 +1,99 @@
+// The network: a ModelSpec made computable. One contiguous block of parameters, one of
+// gradients (and one of non-trained buffers: batchnorm running statistics), activations sized
+// once for (batch, time), and the forward/backward pass over the whole stack. Templated on Real:
+// float is the engine (Model), double is the finite-difference oracle (reference LSTM inside).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "nn/lstm_kernel.hpp"
+#include "nn/model_spec.hpp"
+#include "nn/rng.hpp"
+
+namespace etude::nn {
+
+// One named tensor of the model, PyTorch-named (see model_io.hpp for the mapping).
+struct TensorSlot {
+  std::string name;
+  std::vector<int64_t> shape;
+  size_t offset = 0;       // into the parameter block (trainable) or the buffer block
+  bool trainable = true;   // false: batchnorm running_mean / running_var
+  size_t size() const;
+};
+
+// Where every tensor of a spec lives; layer_slots[i] indexes `tensors` for layer i
+// (lstm: w_ih, w_hh, b_ih, b_hh; dense: weight, bias; batchnorm: weight, bias, mean, var).
+struct ParamLayout {
+  std::vector<TensorSlot> tensors;
+  std::vector<std::vector<size_t>> layer_slots;
+  std::vector<int> features;  // features[i]: output features of layer i (-1 = input stage)
+  size_t embedding_slot = SIZE_MAX;
+  size_t param_count = 0, buffer_count = 0;
+  const TensorSlot* find(const std::string& name) const;
+};
+ParamLayout make_layout(const ModelSpec& spec);
+
+enum class LstmBackend { fast, reference };  // fast: make_cpu_lstm; reference: make_reference_lstm
+
+template <class Real>
+class Network {
+ public:
+  explicit Network(ModelSpec spec);  // parameters zero, running var one; see init_random
+  ~Network();
+  Network(Network&&) noexcept;
+  Network& operator=(Network&&) noexcept;
+
+  // PyTorch's default inits (uniform +-1/sqrt(fan) for lstm/dense, N(0,1) embedding), then the
+  // lstm forget-gate bias_ih slice set to forget_bias.
+  void init_random(uint64_t seed);
+
+  const ModelSpec& spec() const { return spec_; }
+  const ParamLayout& layout() const { return layout_; }
+  std::span<Real> params() { return params_; }
+  std::span<const Real> params() const { return params_; }
+  std::span<Real> buffers() { return buffers_; }
+  std::span<const Real> buffers() const { return buffers_; }
+  std::span<Real> grads() { return grads_; }
+  std::span<Real> tensor(const TensorSlot& slot);  // view into params or buffers
+  std::span<const Real> tensor(const TensorSlot& slot) const;
+
+  // Sizes activations, gradients and LSTM kernels once for batch x time (again only if they
+  // change). The double network always uses the reference LSTM.
+  void prepare(int batch, int time, LstmBackend backend = LstmBackend::fast,
+               Precision precision = Precision::f32);
+  int batch() const { return B_; }
+  int time() const { return T_; }
+
+  // tokens [B][T] row-major (batch-major, as a caller slices windows). Training mode draws dropout
+  // masks and uses batch statistics (updating the running ones). Returns nothing; see logits().
+  void forward(const int32_t* tokens, bool training);
+  // Training forward + loss + backward; grads() is overwritten. targets: [B][T] for seq2seq,
+  // [B] for seq2one. Returns the mean cross-entropy.
+  double forward_backward(const int32_t* tokens, const int32_t* targets);
+  // Logits of the last forward, time-major [rows/B][B][vocab]; rows = B*T, or B when the stack
+  // ends with a non-sequence lstm.
+  std::span<const Real> logits() const;
+  int logit_steps() const;  // T or 1
+  void seed_dropout(uint64_t seed) { dropout_rng_ = Rng(seed); }
+
+ private:
+  struct Work;
+  ModelSpec spec_;
+  ParamLayout layout_;
+  std::vector<Real> params_, buffers_, grads_;
+  std::unique_ptr<Work> work_;
+  int B_ = 0, T_ = 0;
+  Rng dropout_rng_{0xd509};
+};
+
+extern template class Network<float>;
+extern template class Network<double>;
+using Model = Network<float>;
+
+// Checks tokens lie in [0, vocab); throws InvalidArgument naming the position.
+void check_tokens(std::span<const int32_t> tokens, int vocab, const char* what);
+
+}  // namespace etude::nn
