@@ -10,6 +10,7 @@
 
 #include "base/error.hpp"
 #include "nn/cpu/lstm_blas_step.hpp"
+#include "nn/cpu/lstm_cpu.hpp"
 #include "nn/lstm_kernel.hpp"
 
 namespace etude::nn {
@@ -32,7 +33,7 @@ void point(memory& m, const void* p) { m.set_data_handle(const_cast<void*>(p)); 
 
 class OnednnLstm final : public LstmKernel {
  public:
-  OnednnLstm(const LstmDims& d, Precision prec) : d_(d), prec_(prec), eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {
+  OnednnLstm(const LstmDims& d, Precision prec, bool blas_for_small_inference) : d_(d), prec_(prec), eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {
     const memory::dim T = d.T, B = d.B, I = d.I, H = d.H;
     const dt data = prec == Precision::bf16 ? dt::bf16 : dt::f32;
     // Caller-side (f32, PyTorch) layouts. w_ih [4H][I] is oneDNN's ldgoi with L = D = 1.
@@ -117,7 +118,7 @@ class OnednnLstm final : public LstmKernel {
       from_yk_ = dnnl::reorder(yk_, y32_);
       from_hTk_ = dnnl::reorder(hTk_, hT_);
     }
-    if (d.T * d.B <= kBlasStepMaxRows && prec == Precision::f32)
+    if (blas_for_small_inference && d.T * d.B <= kBlasStepMaxRows && prec == Precision::f32)
       blas_ = std::make_unique<LstmBlasStep>(d);
   }
 
@@ -280,10 +281,15 @@ class OnednnLstm final : public LstmKernel {
 
 }  // namespace
 
-std::unique_ptr<LstmKernel> make_cpu_lstm(const LstmDims& dims, Precision precision) {
+std::unique_ptr<LstmKernel> make_onednn_lstm(const LstmDims& dims, Precision precision,
+                                             bool blas_for_small_inference) {
   if (dims.T < 1 || dims.B < 1 || dims.I < 1 || dims.H < 1)
     throw InvalidArgument("CPU LSTM: dims " + shape(dims) + " must all be at least 1");
-  return std::make_unique<OnednnLstm>(dims, precision);
+  return std::make_unique<OnednnLstm>(dims, precision, blas_for_small_inference);
+}
+
+std::unique_ptr<LstmKernel> make_cpu_lstm(const LstmDims& dims, Precision precision) {
+  return make_onednn_lstm(dims, precision, true);
 }
 
 }  // namespace etude::nn
