@@ -1,8 +1,238 @@
-// Registers the nn subcommands of `etude`.
+// Registers the nn subcommands of `etude`: `forward` (logits of every position of a token list,
+// for external checks) and `bench train|generate` (speed on random data, text or JSON).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
 #include "app/commands.hpp"
+#include "base/error.hpp"
+#include "base/file_io.hpp"
+#include "nn/inference.hpp"
+#include "nn/model_io.hpp"
+#include "nn/trainer.hpp"
 
 namespace etude::app {
+namespace {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
 
-void add_nn_commands(CLI::App& app) { (void)app; }
+std::vector<int32_t> parse_token_list(const std::string& text) {
+  std::vector<int32_t> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    try {
+      size_t used = 0;
+      const long v = std::stol(item, &used);
+      if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(item);
+      out.push_back(int32_t(v));
+    } catch (const std::exception&) {
+      throw InvalidArgument("--tokens: \"" + item + "\" is not a token id (expected e.g. 3,17,9)");
+    }
+    pos = comma + 1;
+  }
+  return out;
+}
+
+void print_json(const json& j) { std::printf("%s\n", j.dump().c_str()); }
+
+// FLOPs of one training step (3 x forward GEMM work: forward, data and weight gradients).
+double train_gflop(const nn::ModelSpec& s, int B, int T) {
+  double flop = 0;
+  int f = nn::input_features(s), steps = T;
+  for (const auto& l : s.layers) {
+    if (l.kind == nn::LayerKind::lstm) {
+      flop += 2.0 * steps * B * (f + l.units) * 4.0 * l.units;
+      f = l.units;
+      if (!l.return_sequences) steps = 1;
+    } else if (l.kind == nn::LayerKind::dense) {
+      const int out = nn::dense_units(s, l);
+      flop += 2.0 * steps * B * f * out;
+      f = out;
+    }
+  }
+  return 3 * flop * 1e-9;
+}
+
+struct BenchOptions {
+  std::string preset = "default";
+  std::string model_json;  // a model JSON file instead of a preset
+  int vocab = 388, batch = 0, seq = 0, threads = 0, steps = 5, tokens = 500, streams = 1;
+  uint64_t seed = 1;
+  std::string precision = "f32", save, dtype = "f32";
+  bool json = false, reference = false;
+};
+
+nn::ModelSpec bench_spec(const BenchOptions& o) {
+  nn::ModelSpec spec;
+  if (o.model_json.empty()) {
+    spec = nn::preset_spec(o.preset, o.vocab);
+  } else {
+    try {
+      spec = nn::parse_model_spec(json::parse(read_file_text(o.model_json)));
+    } catch (const json::exception& e) {
+      throw FormatError(o.model_json + ": not valid JSON: " + e.what());
+    }
+  }
+  if (o.batch > 0) spec.batch = o.batch;
+  if (o.seq > 0) spec.window = o.seq;
+  nn::validate_model_spec(spec);
+  return spec;
+}
+
+nn::Precision precision_of(const std::string& p) {
+  if (p == "f32") return nn::Precision::f32;
+  if (p == "bf16") return nn::Precision::bf16;
+  throw InvalidArgument("--precision: \"" + p + "\" (use f32 or bf16)");
+}
+
+void bench_train(const BenchOptions& o) {
+  nn::set_compute_threads(o.threads);
+  nn::Model model(bench_spec(o));
+  model.init_random(o.seed);
+  const nn::ModelSpec& s = model.spec();
+  const int B = s.batch, T = s.window;
+  nn::Trainer trainer(model, B, T,
+                      {o.reference ? nn::LstmBackend::reference : nn::LstmBackend::fast, precision_of(o.precision)});
+  nn::Rng rng(o.seed + 1);
+  std::vector<int32_t> tokens(size_t(B) * T), targets(s.mode == nn::Mode::seq2seq ? size_t(B) * T : B);
+  for (auto& t : tokens) t = int32_t(rng.below(s.vocab));
+  for (auto& t : targets) t = int32_t(rng.below(s.vocab));
+  nn::StepStats first = trainer.step(tokens.data(), targets.data());  // warm-up: kernels, first touch
+  std::vector<double> ms;
+  nn::StepStats last = first;
+  for (int i = 0; i < o.steps; ++i) {
+    const auto t0 = Clock::now();
+    last = trainer.step(tokens.data(), targets.data());
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  double total = 0;
+  for (double m : ms) total += m;
+  const double mean = ms.empty() ? 0 : total / ms.size();
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted.empty() ? 0 : sorted[sorted.size() / 2];
+  const double tps = mean > 0 ? B * T / (mean * 1e-3) : 0;
+  const double pps = mean > 0 ? B * (s.mode == nn::Mode::seq2seq ? T : 1) / (mean * 1e-3) : 0;
+  const double gflop = train_gflop(s, B, T);
+  if (!o.save.empty()) nn::save_model(o.save, model, nn::parse_dtype(o.dtype), {{nn::kMetaTraining, json{{"steps", o.steps + 1}, {"loss", last.loss}}.dump()}});
+  if (o.json) {
+    print_json({{"preset", o.model_json.empty() ? o.preset : o.model_json}, {"vocab", s.vocab}, {"batch", B},
+                {"seq", T}, {"threads", o.threads}, {"steps", o.steps}, {"precision", o.precision},
+                {"ms_per_step", mean}, {"ms_per_step_median", median}, {"tokens_per_second", tps},
+                {"predictions_per_second", pps}, {"gflop_per_step", gflop},
+                {"gflops", mean > 0 ? gflop / (mean * 1e-3) : 0}, {"first_loss", first.loss},
+                {"last_loss", last.loss}, {"parameters", model.params().size()}});
+  } else {
+    std::printf("train %s: batch %d x seq %d, %zu parameters, %s\n", o.preset.c_str(), B, T, model.params().size(),
+                o.precision.c_str());
+    std::printf("  %.1f ms/step (median %.1f) over %d steps: %.0f tokens/s, %.1f predictions/s, %.1f GFLOP/s\n",
+                mean, median, o.steps, tps, pps, mean > 0 ? gflop / (mean * 1e-3) : 0);
+    std::printf("  loss %.4f -> %.4f\n", first.loss, last.loss);
+  }
+}
+
+void bench_generate(const BenchOptions& o) {
+  nn::set_compute_threads(o.threads);
+  nn::Model model(bench_spec(o));
+  model.init_random(o.seed);
+  nn::Stepper stepper(model, o.streams, o.reference ? nn::LstmBackend::reference : nn::LstmBackend::fast,
+                      precision_of(o.precision));
+  const int V = model.spec().vocab;
+  std::vector<int32_t> tok(o.streams);
+  for (int s = 0; s < o.streams; ++s) tok[s] = s % V;
+  stepper.step(tok);  // warm-up
+  stepper.reset();
+  const auto t0 = Clock::now();
+  for (int i = 0; i < o.tokens; ++i) {
+    auto logits = stepper.step(tok);
+    for (int s = 0; s < o.streams; ++s) {  // greedy: the next input is the argmax
+      const float* z = logits.data() + size_t(s) * V;
+      tok[s] = int32_t(std::max_element(z, z + V) - z);
+    }
+  }
+  const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double tps = sec > 0 ? double(o.tokens) * o.streams / sec : 0;
+  if (o.json) {
+    print_json({{"preset", o.model_json.empty() ? o.preset : o.model_json}, {"vocab", V}, {"tokens", o.tokens},
+                {"streams", o.streams}, {"threads", o.threads}, {"precision", o.precision},
+                {"seconds", sec}, {"tokens_per_second", tps}, {"ms_per_token", o.tokens ? sec * 1e3 / o.tokens : 0}});
+  } else {
+    std::printf("generate %s: %d tokens x %d streams in %.3f s: %.1f tokens/s (%.3f ms per step)\n", o.preset.c_str(),
+                o.tokens, o.streams, sec, tps, o.tokens ? sec * 1e3 / o.tokens : 0);
+  }
+}
+
+void add_bench_options(CLI::App* c, BenchOptions& o) {
+  c->add_option("--preset", o.preset, "seed-skuli, seed-voc, default or small")->capture_default_str();
+  c->add_option("--model-json", o.model_json, "a model JSON file instead of a preset");
+  c->add_option("--vocab", o.vocab, "vocabulary size")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+  c->add_option("--threads", o.threads, "compute threads (OpenMP and OpenBLAS); 0 = their default")
+      ->check(CLI::Range(0, 1024));
+  c->add_option("--precision", o.precision, "LSTM kernel precision: f32 or bf16")->capture_default_str();
+  c->add_option("--seed", o.seed, "random seed for weights and data")->capture_default_str();
+  c->add_flag("--reference", o.reference, "use the naive reference LSTM (slow; for checks)");
+  c->add_flag("--json", o.json, "print one JSON object");
+}
+}  // namespace
+
+void add_nn_commands(CLI::App& app) {
+  struct ForwardOptions {
+    std::string model, tokens;
+    bool json = false, reference = false;
+  };
+  auto fo = std::make_shared<ForwardOptions>();
+  CLI::App* fwd = app.add_subcommand("forward", "Print the logits of every position of a token list");
+  fwd->add_option("--model", fo->model, "model file (safetensors)")->required();
+  fwd->add_option("--tokens", fo->tokens, "comma-separated token ids, e.g. 3,17,9")->required();
+  fwd->add_flag("--json", fo->json, "print {\"vocab\", \"tokens\", \"logits\"} as JSON");
+  fwd->add_flag("--reference", fo->reference, "use the naive reference LSTM");
+  fwd->callback([fo] {
+    const std::vector<int32_t> tokens = parse_token_list(fo->tokens);
+    const nn::LoadedModel loaded = nn::load_model(fo->model);
+    const int V = loaded.model.spec().vocab;
+    nn::Stepper stepper(loaded.model, 1, fo->reference ? nn::LstmBackend::reference : nn::LstmBackend::fast);
+    const std::vector<float> logits = stepper.run(tokens);
+    if (fo->json) {
+      json rows = json::array();
+      for (size_t t = 0; t < tokens.size(); ++t)
+        rows.push_back(std::vector<float>(logits.begin() + t * V, logits.begin() + (t + 1) * V));
+      print_json({{"vocab", V}, {"tokens", tokens}, {"logits", rows}});
+      return;
+    }
+    for (size_t t = 0; t < tokens.size(); ++t) {
+      std::printf("%zu %d:", t, tokens[t]);
+      for (int k = 0; k < V; ++k) std::printf(" %.6g", logits[t * V + k]);
+      std::printf("\n");
+    }
+  });
+
+  CLI::App* bench = app.add_subcommand("bench", "Measure training and generation speed on random data");
+  bench->require_subcommand(1);
+  auto to = std::make_shared<BenchOptions>();
+  CLI::App* train = bench->add_subcommand("train", "Training steps per second for a preset");
+  add_bench_options(train, *to);
+  train->add_option("--batch", to->batch, "batch size (default: the preset's)")->check(CLI::Range(1, 1 << 16));
+  train->add_option("--seq", to->seq, "window length (default: the preset's)")->check(CLI::Range(1, 1 << 16));
+  train->add_option("--steps", to->steps, "timed steps after one warm-up step")->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  train->add_option("--save", to->save, "save the model after the steps (safetensors)");
+  train->add_option("--dtype", to->dtype, "storage for --save: f32, f16 or bf16")->capture_default_str();
+  train->callback([to] { bench_train(*to); });
+
+  auto go = std::make_shared<BenchOptions>();
+  CLI::App* gen = bench->add_subcommand("generate", "Generated tokens per second for a preset (greedy)");
+  add_bench_options(gen, *go);
+  gen->add_option("--tokens", go->tokens, "tokens to generate per stream")->capture_default_str()
+      ->check(CLI::Range(1, 1 << 24));
+  gen->add_option("--streams", go->streams, "independent streams stepped together")->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
+  gen->callback([go] { bench_generate(*go); });
+}
 
 }  // namespace etude::app
