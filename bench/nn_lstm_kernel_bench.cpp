@@ -1,11 +1,15 @@
 // The LSTM kernels alone, without the rest of Etude: training steps (forward + backward) of the
-// `default` shapes and single inference steps, as JSON lines (built on demand: target nn_lstm_kernel_bench).
+// `default` shapes and single inference steps, as JSON lines; --sgemm: the GEMM peak instead.
+// Built on demand: cmake --build build --target nn_lstm_kernel_bench.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <vector>
+
+#include <cblas.h>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include "nn/cpu/lstm_cpu.hpp"
 
@@ -74,9 +78,36 @@ void infer_step(int B, bool blas, int reps) {
               blas ? "blas" : "onednn", B, ms, B / (ms / 1e3));
 }
 
+// The machine's single-precision GEMM peak as the two libraries reach it: 2048^3, best of 10.
+void sgemm_peak() {
+  const int n = 2048;
+  std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
+  auto best_gflops = [&](auto f) {
+    f();
+    double best = 1e30;
+    for (int k = 0; k < 10; ++k) {
+      const auto t0 = Clock::now();
+      f();
+      best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    return 2.0 * n * n * n / best / 1e9;
+  };
+  const double openblas = best_gflops([&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+  });
+  const double onednn = best_gflops([&] {
+    dnnl::sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+  });
+  std::printf("{\"bench\":\"sgemm\",\"n\":%d,\"openblas_gflops\":%.1f,\"onednn_gflops\":%.1f}\n", n, openblas, onednn);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--sgemm") == 0) {
+    sgemm_peak();
+    return 0;
+  }
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const int reps = quick ? 3 : 7;
   train_step(Precision::f32, "onednn-f32", reps);
