@@ -238,10 +238,11 @@ class FileParser {
   // At pos there is no chunk header. Lenient: skip to the next "MTrk" if tracks are missing.
   bool skip_junk(size_t& pos) {
     const size_t junk = smf_.size() - pos;
-    if (static_cast<int>(file_.tracks.size()) >= declared_tracks_ || !lenient_) {
+    if (static_cast<int>(file_.tracks.size()) >= declared_tracks_) {
       problem(-1, {pos, std::to_string(junk) + " bytes of junk after the last chunk"});
       return false;
     }
+    if (!lenient_) fail(-1, {pos, "expected an MTrk chunk, found bytes that are not a chunk header (wrong track length?)"});
     static const uint8_t tag[] = {'M', 'T', 'r', 'k'};
     auto it = std::search(smf_.begin() + pos + 1, smf_.end(), std::begin(tag), std::end(tag));
     if (it == smf_.end()) {

@@ -1,0 +1,66 @@
+# Cross-check against an independent parser: for EVERY corpus file, `etude inspect --json` must give
+# the same notes as mido (count; pitch, velocity, channel, tick and start within 1 microsecond).
+# mido's own tick->second conversion is used: merged tracks, tick2second with the tempo in force.
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+
+import mido
+
+TOLERANCE = 1e-6
+
+
+def mido_onsets(path):
+    mid = mido.MidiFile(path)
+    tempo, tick, seconds, onsets = 500000, 0, 0.0, []
+    for msg in mido.merge_tracks(mid.tracks):
+        tick += msg.time
+        seconds += mido.tick2second(msg.time, mid.ticks_per_beat, tempo)
+        if msg.type == "set_tempo":
+            tempo = msg.tempo
+        elif msg.type == "note_on" and msg.velocity > 0:
+            onsets.append((tick, msg.note, msg.channel, msg.velocity, seconds))
+    onsets.sort(key=lambda o: o[:4])
+    return onsets
+
+
+def check(path):
+    out = subprocess.run([os.environ["ETUDE_BIN"], "inspect", "--json", path], capture_output=True, text=True)
+    if out.returncode != 0:
+        return f"{path}: etude inspect failed: {out.stderr.strip()}"
+    ours = json.loads(out.stdout)["notes"]
+    ours = sorted(((n["start_tick"], n["pitch"], n["channel"], n["velocity"], n["start"]) for n in ours),
+                  key=lambda o: o[:4])
+    theirs = mido_onsets(path)
+    if len(ours) != len(theirs):
+        return f"{path}: etude has {len(ours)} notes, mido {len(theirs)}"
+    worst = 0.0
+    for a, b in zip(ours, theirs):
+        if a[:4] != b[:4]:
+            return f"{path}: note differs: etude (tick, pitch, channel, velocity) {a[:4]}, mido {b[:4]}"
+        worst = max(worst, abs(a[4] - b[4]))
+    if worst > TOLERANCE:
+        return f"{path}: start times differ by up to {worst:.3g} s"
+    return None
+
+
+def main():
+    corpus = os.environ.get("ETUDE_CORPUS", "")
+    if not os.path.isdir(corpus):
+        print(f"SKIP: ETUDE_CORPUS ({corpus!r}) is not a folder")
+        return 0
+    files = sorted(os.path.join(d, f) for d, _, fs in os.walk(corpus) for f in fs
+                   if f.lower().endswith((".mid", ".midi", ".kar", ".rmi")))
+    assert files, "no MIDI files in the corpus"
+    with multiprocessing.Pool(os.cpu_count() or 2) as pool:
+        failures = [r for r in pool.imap_unordered(check, files, chunksize=4) if r]
+    for f in failures:
+        print("FAIL", f)
+    print(f"{len(files) - len(failures)} of {len(files)} files agree with mido")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
