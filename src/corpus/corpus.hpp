@@ -1,0 +1,94 @@
+// Corpus: a folder of MIDI files turned into token streams ready for training: styles (first-
+// level subfolders), a deterministic train/validation split by piece, skipped files with reasons,
+// and the n-gram index of the training pieces; cached in one binary file that a rerun reuses.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "corpus/ngram_index.hpp"
+#include "tokenize/tokenizer.hpp"
+
+namespace etude {
+
+enum class Split : uint8_t { train = 0, validation = 1 };
+const char* split_name(Split split);  // "train" / "validation"
+
+struct Piece {
+  std::string path;             // relative to the corpus folder, '/' separators
+  int32_t style = 0;            // index into Corpus::styles
+  Split split = Split::train;
+  std::vector<int32_t> tokens;  // BOS ... EOS
+  uint32_t notes = 0;           // notes in the file (drums included)
+  double seconds = 0.0;         // duration of the file
+};
+
+struct SkippedFile {
+  std::string path;    // relative to the corpus folder
+  std::string reason;  // the reader's or tokenizer's message, or "no notes"
+};
+
+struct SourceFile {    // every MIDI file seen, used or skipped: what the cache checks
+  std::string path;    // relative to the corpus folder
+  uint64_t size = 0;
+  int64_t mtime = 0;   // filesystem clock ticks
+  uint64_t hash = 0;   // FNV-1a 64 of the bytes
+};
+
+struct CorpusOptions {
+  std::string tokenizer = "events";                             // notes | seed | events | beats
+  nlohmann::json tokenizer_config = nlohmann::json::object();   // that tokenizer's config ({} = defaults)
+  double validation_fraction = 0.1;  // share of pieces (by a hash of their path) held out, 0..0.5
+  int ngram = 8;                     // n of the pitch n-gram index
+  bool lenient = false;              // read damaged MIDI files leniently instead of skipping them
+  unsigned threads = 0;              // 0: every hardware thread
+  std::filesystem::path cache;       // empty: default_cache_path(dir, options)
+  bool use_cache = true;             // false: rebuild even when the cache is valid (and rewrite it)
+};
+
+struct Corpus {
+  std::filesystem::path root;
+  nlohmann::json tokenizer;          // the fitted tokenizer's to_json(): make_tokenizer(it)
+  std::vector<std::string> styles;   // sorted
+  std::vector<Piece> pieces;         // sorted by path
+  std::vector<SkippedFile> skipped;  // sorted by path
+  std::vector<SourceFile> sources;   // sorted by path
+  NgramIndex ngrams;                 // pitch n-grams of the training pieces
+
+  // How this corpus was obtained (not stored).
+  std::filesystem::path cache_path;
+  bool from_cache = false;
+  std::string cache_note;  // why the cache was not used or not written; empty when all went well
+  double seconds = 0.0;    // wall time of load_or_build_corpus
+
+  size_t piece_count(Split split) const;
+  size_t token_count(Split split) const;
+};
+
+// $XDG_CACHE_HOME/etude, else $HOME/.cache/etude, else <temp>/etude-cache: writable even when
+// the corpus folder is read-only.
+std::filesystem::path default_cache_dir();
+// default_cache_dir()/corpus-<hash of the folder's absolute path and the options>.bin
+std::filesystem::path default_cache_path(const std::filesystem::path& dir, const CorpusOptions& options);
+
+// Scans, parses and tokenizes in parallel; never reads or writes a cache. IoError when dir is
+// not a folder; InvalidArgument for bad options. Broken files land in `skipped`.
+Corpus build_corpus(const std::filesystem::path& dir, const CorpusOptions& options = {});
+// Reuses the cache when its options match and every source file is unchanged (size and mtime,
+// else content hash); otherwise builds and writes it atomically. A cache that cannot be written
+// (read-only place) is noted in cache_note, not an error.
+Corpus load_or_build_corpus(const std::filesystem::path& dir, const CorpusOptions& options = {});
+
+// The options that decide a cache's content, normalized ({} config equals the defaults).
+std::string corpus_options_key(const CorpusOptions& options);
+// The cache file: "ETCORPUS", version, options key, tokenizer JSON, sources, styles, pieces,
+// skipped files, n-gram index. load returns nothing (with the reason) when it does not apply.
+void save_corpus_cache(const Corpus& corpus, const CorpusOptions& options, const std::filesystem::path& path);
+std::optional<Corpus> load_corpus_cache(const std::filesystem::path& path, const std::filesystem::path& dir,
+                                        const CorpusOptions& options, std::string& why_not);
+
+}  // namespace etude
