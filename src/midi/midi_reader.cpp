@@ -176,9 +176,10 @@ class FileParser {
   }
 
  private:
-  [[noreturn]] void fail(int track, const Problem& p) const {
+  // recoverable: lenient reading would have kept going, so the message says so.
+  [[noreturn]] void fail(int track, const Problem& p, bool recoverable = false) const {
     throw FormatError(name_ + ": " + location(track, p.offset) + p.what +
-                      (lenient_ ? "" : " (--lenient recovers what is readable)"));
+                      (recoverable ? " (--lenient recovers what is readable)" : ""));
   }
   std::string location(int track, size_t offset) const {
     std::string s = track >= 0 ? "track " + std::to_string(track) + ", " : "";
@@ -186,7 +187,7 @@ class FileParser {
   }
   // Strict: throw. Lenient: record a warning and go on.
   void problem(int track, const Problem& p) {
-    if (!lenient_) fail(track, p);
+    if (!lenient_) fail(track, p, true);
     file_.warnings.push_back(location(track, p.offset) + p.what);
   }
 
@@ -242,7 +243,7 @@ class FileParser {
       problem(-1, {pos, std::to_string(junk) + " bytes of junk after the last chunk"});
       return false;
     }
-    if (!lenient_) fail(-1, {pos, "expected an MTrk chunk, found bytes that are not a chunk header (wrong track length?)"});
+    if (!lenient_) fail(-1, {pos, "expected an MTrk chunk, found bytes that are not a chunk header (wrong track length?)"}, true);
     static const uint8_t tag[] = {'M', 'T', 'r', 'k'};
     auto it = std::search(smf_.begin() + pos + 1, smf_.end(), std::begin(tag), std::end(tag));
     if (it == smf_.end()) {
@@ -259,11 +260,11 @@ class FileParser {
     bool eot = false;
     try {
       const size_t stop = TrackParser(smf_).parse(body, end, file_.tracks.back(), eot);
-      if (!eot) fail(track, {stop, "track ends without an End of Track event (truncated track?)"});
+      if (!eot) fail(track, {stop, "track ends without an End of Track event (truncated track?)"}, true);
       if (stop != end)
-        fail(track, {stop, std::to_string(end - stop) + " bytes after End of Track (wrong track length?)"});
+        fail(track, {stop, std::to_string(end - stop) + " bytes after End of Track (wrong track length?)"}, true);
     } catch (const Problem& p) {
-      fail(track, p);
+      fail(track, p, true);
     }
     return end;
   }
