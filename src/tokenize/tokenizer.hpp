@@ -89,5 +89,8 @@ std::vector<std::string> tokenizer_names();
 std::unique_ptr<Tokenizer> make_tokenizer(std::string_view name);
 // From to_json(); the stored vocabulary is checked against (or, for notes/seed, loaded into) it.
 std::unique_ptr<Tokenizer> make_tokenizer(const nlohmann::json& j);
+// (a JSON value converts from a string too: these pick the by-name factory for strings)
+inline std::unique_ptr<Tokenizer> make_tokenizer(const char* name) { return make_tokenizer(std::string_view(name)); }
+inline std::unique_ptr<Tokenizer> make_tokenizer(const std::string& name) { return make_tokenizer(std::string_view(name)); }
 
 }  // namespace etude
