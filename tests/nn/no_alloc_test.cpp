@@ -1,0 +1,88 @@
+// "No allocation inside the training step after the first": counts every operator new in this
+// test binary (a replaced global operator new) around training and inference steps.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "nn/inference.hpp"
+#include "nn/trainer.hpp"
+#include "nn_test_util.hpp"
+
+namespace {
+std::atomic<size_t> g_news{0};  // test-only instrumentation of the global allocator
+}
+
+void* operator new(std::size_t n) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace etude::nn {
+namespace {
+using namespace testing;
+
+// Counts operator new calls over 3 training steps after a first one.
+size_t allocations_in_steps(const std::vector<LayerSpec>& layers, Mode mode) {
+  size_t total = 0;
+  for (InputKind input : {InputKind::embedding, InputKind::scalar}) {
+    ModelSpec spec = small_spec(input, mode, layers, 12);
+    spec.clip = 1.0f;
+    Model model(spec);
+    model.init_random(3);
+    Trainer trainer(model, 4, 6);
+    const auto tokens = random_tokens(24, 12, 1);
+    const auto targets = random_tokens(mode == Mode::seq2seq ? 24 : 4, 12, 2);
+    trainer.step(tokens.data(), targets.data());
+    const float* params = model.params().data();
+    const float* logits = model.logits().data();
+    const size_t before = g_news.load();
+    for (int i = 0; i < 3; ++i) trainer.step(tokens.data(), targets.data());
+    total += g_news.load() - before;
+    EXPECT_EQ(model.params().data(), params);
+    EXPECT_EQ(model.logits().data(), logits);
+  }
+  return total;
+}
+
+// Everything of ours around the kernels: input stages, dropout, batchnorm, dense, loss, clipping,
+// Adam (the stack without an lstm is a valid model).
+TEST(NoAlloc, TrainingStepOfTheLayersAllocatesNothingAfterTheFirst) {
+  for (Mode mode : {Mode::seq2seq, Mode::seq2one})
+    EXPECT_EQ(allocations_in_steps({dense(16, Activation::tanh), dropout(0.2f), batchnorm(),
+                                    dense(8, Activation::relu), dense(kVocabUnits)},
+                                   mode),
+              0u);
+}
+
+// The whole stack with the fast (oneDNN) LSTM kernels.
+TEST(NoAlloc, TrainingStepWithFastLstmAllocatesNothingAfterTheFirst) {
+  for (Mode mode : {Mode::seq2seq, Mode::seq2one})
+    EXPECT_EQ(allocations_in_steps({lstm(16), dropout(0.2f), batchnorm(), lstm(8, mode == Mode::seq2seq),
+                                    dense(8, Activation::relu), dense(kVocabUnits)},
+                                   mode),
+              0u);
+}
+
+TEST(NoAlloc, InferenceStepAllocatesNothingAfterTheFirst) {
+  ModelSpec spec = small_spec(InputKind::scalar, Mode::seq2one,
+                              {lstm(16), batchnorm(), lstm(8, false), dense(kVocabUnits)}, 12);
+  Model model(spec);
+  model.init_random(4);
+  Stepper stepper(model, 3);
+  const std::vector<int32_t> tok{1, 5, 7};
+  stepper.step(tok);
+  const size_t before = g_news.load();
+  for (int i = 0; i < 5; ++i) stepper.step(tok);
+  EXPECT_EQ(g_news.load() - before, 0u) << "allocations inside inference steps";
+}
+
+}  // namespace
+}  // namespace etude::nn
