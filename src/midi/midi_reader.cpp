@@ -288,11 +288,15 @@ class FileParser {
                                     "; continued after the End of Track"});
       return stop;
     }
-    if (!eot && !boundary(end)) {  // length too short: try to reach an End of Track further on
+    // Length too short: try to reach an End of Track further on (once per stretch of bytes, so a
+    // run of broken tracks cannot make lenient reading quadratic).
+    if (!eot && !boundary(end) && body >= retried_until_) {
       MidiTrack retry;
       bool retry_eot = false;
       try {
+        retried_until_ = smf_.size();
         const size_t retry_stop = TrackParser(smf_).parse(body, smf_.size(), retry, retry_eot);
+        retried_until_ = retry_stop;
         if (retry_eot && boundary(retry_stop)) {
           problem(track, {body - 4, "length field says " + std::to_string(end - body) +
                                         " bytes but the track runs to " + std::to_string(retry_stop - body) +
@@ -300,7 +304,8 @@ class FileParser {
           out = std::move(retry);
           return retry_stop;
         }
-      } catch (const Problem&) {
+      } catch (const Problem& p) {
+        retried_until_ = p.offset;
       }
     }
     if (!error.empty())
@@ -330,6 +335,7 @@ class FileParser {
   size_t base_ = 0;  // offset of the SMF data inside the file (RIFF wrapping)
   uint32_t header_length_ = 6;
   int declared_tracks_ = 0;
+  size_t retried_until_ = 0;  // end of the bytes a lenient retry already parsed
   MidiFile file_;
 };
 
