@@ -181,8 +181,8 @@ TEST(Corpus, NotesVocabularyIsFittedOnTrainingPiecesOnly) {
   TempDir tmp;
   fs::path dir = tmp.path / "tunes";
   for (int i = 0; i < 12; ++i) {
-    std::string name = "t" + std::to_string(i);
-    name += ".mid";
+    char name[32];
+    std::snprintf(name, sizeof name, "t%d.mid", i);
     test::write_tune(dir / name, 40 + 3 * i);
   }
   Corpus c = build_corpus(dir, options("notes"));
