@@ -1,5 +1,6 @@
 // The MIDI subcommands of `etude`: inspect (one file), scan (a folder, in parallel) and convert
 // (read and write back, optionally merged to one piano part). Output is text or --json.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -28,6 +29,10 @@ std::string division_text(const Division& d) {
          std::to_string(d.ticks_per_frame) + " ticks per frame";
 }
 
+size_t note_ons(const MidiTrack& track) {
+  return static_cast<size_t>(std::count_if(track.events.begin(), track.events.end(), [](const MidiEvent& ev) { return ev.is_note_on(); }));
+}
+
 json inspect_json(const MidiFile& file, const NoteSequence& seq) {
   json j;
   j["file"] = seq.source;
@@ -38,8 +43,7 @@ json inspect_json(const MidiFile& file, const NoteSequence& seq) {
                                : json{{"ticks_per_beat", d.ticks_per_beat}};
   j["tracks"] = json::array();
   for (size_t t = 0; t < file.tracks.size(); ++t) {
-    size_t notes = 0;
-    for (const MidiEvent& ev : file.tracks[t].events) notes += ev.is_note_on();
+    const size_t notes = note_ons(file.tracks[t]);
     j["tracks"].push_back({{"index", t}, {"name", file.tracks[t].name()}, {"events", file.tracks[t].events.size()},
                            {"notes", notes}, {"end_tick", file.tracks[t].end_tick()}});
   }
@@ -70,8 +74,7 @@ void print_inspect(const MidiFile& file, const NoteSequence& seq) {
             << "format:    " << file.format << ", " << file.tracks.size() << " tracks, "
             << division_text(file.division) << "\n";
   for (size_t t = 0; t < file.tracks.size(); ++t) {
-    size_t notes = 0;
-    for (const MidiEvent& ev : file.tracks[t].events) notes += ev.is_note_on();
+    const size_t notes = note_ons(file.tracks[t]);
     std::cout << "track " << t << ":   \"" << file.tracks[t].name() << "\", " << file.tracks[t].events.size()
               << " events, " << notes << " notes\n";
   }
