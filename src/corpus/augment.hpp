@@ -23,8 +23,8 @@ struct Augmentation {
   double stretch = 1.0;
 };
 
-// Draws the transposition and stretch for a piece whose pitches span [low, high]. A piece already
-// outside [lowest, highest] is not transposed.
+// Draws the transposition and stretch for a piece whose pitches span [low, high]: uniform over the
+// shifts in [min, max] that put the piece inside [lowest, highest]; 0 when there is none.
 Augmentation draw_augmentation(const AugmentOptions& options, int low, int high, std::mt19937_64& rng);
 
 // Works on the NoteSequence level: decode, transpose (music/transpose), time stretch
