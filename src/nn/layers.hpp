@@ -12,6 +12,9 @@
 
 namespace etude::nn {
 
+// Loops over fewer elements than this stay on one thread (a parallel region costs microseconds).
+inline constexpr int64_t kParallelMin = 1 << 15;
+
 // C[M][N] = alpha * op(A) op(B) + beta * C, row-major, through OpenBLAS.
 template <class Real>
 void gemm(bool ta, bool tb, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B,
@@ -53,6 +56,7 @@ void onehot_forward(const int32_t* tok, int n, int vocab, Real* y) {
 template <class Real>
 void dense_forward(const Real* x, int n, int in, const Real* w, const Real* b, int out, int act, Real* y) {
   gemm<Real>(false, true, n, out, in, Real(1), x, in, w, in, Real(0), y, out);
+#pragma omp parallel for schedule(static) if (int64_t{n} * out > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     Real* row = y + i * out;
     for (int k = 0; k < out; ++k) {
@@ -67,6 +71,7 @@ template <class Real>
 void dense_backward(const Real* x, int n, int in, const Real* w, int out, int act, const Real* y, Real* dy,
                     Real* dx, Real* dw, Real* db) {
   if (act != 0) {
+#pragma omp parallel for schedule(static) if (int64_t{n} * out > kParallelMin)
     for (int64_t i = 0; i < int64_t{n} * out; ++i)
       dy[i] *= act == 1 ? Real(y[i] > 0) : Real(1) - y[i] * y[i];
   }
@@ -77,12 +82,17 @@ void dense_backward(const Real* x, int n, int in, const Real* w, int out, int ac
   if (dx) gemm<Real>(false, false, n, in, out, Real(1), dy, out, w, in, Real(0), dx, in);
 }
 
-// Inverted dropout: mask holds 0 or 1/(1-rate); training only (inference is the identity).
+// Inverted dropout: mask holds 0 or 1/(1-rate); training only (inference is the identity). The
+// mask of element i comes from a counter-based hash of (one draw of rng, i), so it can be filled
+// in parallel and is the same in float and double.
 template <class Real>
 void dropout_forward(const Real* x, int64_t n, float rate, Rng& rng, Real* mask, Real* y) {
   const Real keep = Real(1) / (Real(1) - Real(rate));
+  const uint64_t base = rng.next();
+  const uint64_t threshold = static_cast<uint64_t>(double(rate) * 0x1.0p53);
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
-    mask[i] = rng.uniform() < rate ? Real(0) : keep;
+    mask[i] = (Rng::hash(base + uint64_t(i)) >> 11) < threshold ? Real(0) : keep;
     y[i] = x[i] * mask[i];
   }
 }
@@ -98,22 +108,32 @@ template <class Real>
 void batchnorm_forward_train(const Real* x, int n, int f, const Real* gamma, const Real* beta, float momentum,
                              float eps, Real* running_mean, Real* running_var, Real* xhat, Real* invstd,
                              Real* y) {
-  for (int k = 0; k < f; ++k) {
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < n; ++i) mean += x[i * f + k];
-    mean /= n;
-    for (int64_t i = 0; i < n; ++i) var += (x[i * f + k] - mean) * (x[i * f + k] - mean);
-    var /= n;
-    const Real is = static_cast<Real>(1.0 / std::sqrt(var + eps));
-    invstd[k] = is;
-    for (int64_t i = 0; i < n; ++i) {
-      const Real h = static_cast<Real>(x[i * f + k] - mean) * is;
-      xhat[i * f + k] = h;
-      y[i * f + k] = gamma[k] * h + beta[k];
+  // Features in blocks of 16 so each pass over the rows reads whole cache lines.
+#pragma omp parallel for schedule(static) if (int64_t{n} * f > kParallelMin)
+  for (int k0 = 0; k0 < f; k0 += 16) {
+    const int k1 = std::min(f, k0 + 16);
+    double mean[16] = {}, var[16] = {};
+    for (int64_t i = 0; i < n; ++i)
+      for (int k = k0; k < k1; ++k) mean[k - k0] += x[i * f + k];
+    for (int k = k0; k < k1; ++k) mean[k - k0] /= n;
+    for (int64_t i = 0; i < n; ++i)
+      for (int k = k0; k < k1; ++k) {
+        const double d = x[i * f + k] - mean[k - k0];
+        var[k - k0] += d * d;
+      }
+    for (int k = k0; k < k1; ++k) {
+      const double v = var[k - k0] / n, m = mean[k - k0];
+      invstd[k] = static_cast<Real>(1.0 / std::sqrt(v + eps));
+      const double unbiased = n > 1 ? v * n / (n - 1) : v;
+      running_mean[k] = static_cast<Real>((1 - momentum) * running_mean[k] + momentum * m);
+      running_var[k] = static_cast<Real>((1 - momentum) * running_var[k] + momentum * unbiased);
     }
-    const double unbiased = n > 1 ? var * n / (n - 1) : var;
-    running_mean[k] = static_cast<Real>((1 - momentum) * running_mean[k] + momentum * mean);
-    running_var[k] = static_cast<Real>((1 - momentum) * running_var[k] + momentum * unbiased);
+    for (int64_t i = 0; i < n; ++i)
+      for (int k = k0; k < k1; ++k) {
+        const Real h = static_cast<Real>(x[i * f + k] - mean[k - k0]) * invstd[k];
+        xhat[i * f + k] = h;
+        y[i * f + k] = gamma[k] * h + beta[k];
+      }
   }
 }
 template <class Real>
@@ -123,21 +143,29 @@ void batchnorm_forward_eval(const Real* x, int64_t n, int f, const Real* gamma, 
     for (int k = 0; k < f; ++k)
       y[i * f + k] = gamma[k] * (x[i * f + k] - running_mean[k]) / std::sqrt(running_var[k] + Real(eps)) + beta[k];
 }
-// Overwrites dgamma, dbeta and dx.
+// Overwrites dgamma, dbeta and dx (dx may alias dy).
 template <class Real>
 void batchnorm_backward(const Real* dy, const Real* xhat, const Real* invstd, const Real* gamma, int n, int f,
                         Real* dx, Real* dgamma, Real* dbeta) {
-  for (int k = 0; k < f; ++k) {
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      sum_dy += dy[i * f + k];
-      sum_dy_xhat += dy[i * f + k] * xhat[i * f + k];
-    }
-    dgamma[k] = static_cast<Real>(sum_dy_xhat);
-    dbeta[k] = static_cast<Real>(sum_dy);
-    const double scale = gamma[k] * invstd[k] / n;
+#pragma omp parallel for schedule(static) if (int64_t{n} * f > kParallelMin)
+  for (int k0 = 0; k0 < f; k0 += 16) {
+    const int k1 = std::min(f, k0 + 16);
+    double sum_dy[16] = {}, sum_dy_xhat[16] = {};
     for (int64_t i = 0; i < n; ++i)
-      dx[i * f + k] = static_cast<Real>(scale * (n * dy[i * f + k] - sum_dy - xhat[i * f + k] * sum_dy_xhat));
+      for (int k = k0; k < k1; ++k) {
+        sum_dy[k - k0] += dy[i * f + k];
+        sum_dy_xhat[k - k0] += dy[i * f + k] * xhat[i * f + k];
+      }
+    double scale[16];
+    for (int k = k0; k < k1; ++k) {
+      dgamma[k] = static_cast<Real>(sum_dy_xhat[k - k0]);
+      dbeta[k] = static_cast<Real>(sum_dy[k - k0]);
+      scale[k - k0] = gamma[k] * invstd[k] / n;
+    }
+    for (int64_t i = 0; i < n; ++i)
+      for (int k = k0; k < k1; ++k)
+        dx[i * f + k] = static_cast<Real>(scale[k - k0] *
+                                          (n * dy[i * f + k] - sum_dy[k - k0] - xhat[i * f + k] * sum_dy_xhat[k - k0]));
   }
 }
 
@@ -147,7 +175,9 @@ template <class Real>
 double softmax_xent(const Real* logits, const int32_t* targets, int n, int v, Real* dlogits) {
   int counted = 0;
   for (int i = 0; i < n; ++i) counted += targets[i] >= 0;
+  const Real inv = Real(1) / Real(counted ? counted : 1);
   double loss = 0;
+#pragma omp parallel for schedule(static) reduction(+ : loss) if (int64_t{n} * v > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     const Real* z = logits + i * v;
     Real* d = dlogits + i * v;
@@ -156,12 +186,12 @@ double softmax_xent(const Real* logits, const int32_t* targets, int n, int v, Re
       continue;
     }
     const Real mx = *std::max_element(z, z + v);
-    double sum = 0;
-    for (int k = 0; k < v; ++k) sum += std::exp(static_cast<double>(z[k] - mx));
-    const double log_sum = std::log(sum) + mx;
-    loss += log_sum - z[targets[i]];
-    for (int k = 0; k < v; ++k) d[k] = static_cast<Real>(std::exp(z[k] - log_sum) / counted);
-    d[targets[i]] -= static_cast<Real>(1.0 / counted);
+    Real sum = 0;
+    for (int k = 0; k < v; ++k) sum += d[k] = std::exp(z[k] - mx);  // d holds exp until scaled
+    const Real scale = inv / sum;
+    for (int k = 0; k < v; ++k) d[k] *= scale;
+    d[targets[i]] -= inv;
+    loss += std::log(static_cast<double>(sum)) + mx - z[targets[i]];
   }
   return counted ? loss / counted : 0.0;
 }

@@ -22,12 +22,15 @@ double scheduled_lr(const OptimizerSpec& opt, const ScheduleSpec& s, int64_t ste
 
 double clip_grad_norm(std::span<float> grads, double max_norm) {
   double sum = 0;
-  for (float g : grads) sum += double(g) * g;
+  const int64_t n = int64_t(grads.size());
+#pragma omp parallel for schedule(static) reduction(+ : sum) if (n > (1 << 15))
+  for (int64_t i = 0; i < n; ++i) sum += double(grads[i]) * grads[i];
   const double norm = std::sqrt(sum);
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1) {
     const float c = static_cast<float>(coef);
-    for (float& g : grads) g *= c;
+#pragma omp parallel for schedule(static) if (n > (1 << 15))
+    for (int64_t i = 0; i < n; ++i) grads[i] *= c;
   }
   return norm;
 }
@@ -44,7 +47,7 @@ double Optimizer::step(std::span<float> p, std::span<float> g) {
   const float lr = static_cast<float>(scheduled_lr(opt_, schedule_, step_));
   ++step_;
   const float wd = opt_.weight_decay;
-  const size_t n = p.size();
+  const int64_t n = int64_t(p.size());
   switch (opt_.kind) {
     case OptimizerKind::adam: {
       float* m = state_.data();
@@ -54,7 +57,8 @@ double Optimizer::step(std::span<float> p, std::span<float> g) {
       const double bc2_sqrt = std::sqrt(1 - std::pow(double(b2), double(step_)));
       const float step_size = static_cast<float>(lr / bc1);
       const float bc2s = static_cast<float>(bc2_sqrt);
-      for (size_t i = 0; i < n; ++i) {
+#pragma omp parallel for schedule(static) if (n > (1 << 15))
+      for (int64_t i = 0; i < n; ++i) {
         const float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
         m[i] = m[i] * b1 + (1 - b1) * gi;
         v[i] = v[i] * b2 + (1 - b2) * gi * gi;
@@ -66,7 +70,8 @@ double Optimizer::step(std::span<float> p, std::span<float> g) {
     case OptimizerKind::rmsprop: {
       float* v = state_.data();
       const float a = opt_.alpha, eps = opt_.eps;
-      for (size_t i = 0; i < n; ++i) {
+#pragma omp parallel for schedule(static) if (n > (1 << 15))
+      for (int64_t i = 0; i < n; ++i) {
         const float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
         v[i] = v[i] * a + (1 - a) * gi * gi;
         p[i] -= lr * (gi / (std::sqrt(v[i]) + eps));
@@ -76,7 +81,8 @@ double Optimizer::step(std::span<float> p, std::span<float> g) {
     case OptimizerKind::sgd: {
       float* buf = state_.data();
       const float mom = opt_.momentum;
-      for (size_t i = 0; i < n; ++i) {
+#pragma omp parallel for schedule(static) if (n > (1 << 15))
+      for (int64_t i = 0; i < n; ++i) {
         const float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
         buf[i] = step_ == 1 ? gi : buf[i] * mom + gi;
         p[i] -= lr * (mom != 0 ? buf[i] : gi);

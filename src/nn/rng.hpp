@@ -9,8 +9,9 @@ namespace etude::nn {
 class Rng {
  public:
   explicit Rng(uint64_t seed = 0x5eed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+  uint64_t next() { return hash(state_ += 0x9e3779b97f4a7c15ULL); }
+  // splitmix64's finaliser: a counter-based generator (hash(base + i)) for parallel fills.
+  static uint64_t hash(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);

@@ -189,7 +189,7 @@ TEST_P(StackGrad, FloatEngineMatchesDoubleOracle) {
   ref.init_random(42);
   Network<float> fast(c.spec);
   std::copy(ref.params().begin(), ref.params().end(), fast.params().begin());
-  const int B = 3, T = 4, V = c.spec.vocab;
+  const int B = 8, T = 4, V = c.spec.vocab;  // batchnorm over 3 rows is too ill-conditioned for float
   ref.prepare(B, T);
   fast.prepare(B, T, LstmBackend::fast);
   const auto tokens = random_tokens(B * T, V, 3);
