@@ -1,11 +1,13 @@
 # Cross-check against an independent parser: for EVERY corpus file, `etude inspect --json` must give
 # the same notes as mido (count; pitch, velocity, channel, tick and start within 1 microsecond).
 # mido's own tick->second conversion is used: merged tracks, tick2second with the tempo in force.
+# Every 8th file is also written back by `etude convert` and mido must read the same notes from it.
 import json
 import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 
 import mido
 
@@ -26,7 +28,30 @@ def mido_onsets(path):
     return onsets
 
 
-def check(path):
+def compare(path, ours, theirs, who):
+    if len(ours) != len(theirs):
+        return f"{path}: {who} has {len(ours)} notes, mido {len(theirs)}"
+    worst = 0.0
+    for a, b in zip(ours, theirs):
+        if a[:4] != b[:4]:
+            return f"{path}: note differs: {who} (tick, pitch, channel, velocity) {a[:4]}, mido {b[:4]}"
+        worst = max(worst, abs(a[4] - b[4]))
+    if worst > TOLERANCE:
+        return f"{path}: {who} start times differ from mido's by up to {worst:.3g} s"
+    return None
+
+
+def check_written(path, theirs):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "converted.mid")
+        r = subprocess.run([os.environ["ETUDE_BIN"], "convert", path, out], capture_output=True, text=True)
+        if r.returncode != 0:
+            return f"{path}: etude convert failed: {r.stderr.strip()}"
+        return compare(path, mido_onsets(out), theirs, "mido reading etude's output")
+
+
+def check(index_path):
+    index, path = index_path
     out = subprocess.run([os.environ["ETUDE_BIN"], "inspect", "--json", path], capture_output=True, text=True)
     if out.returncode != 0:
         return f"{path}: etude inspect failed: {out.stderr.strip()}"
@@ -34,16 +59,7 @@ def check(path):
     ours = sorted(((n["start_tick"], n["pitch"], n["channel"], n["velocity"], n["start"]) for n in ours),
                   key=lambda o: o[:4])
     theirs = mido_onsets(path)
-    if len(ours) != len(theirs):
-        return f"{path}: etude has {len(ours)} notes, mido {len(theirs)}"
-    worst = 0.0
-    for a, b in zip(ours, theirs):
-        if a[:4] != b[:4]:
-            return f"{path}: note differs: etude (tick, pitch, channel, velocity) {a[:4]}, mido {b[:4]}"
-        worst = max(worst, abs(a[4] - b[4]))
-    if worst > TOLERANCE:
-        return f"{path}: start times differ by up to {worst:.3g} s"
-    return None
+    return compare(path, ours, theirs, "etude") or (check_written(path, theirs) if index % 8 == 0 else None)
 
 
 def main():
@@ -55,7 +71,7 @@ def main():
                    if f.lower().endswith((".mid", ".midi", ".kar", ".rmi")))
     assert files, "no MIDI files in the corpus"
     with multiprocessing.Pool(os.cpu_count() or 2) as pool:
-        failures = [r for r in pool.imap_unordered(check, files, chunksize=4) if r]
+        failures = [r for r in pool.imap_unordered(check, enumerate(files), chunksize=4) if r]
     for f in failures:
         print("FAIL", f)
     print(f"{len(files) - len(failures)} of {len(files)} files agree with mido")
