@@ -29,6 +29,17 @@ bool same_onset(bool seed, const std::vector<int>& a, const std::vector<int>& b)
   return pa == pb;
 }
 
+// Adds up per-file counters {notes, a, b, c}, prints them as fractions with `format` (three %.5f
+// after the note count) and returns {notes, a/notes, b/notes, c/notes}.
+std::array<double, 4> report(const char* format, const std::vector<std::array<size_t, 4>>& counts) {
+  std::array<size_t, 4> total{};
+  for (const auto& c : counts)
+    for (size_t k = 0; k < 4; ++k) total[k] += c[k];
+  const double n = static_cast<double>(total[0]);
+  std::printf(format, total[0], total[1] / n, total[2] / n, total[3] / n);
+  return {n, total[1] / n, total[2] / n, total[3] / n};
+}
+
 class CorpusRoundTrip : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -86,17 +97,12 @@ TEST_F(CorpusRoundTrip, EventsKeepOnsetsAndEndsWithin10msAndVelocityBins) {
       c[3] += (best->velocity - 1) / 4 == (std::clamp(n.velocity, 1, 127) - 1) / 4;
     }
   });
-  std::array<size_t, 4> total{};
-  for (const auto& c : counts)
-    for (size_t k = 0; k < 4; ++k) total[k] += c[k];
-  const double n = static_cast<double>(total[0]);
-  std::printf("events: %zu notes; onset within 10 ms %.5f, end within 10 ms %.5f, velocity bin kept %.5f\n",
-              total[0], total[1] / n, total[2] / n, total[3] / n);
+  auto f = report("events: %zu notes; onset within 10 ms %.5f, end within 10 ms %.5f, velocity bin kept %.5f\n", counts);
   EXPECT_EQ(rejected, 0);
   EXPECT_EQ(repairs, 0);
-  EXPECT_GE(total[1] / n, 0.999);
-  EXPECT_GE(total[2] / n, 0.99);
-  EXPECT_GE(total[3] / n, 0.999);  // a key struck twice at once by both hands keeps one velocity
+  EXPECT_GE(f[1], 0.999);
+  EXPECT_GE(f[2], 0.99);
+  EXPECT_GE(f[3], 0.999);  // a key struck twice at once by both hands keeps one velocity
 }
 
 TEST_F(CorpusRoundTrip, BeatsAreExactOnTheGrid) {
@@ -127,15 +133,11 @@ TEST_F(CorpusRoundTrip, BeatsAreExactOnTheGrid) {
       c[3] += onset_ticks && dur_ticks;
     }
   });
-  std::array<size_t, 4> total{};
-  for (const auto& c : counts)
-    for (size_t k = 0; k < 4; ++k) total[k] += c[k];
-  const double n = static_cast<double>(total[0]);
-  std::printf("beats: %zu notes; exact on the 1/12-beat grid %.5f; in ticks: onset %.5f, onset and duration %.5f\n",
-              total[0], total[1] / n, total[2] / n, total[3] / n);
+  auto f = report("beats: %zu notes; exact on the 1/12-beat grid %.5f; in ticks: onset %.5f, onset and duration %.5f\n",
+                   counts);
   EXPECT_EQ(rejected, 0);
   EXPECT_EQ(repairs, 0);
-  EXPECT_GE(total[1] / n, 0.99);
+  EXPECT_GE(f[1], 0.99);
 }
 
 TEST_F(CorpusRoundTrip, NotesAndSeedKeepEveryOnset) {
