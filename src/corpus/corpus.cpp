@@ -139,6 +139,7 @@ Corpus build_corpus(const fs::path& dir, const CorpusOptions& options) {
     Piece& p = corpus.pieces[k];
     try {
       p.tokens = tokenizer->encode(seqs[source_of[k]]);
+      if (p.tokens.size() <= 2) reasons[source_of[k]] = "no notes the tokenizer keeps (drums only?)";
       if (p.split == Split::train) lines[k] = pitch_line(seqs[source_of[k]]);
     } catch (const Error& e) {
       reasons[source_of[k]] = std::string("tokenizer: ") + e.what();
@@ -148,7 +149,7 @@ Corpus build_corpus(const fs::path& dir, const CorpusOptions& options) {
     if (corpus.pieces[k].split == Split::train && reasons[source_of[k]].empty())
       corpus.ngrams.add_piece(corpus.pieces[k].path, lines[k]);
   corpus.ngrams.finish();
-  std::erase_if(corpus.pieces, [](const Piece& p) { return p.tokens.empty(); });
+  std::erase_if(corpus.pieces, [&](const Piece& p) { return p.tokens.size() <= 2; });
   for (size_t i = 0; i < files.size(); ++i)
     if (!reasons[i].empty()) corpus.skipped.push_back({corpus.sources[i].path, reasons[i]});
   return corpus;

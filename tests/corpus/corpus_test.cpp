@@ -161,14 +161,18 @@ TEST(Corpus, BrokenFilesAreSkippedWithTheirReasons) {
   good.resize(good.size() - 9);
   write_file_atomic(dir / "truncated.mid", good);
   test::write_text(dir / "notes.txt", "ignored: not a MIDI extension");
+  test::write_tune(dir / "drums.mid", 36, 12, true);
   Corpus c = build_corpus(dir, {});
   ASSERT_EQ(c.pieces.size(), 2u);
-  ASSERT_EQ(c.skipped.size(), 3u);
-  EXPECT_EQ(c.skipped[0].path, "empty.mid");
-  EXPECT_EQ(c.skipped[1].path, "text.mid");
-  EXPECT_EQ(c.skipped[2].path, "truncated.mid");
-  for (const auto& s : c.skipped) EXPECT_FALSE(s.reason.empty()) << s.path;
-  EXPECT_EQ(c.sources.size(), 5u);
+  ASSERT_EQ(c.skipped.size(), 4u);
+  EXPECT_EQ(c.skipped[0].path, "drums.mid");
+  EXPECT_EQ(c.skipped[0].reason, "no notes the tokenizer keeps (drums only?)");
+  EXPECT_EQ(c.skipped[1].path, "empty.mid");
+  EXPECT_NE(c.skipped[1].reason.find("not a MIDI file"), std::string::npos) << c.skipped[1].reason;
+  EXPECT_EQ(c.skipped[2].path, "text.mid");
+  EXPECT_EQ(c.skipped[3].path, "truncated.mid");
+  EXPECT_NE(c.skipped[3].reason.find("truncated"), std::string::npos) << c.skipped[3].reason;
+  EXPECT_EQ(c.sources.size(), 6u);
 
   EXPECT_THROW(build_corpus(tmp.path / "absent", {}), IoError);
   EXPECT_THROW(build_corpus(dir, options("words")), InvalidArgument);

@@ -39,8 +39,8 @@ inline void write_text(const std::filesystem::path& p, const std::string& text) 
   std::ofstream(p, std::ios::binary) << text;
 }
 
-// A short tune (pitches base, base+2, ...) as a MIDI file.
-inline void write_tune(const std::filesystem::path& p, int base, int notes = 12) {
+// A short tune (pitches base, base+5, ... mod an octave) as a MIDI file; on channel 10 it is drums.
+inline void write_tune(const std::filesystem::path& p, int base, int notes = 12, bool drums = false) {
   NoteSequence s;
   s.tempos = {TempoChange{}};
   for (int i = 0; i < notes; ++i) {
@@ -48,6 +48,8 @@ inline void write_tune(const std::filesystem::path& p, int base, int notes = 12)
     n.pitch = base + (i * 5) % 12;
     n.start_tick = i * 240;
     n.end_tick = i * 240 + 200;
+    n.channel = drums ? 9 : 0;
+    n.is_drum = drums;
     s.notes.push_back(n);
   }
   sort_notes(s);

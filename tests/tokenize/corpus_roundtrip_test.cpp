@@ -1,6 +1,6 @@
 // Round trips of every file of the shared piano corpus through each tokenizer (in parallel over
 // files), with the tolerances: events within 10 ms and the velocity bin, beats exact on
-// the 1/12-beat grid (fractions printed), notes/seed onset for onset. Needs ETUDE_CORPUS.
+// the 1/12-beat grid (fractions printed, 1/24 beside), notes/seed onset for onset. Needs ETUDE_CORPUS.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -106,38 +106,41 @@ TEST_F(CorpusRoundTrip, EventsKeepOnsetsAndEndsWithin10msAndVelocityBins) {
 }
 
 TEST_F(CorpusRoundTrip, BeatsAreExactOnTheGrid) {
-  BeatsTokenizer tok;
-  std::atomic<int> rejected{0}, repairs{0};
-  // notes, exact on the grid (onset and capped duration), onset exact in ticks, both exact in ticks
-  std::vector<std::array<size_t, 4>> counts(seqs().size());
-  parallel_for(seqs().size(), 0, [&](size_t f) {
-    const NoteSequence& s = seqs()[f];
-    DecodeResult d = round_trip(tok, s, rejected);
-    repairs += d.repairs;
-    std::map<std::pair<int64_t, int>, int64_t> decoded;  // (onset step, pitch) -> duration steps
-    for (const auto& n : d.seq.notes)
-      decoded[{n.start_tick / BeatsTokenizer::kTicksPerStep, n.pitch}] =
-          (n.end_tick - n.start_tick) / BeatsTokenizer::kTicksPerStep;
-    auto& c = counts[f];
-    const int64_t tpb = s.ticks_per_beat;
-    for (const auto& n : s.notes) {
-      ++c[0];
-      int64_t on = tok.grid_of(s, n.start_tick, n.start);
-      int64_t dur = std::clamp<int64_t>(tok.grid_of(s, n.end_tick - n.start_tick, 0), 1, tok.max_steps());
-      auto it = decoded.find({on, n.pitch});
-      bool grid_exact = it != decoded.end() && it->second == dur;
-      bool onset_ticks = grid_exact && n.start_tick * 12 % tpb == 0;
-      bool dur_ticks = (n.end_tick - n.start_tick) * 12 % tpb == 0 && (n.end_tick - n.start_tick) <= 4 * tpb;
-      c[1] += grid_exact;
-      c[2] += onset_ticks;
-      c[3] += onset_ticks && dur_ticks;
-    }
-  });
-  auto f = report("beats: %zu notes; exact on the 1/12-beat grid %.5f; in ticks: onset %.5f, onset and duration %.5f\n",
-                   counts);
-  EXPECT_EQ(rejected, 0);
-  EXPECT_EQ(repairs, 0);
-  EXPECT_GE(f[1], 0.99);
+  for (int resolution : {12, 24}) {  // the default grid, and a finer one for comparison
+    BeatsTokenizer tok({.resolution = resolution});
+    std::atomic<int> rejected{0}, repairs{0};
+    // notes, exact on the grid (onset and capped duration), onset exact in ticks, both exact in ticks
+    std::vector<std::array<size_t, 4>> counts(seqs().size());
+    parallel_for(seqs().size(), 0, [&](size_t f) {
+      const NoteSequence& s = seqs()[f];
+      DecodeResult d = round_trip(tok, s, rejected);
+      repairs += d.repairs;
+      std::map<std::pair<int64_t, int>, int64_t> decoded;  // (onset step, pitch) -> duration steps
+      for (const auto& n : d.seq.notes)
+        decoded[{n.start_tick / BeatsTokenizer::kTicksPerStep, n.pitch}] =
+            (n.end_tick - n.start_tick) / BeatsTokenizer::kTicksPerStep;
+      auto& c = counts[f];
+      const int64_t tpb = s.ticks_per_beat;
+      for (const auto& n : s.notes) {
+        ++c[0];
+        int64_t on = tok.grid_of(s, n.start_tick, n.start);
+        int64_t dur = std::clamp<int64_t>(tok.grid_of(s, n.end_tick - n.start_tick, 0), 1, tok.max_steps());
+        auto it = decoded.find({on, n.pitch});
+        bool grid_exact = it != decoded.end() && it->second == dur;
+        bool onset_ticks = grid_exact && n.start_tick * resolution % tpb == 0;
+        bool dur_ticks =
+            (n.end_tick - n.start_tick) * resolution % tpb == 0 && (n.end_tick - n.start_tick) <= 4 * tpb;
+        c[1] += grid_exact;
+        c[2] += onset_ticks;
+        c[3] += onset_ticks && dur_ticks;
+      }
+    });
+    std::printf("beats at 1/%d beat: ", resolution);
+    auto f = report("%zu notes; exact on the grid %.5f; in ticks: onset %.5f, onset and duration %.5f\n", counts);
+    EXPECT_EQ(rejected, 0);
+    EXPECT_EQ(repairs, 0);
+    EXPECT_GE(f[1], 0.99);
+  }
 }
 
 TEST_F(CorpusRoundTrip, NotesAndSeedKeepEveryOnset) {
