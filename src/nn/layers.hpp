@@ -3,6 +3,7 @@
 // (finite-difference gradient checks). Rows are [N][F] row-major; N = time * batch.
 #pragma once
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,15 +16,31 @@ namespace etude::nn {
 // Loops over fewer elements than this stay on one thread (a parallel region costs microseconds).
 inline constexpr int64_t kParallelMin = 1 << 15;
 
-// C[M][N] = alpha * op(A) op(B) + beta * C, row-major, through OpenBLAS.
+// C[M][N] = alpha * op(A) op(B) + beta * C, row-major, through OpenBLAS. When OpenBLAS runs
+// single-threaded (set_compute_threads does that) a large product is split by rows of C over
+// the OpenMP team that oneDNN also uses, so one thread pool serves the whole step.
 template <class Real>
 void gemm(bool ta, bool tb, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B,
           int ldb, Real beta, Real* C, int ldc) {
-  const auto a = ta ? CblasTrans : CblasNoTrans, b = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (sizeof(Real) == 4)
-    cblas_sgemm(CblasRowMajor, a, b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else
-    cblas_dgemm(CblasRowMajor, a, b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  auto call = [&](int m0, int m1) {
+    const auto a = ta ? CblasTrans : CblasNoTrans, b = tb ? CblasTrans : CblasNoTrans;
+    const Real* a0 = ta ? A + m0 : A + int64_t{m0} * lda;
+    if constexpr (sizeof(Real) == 4)
+      cblas_sgemm(CblasRowMajor, a, b, m1 - m0, N, K, alpha, a0, lda, B, ldb, beta, C + int64_t{m0} * ldc, ldc);
+    else
+      cblas_dgemm(CblasRowMajor, a, b, m1 - m0, N, K, alpha, a0, lda, B, ldb, beta, C + int64_t{m0} * ldc, ldc);
+  };
+  if (int64_t{M} * N * K < (int64_t{1} << 22) || M < 64 || openblas_get_num_threads() != 1 ||
+      omp_get_max_threads() == 1 || omp_in_parallel()) {
+    call(0, M);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int m0 = int(int64_t{M} * t / nt) / 16 * 16, m1 = t + 1 == nt ? M : int(int64_t{M} * (t + 1) / nt) / 16 * 16;
+    if (m1 > m0) call(m0, m1);
+  }
 }
 
 // Embedding: y[n] = table[tok[n]] (tokens already checked to lie in [0, vocab)).

@@ -9,7 +9,7 @@ namespace etude::nn {
 void set_compute_threads(int n) {
   if (n < 1) return;
   omp_set_num_threads(n);
-  openblas_set_num_threads(n);
+  openblas_set_num_threads(1);  // our GEMMs split their rows over the OpenMP team instead
 }
 
 Trainer::Trainer(Model& model, int batch, int time, TrainOptions options)

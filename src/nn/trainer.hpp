@@ -9,7 +9,9 @@
 
 namespace etude::nn {
 
-// Sets OpenMP (oneDNN) and OpenBLAS to the same number of threads (n < 1: leave as is).
+// Runs everything on one pool of n threads (n < 1: leave the libraries' defaults): OpenMP gets n
+// (oneDNN and our loops), OpenBLAS gets 1 and our GEMMs split rows over the OpenMP team, so
+// OpenBLAS's own spinning workers never compete with oneDNN's for the cores.
 void set_compute_threads(int n);
 
 struct TrainOptions {

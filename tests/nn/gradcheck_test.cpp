@@ -7,6 +7,7 @@
 
 #include "nn/layers.hpp"
 #include "nn/network.hpp"
+#include "nn/trainer.hpp"
 #include "nn_test_util.hpp"
 
 namespace etude::nn {
@@ -40,6 +41,27 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
   return s;
+}
+
+// The row-split GEMM (OpenBLAS single-threaded inside the OpenMP team) against plain loops, for
+// every transpose combination, with a row count that does not divide evenly.
+TEST(Gemm, SplitOverThreadsMatchesPlainLoops) {
+  set_compute_threads(2);
+  const int M = 301, N = 70, K = 250;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      const auto a = random_vec(size_t(M) * K, 1), b = random_vec(size_t(K) * N, 2);
+      std::vector<double> c(size_t(M) * N, 1.0), want(size_t(M) * N);
+      const int lda = ta ? M : K, ldb = tb ? K : N;
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) {
+          double s = 0;
+          for (int k = 0; k < K; ++k) s += (ta ? a[k * lda + i] : a[i * lda + k]) * (tb ? b[j * ldb + k] : b[k * ldb + j]);
+          want[i * N + j] = 2 * s + 0.5;
+        }
+      gemm<double>(ta, tb, M, N, K, 2.0, a.data(), lda, b.data(), ldb, 0.5, c.data(), N);
+      EXPECT_LT((rel_error<double, double>(c, want)), 1e-13) << ta << tb;
+    }
 }
 
 class DenseGrad : public ::testing::TestWithParam<int> {};
