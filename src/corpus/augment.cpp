@@ -1,4 +1,5 @@
-// Augmentation: draws within the piano's range, then decode -> transpose/stretch -> encode.
+// Augmentation: draws a shift within the piano's range and a stretch, then decode -> transpose /
+// time stretch (music layer) -> encode. See augment.hpp.
 #include "corpus/augment.hpp"
 
 #include <algorithm>
