@@ -68,6 +68,9 @@ struct BenchOptions {
   bool json = false, reference = false;
 };
 
+// The name a bench run reports: the preset, or the model JSON file it read instead.
+std::string bench_name(const BenchOptions& o) { return o.model_json.empty() ? o.preset : o.model_json; }
+
 nn::ModelSpec bench_spec(const BenchOptions& o) {
   nn::ModelSpec spec;
   if (o.model_json.empty()) {
@@ -122,14 +125,14 @@ void bench_train(const BenchOptions& o) {
   const double gflop = train_gflop(s, B, T);
   if (!o.save.empty()) nn::save_model(o.save, model, nn::parse_dtype(o.dtype), {{nn::kMetaTraining, json{{"steps", o.steps + 1}, {"loss", last.loss}}.dump()}});
   if (o.json) {
-    print_json({{"preset", o.model_json.empty() ? o.preset : o.model_json}, {"vocab", s.vocab}, {"batch", B},
+    print_json({{"preset", bench_name(o)}, {"vocab", s.vocab}, {"batch", B},
                 {"seq", T}, {"threads", o.threads}, {"steps", o.steps}, {"precision", o.precision},
                 {"ms_per_step", mean}, {"ms_per_step_median", median}, {"tokens_per_second", tps},
                 {"predictions_per_second", pps}, {"gflop_per_step", gflop},
                 {"gflops", mean > 0 ? gflop / (mean * 1e-3) : 0}, {"first_loss", first.loss},
                 {"last_loss", last.loss}, {"parameters", model.params().size()}});
   } else {
-    std::printf("train %s: batch %d x seq %d, %zu parameters, %s\n", o.preset.c_str(), B, T, model.params().size(),
+    std::printf("train %s: batch %d x seq %d, %zu parameters, %s\n", bench_name(o).c_str(), B, T, model.params().size(),
                 o.precision.c_str());
     std::printf("  %.1f ms/step (median %.1f) over %d steps: %.0f tokens/s, %.1f predictions/s, %.1f GFLOP/s\n",
                 mean, median, o.steps, tps, pps, mean > 0 ? gflop / (mean * 1e-3) : 0);
@@ -159,11 +162,11 @@ void bench_generate(const BenchOptions& o) {
   const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
   const double tps = sec > 0 ? double(o.tokens) * o.streams / sec : 0;
   if (o.json) {
-    print_json({{"preset", o.model_json.empty() ? o.preset : o.model_json}, {"vocab", V}, {"tokens", o.tokens},
+    print_json({{"preset", bench_name(o)}, {"vocab", V}, {"tokens", o.tokens},
                 {"streams", o.streams}, {"threads", o.threads}, {"precision", o.precision},
                 {"seconds", sec}, {"tokens_per_second", tps}, {"ms_per_token", o.tokens ? sec * 1e3 / o.tokens : 0}});
   } else {
-    std::printf("generate %s: %d tokens x %d streams in %.3f s: %.1f tokens/s (%.3f ms per step)\n", o.preset.c_str(),
+    std::printf("generate %s: %d tokens x %d streams in %.3f s: %.1f tokens/s (%.3f ms per step)\n", bench_name(o).c_str(),
                 o.tokens, o.streams, sec, tps, o.tokens ? sec * 1e3 / o.tokens : 0);
   }
 }
