@@ -65,6 +65,7 @@ NoteSequence apply_sustain(NoteSequence seq, int threshold) {
     Kind kind;
     size_t note;
   };
+  std::vector<bool> dropped(seq.notes.size(), false);
   for (int channel = 0; channel < 16; ++channel) {
     std::vector<Event> events;
     for (const ControlChange& c : seq.control_changes)
@@ -99,7 +100,10 @@ NoteSequence apply_sustain(NoteSequence seq, int threshold) {
         auto& list = sounding[static_cast<size_t>(seq.notes[e.note].pitch)];
         if (e.kind == kNoteOn) {
           if (pedal) {
-            for (size_t i : list) end_at(i, e);
+            for (size_t i : list) {
+              end_at(i, e);
+              if (seq.notes[i].start_tick == e.tick) dropped[i] = true;  // as note-seq: keep one of the two
+            }
             list.clear();
           }
           list.push_back(e.note);
@@ -112,6 +116,8 @@ NoteSequence apply_sustain(NoteSequence seq, int threshold) {
       for (size_t i : list)
         if (seq.notes[i].end_tick < seq.total_ticks) end_at(i, {seq.total_ticks, seq.total_time, kNoteOff, i});
   }
+  size_t index = 0;
+  std::erase_if(seq.notes, [&](const Note&) { return dropped[index++]; });
   sort_notes(seq);
   return seq;
 }

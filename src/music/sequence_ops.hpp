@@ -22,8 +22,9 @@ NoteSequence merge_to_piano(NoteSequence seq);
 
 // Sustain pedal, as note-seq's apply_sustain_control_changes (Performance RNN): per channel, a
 // note released while CC64 >= threshold sounds until the pedal is released; a note struck again
-// while the pedal is down ends the earlier sounding notes of that pitch; notes still sustained at
-// the end run to total_time. The CC64 events stay in the sequence.
+// while the pedal is down ends the earlier sounding notes of that pitch (one struck at the very same
+// tick is dropped, as note-seq does); notes still sustained at the end run to total_time (note-seq:
+// to its last event). At equal ticks: pedal down, pedal up, note-on, note-off. CC64 events stay.
 NoteSequence apply_sustain(NoteSequence seq, int threshold = 64);
 
 // What transpose does with a pitch that leaves 0..127.

@@ -90,6 +90,12 @@ TEST(SequenceOps, SustainRestrikeEndsEarlierNoteAndHeldNotesKeepTheirEnd) {
   EXPECT_EQ(s.notes[3].end_tick, 100);
 }
 
+TEST(SequenceOps, SustainRestrikeAtTheSameTickKeepsOneNote) {
+  const NoteSequence s = apply_sustain(seq_of({note(60, 20, 30), note(60, 20, 25)}, {pedal(0, 127), pedal(100, 0)}));
+  ASSERT_EQ(s.notes.size(), 1u);
+  EXPECT_EQ(s.notes[0].end_tick, 100);
+}
+
 TEST(SequenceOps, SustainHeldToTheEndRunsToTotalTime) {
   const NoteSequence s = apply_sustain(seq_of({note(60, 0, 10)}, {pedal(5, 64)}, 300));
   EXPECT_EQ(s.notes[0].end_tick, 300);
