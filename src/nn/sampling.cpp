@@ -1,0 +1,86 @@
+// Sampling one token from a row of logits (see sampling.hpp): mask, temperature, top-k, top-p,
+// then one uniform draw walked over the cumulative distribution in token order.
+#include "nn/sampling.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "base/error.hpp"
+
+namespace etude::nn {
+
+void validate_sampling(const SamplingOptions& o) {
+  if (!(o.temperature > 0.0f) || !std::isfinite(o.temperature))
+    throw InvalidArgument("sampling: temperature " + std::to_string(o.temperature) +
+                          " must be a positive number (try 0.8 to 1.2; --greedy for argmax)");
+  if (o.top_k < 0)
+    throw InvalidArgument("sampling: top-k " + std::to_string(o.top_k) + " must be >= 0 (0 keeps every token)");
+  if (!(o.top_p > 0.0f && o.top_p <= 1.0f))
+    throw InvalidArgument("sampling: top-p " + std::to_string(o.top_p) + " must lie in (0, 1] (1 keeps every token)");
+}
+
+Sampler::Sampler(SamplingOptions options) : options_(options) { validate_sampling(options_); }
+
+std::span<const double> Sampler::distribution(std::span<const float> logits, std::span<const uint8_t> allowed) {
+  const size_t V = logits.size();
+  if (!allowed.empty() && allowed.size() != V)
+    throw InvalidArgument("sampling: mask has " + std::to_string(allowed.size()) + " entries for " +
+                          std::to_string(V) + " logits");
+  probs_.assign(V, 0.0);
+  order_.clear();
+  int32_t best = -1;
+  for (size_t v = 0; v < V; ++v) {
+    if ((!allowed.empty() && !allowed[v]) || std::isnan(logits[v]) || logits[v] == -std::numeric_limits<float>::infinity())
+      continue;
+    order_.push_back(static_cast<int32_t>(v));
+    if (best < 0 || logits[v] > logits[best]) best = static_cast<int32_t>(v);
+  }
+  if (best < 0) throw InvalidArgument("sampling: no token is allowed at this position (empty mask or all logits -inf/NaN)");
+  if (options_.greedy) {
+    probs_[best] = 1.0;
+    return probs_;
+  }
+  const double top = logits[best], inv_t = 1.0 / options_.temperature;
+  for (int32_t v : order_) probs_[v] = std::exp((logits[v] - top) * inv_t);
+  // Most likely first; ties broken by the lower id so the kept set never depends on sort order.
+  auto likelier = [&](int32_t a, int32_t b) { return probs_[a] != probs_[b] ? probs_[a] > probs_[b] : a < b; };
+  size_t keep = order_.size();
+  if (options_.top_k > 0 && static_cast<size_t>(options_.top_k) < keep) {
+    keep = options_.top_k;
+    std::nth_element(order_.begin(), order_.begin() + keep, order_.end(), likelier);
+    for (size_t i = keep; i < order_.size(); ++i) probs_[order_[i]] = 0.0;
+    order_.resize(keep);
+  }
+  if (options_.top_p < 1.0f) {
+    std::sort(order_.begin(), order_.end(), likelier);
+    double total = 0.0;
+    for (int32_t v : order_) total += probs_[v];
+    double mass = 0.0;
+    size_t i = 0;
+    while (i < order_.size() && mass < options_.top_p * total * (1.0 - 1e-12)) mass += probs_[order_[i++]];
+    for (; i < order_.size(); ++i) probs_[order_[i]] = 0.0;
+  }
+  double total = 0.0;
+  for (double p : probs_) total += p;
+  for (double& p : probs_) p /= total;
+  return probs_;
+}
+
+int32_t Sampler::sample(std::span<const float> logits, Rng& rng, std::span<const uint8_t> allowed) {
+  const auto probs = distribution(logits, allowed);
+  if (options_.greedy) return static_cast<int32_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
+  const double u = rng.uniform();
+  double acc = 0.0;
+  int32_t last = 0;
+  for (size_t v = 0; v < probs.size(); ++v) {
+    if (probs[v] <= 0.0) continue;
+    acc += probs[v];
+    last = static_cast<int32_t>(v);
+    if (u < acc) return last;
+  }
+  return last;  // rounding left u just above the total: the last kept token
+}
+
+}  // namespace etude::nn
