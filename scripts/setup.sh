@@ -11,6 +11,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   python3 python3-mido python3-numpy python3-torch
   gnuplot-nox
+  libfluidsynth-dev fluid-soundfont-gm lilypond sox
 )
 
 missing=()
