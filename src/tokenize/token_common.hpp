@@ -20,8 +20,9 @@ inline int bin_velocity(int bin) { return std::clamp(bin, 0, 31) * 4 + 2; }
 // tempo map, ticks_per_beat and totals. Decoders build notes in ticks and call this last.
 void finish_sequence(NoteSequence& seq, int ticks_per_beat, uint32_t us_per_beat);
 
-// A note of the same pitch starting before an earlier one ends cuts the earlier one short (as a
-// piano key re-struck); notes left with no length are dropped. Works on ticks. Returns the count.
+// A key sounds once: a note of the same pitch starting before an earlier one ends cuts the
+// earlier one short (a re-struck key), and of two notes struck together on one key the longer
+// stays. Works on ticks. Returns how many notes were cut or dropped.
 int resolve_same_pitch_overlaps(std::vector<Note>& notes);
 
 // The grammar skeleton: before BOS only BOS; after EOS only PAD; in between the tokenizer's rules.

@@ -145,13 +145,19 @@ int resolve_same_pitch_overlaps(std::vector<Note>& notes) {
   });
   int changed = 0;
   std::vector<bool> drop(notes.size(), false);
-  for (size_t k = 0; k + 1 < order.size(); ++k) {
-    Note& a = notes[order[k]];
-    const Note& b = notes[order[k + 1]];
-    if (a.pitch != b.pitch || b.start_tick >= a.end_tick) continue;
-    a.end_tick = b.start_tick;
-    ++changed;
-    if (a.end_tick <= a.start_tick) drop[order[k]] = true;
+  Note* kept = nullptr;  // the last note kept, in (pitch, start) order
+  for (size_t k : order) {
+    Note& n = notes[k];
+    if (kept && kept->pitch == n.pitch && kept->start_tick == n.start_tick) {
+      drop[k] = true;  // struck twice at once: the longer (sorted first) stays
+      ++changed;
+      continue;
+    }
+    if (kept && kept->pitch == n.pitch && n.start_tick < kept->end_tick) {
+      kept->end_tick = n.start_tick;
+      ++changed;
+    }
+    kept = &n;
   }
   size_t w = 0;
   for (size_t i = 0; i < notes.size(); ++i)
