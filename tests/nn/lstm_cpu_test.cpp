@@ -96,9 +96,10 @@ TEST(LstmCpu, F32TrainingMatchesReference) {
 }
 
 TEST(LstmCpu, F32InferenceMatchesReference) {
-  // Covers both paths: BLAS (T*B <= kBlasStepMaxRows) and oneDNN inference (larger).
-  for (const LstmDims& d : {LstmDims{1, 1, 5, 7}, LstmDims{1, 16, 8, 12}, LstmDims{3, 2, 4, 6},
-                            LstmDims{40, 8, 16, 24}}) {
+  // Covers every path: fused single-stream steps (B = 1; threaded from H*(I+H) >= 32768), BLAS
+  // (T*B <= kBlasStepMaxRows) and oneDNN inference (larger).
+  for (const LstmDims& d : {LstmDims{1, 1, 5, 7}, LstmDims{5, 1, 3, 9}, LstmDims{3, 1, 64, 160},
+                            LstmDims{1, 16, 8, 12}, LstmDims{3, 2, 4, 6}, LstmDims{40, 8, 16, 24}}) {
     const Case c(d, 3);
     auto fast = make_cpu_lstm(d);
     auto ref = make_reference_lstm(d);

@@ -1,5 +1,5 @@
-// The inference-only LSTM path on OpenBLAS (see lstm_blas_step.hpp): weights are read in
-// PyTorch's layout as they are (C = A * W^T), so nothing is reordered or allocated per call.
+// The inference-only LSTM path for small calls (see lstm_blas_step.hpp): weights are read in
+// PyTorch's layout as they are, so nothing is reordered or allocated per call.
 #include "nn/cpu/lstm_blas_step.hpp"
 
 #include <cblas.h>
@@ -10,22 +10,70 @@
 namespace etude::nn {
 
 LstmBlasStep::LstmBlasStep(const LstmDims& d)
-    : d_(d), gates_(size_t(d.T) * d.B * 4 * d.H), h_(size_t(d.B) * d.H), c_(size_t(d.B) * d.H) {}
+    : d_(d),
+      gates_(d.B > 1 ? size_t(d.T) * d.B * 4 * d.H : 0),
+      h_(size_t(d.B) * d.H),
+      c_(size_t(d.B) * d.H),
+      h2_(d.B == 1 ? d.H : 0),
+      c2_(d.B == 1 ? d.H : 0),
+      zeros_(d.B == 1 ? d.H : 0) {}
 
-// rows x 4H += A[rows][K] * W[4H][K]^T
+// C[rows][4H] += A[rows][K] * W[4H][K]^T
 static void add_projection(int rows, int K, int G, const float* A, const float* W, float* C) {
-  if (rows == 1)
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, G, K, 1.0f, W, K, A, 1, 1.0f, C, 1);
-  else
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, G, K, 1.0f, A, K, W, K, 1.0f, C, G);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, G, K, 1.0f, A, K, W, K, 1.0f, C, G);
 }
 
 static float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+
+// One step of one stream, the four gate rows of each hidden unit together, the threads sharing
+// the hidden units: both matrix-vector products and the cell update in one pass over the
+// weights, with one barrier per step. h and c are read from hp/cp and written to hn/cn.
+static void fused_step(const LstmParams& p, int I, int H, const float* x, const float* hp, const float* cp,
+                       float* hn, float* cn) {
+#pragma omp parallel for schedule(static) if (size_t(H) * (I + H) >= 32768)
+  for (int j = 0; j < H; ++j) {
+    float a[4];
+    for (int g = 0; g < 4; ++g) a[g] = p.b_ih[g * H + j] + p.b_hh[g * H + j];
+    const float *wi0 = p.w_ih + size_t(j) * I, *wh0 = p.w_hh + size_t(j) * H;
+    const size_t si = size_t(H) * I, sh = size_t(H) * H;  // from one gate's rows to the next
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (int k = 0; k < I; ++k) {
+      s0 += wi0[k] * x[k];
+      s1 += wi0[si + k] * x[k];
+      s2 += wi0[2 * si + k] * x[k];
+      s3 += wi0[3 * si + k] * x[k];
+    }
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (int k = 0; k < H; ++k) {
+      s0 += wh0[k] * hp[k];
+      s1 += wh0[sh + k] * hp[k];
+      s2 += wh0[2 * sh + k] * hp[k];
+      s3 += wh0[3 * sh + k] * hp[k];
+    }
+    cn[j] = sigmoid(a[1] + s1) * cp[j] + sigmoid(a[0] + s0) * std::tanh(a[2] + s2);
+    hn[j] = sigmoid(a[3] + s3) * std::tanh(cn[j]);
+  }
+}
 
 void LstmBlasStep::forward(const LstmParams& p, const float* x, const float* h0, const float* c0,
                            float* y, float* hT, float* cT) {
   const int B = d_.B, H = d_.H, G = 4 * d_.H;
   const size_t BH = size_t(B) * H;
+  if (B == 1) {  // the composing case: matrix-vector work, fused (h_/c_ hold the state between steps)
+    const float* hp = h0 ? h0 : zeros_.data();
+    const float* cp = c0 ? c0 : zeros_.data();
+    for (int t = 0; t < d_.T; ++t) {
+      float* hn = t % 2 ? h_.data() : h2_.data();
+      float* cn = t % 2 ? c_.data() : c2_.data();
+      fused_step(p, d_.I, H, x + size_t(t) * d_.I, hp, cp, hn, cn);
+      if (y) std::copy(hn, hn + H, y + size_t(t) * H);
+      hp = hn, cp = cn;
+    }
+    if (hT) std::copy(hp, hp + H, hT);
+    if (cT) std::copy(cp, cp + H, cT);
+    return;
+  }
   for (size_t row = 0; row < size_t(d_.T) * B; ++row)
     for (int r = 0; r < G; ++r) gates_[row * G + r] = p.b_ih[r] + p.b_hh[r];
   add_projection(d_.T * B, d_.I, G, x, p.w_ih, gates_.data());

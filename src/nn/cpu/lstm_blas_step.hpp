@@ -1,5 +1,5 @@
-// The inference-only LSTM path on OpenBLAS: one GEMM for the input projection of all steps, then
-// per step one GEMM (GEMV when B = 1) on the hidden state with the gate math fused after it.
+// The inference-only LSTM path for small calls: B = 1 runs a fused matrix-vector step (OpenMP);
+// B > 1 one OpenBLAS GEMM for the input projection of all steps, then one GEMM per step.
 #pragma once
 #include <vector>
 
@@ -20,8 +20,9 @@ class LstmBlasStep {
 
  private:
   LstmDims d_;
-  std::vector<float> gates_;  // [T][B][4H] pre-activations
+  std::vector<float> gates_;  // [T][B][4H] pre-activations (B > 1)
   std::vector<float> h_, c_;  // [B][H] running state
+  std::vector<float> h2_, c2_, zeros_;  // B = 1: the other half of the state double buffer
 };
 
 }  // namespace etude::nn
