@@ -2,6 +2,7 @@
 // (read and write back, optionally merged to one piano part). Output is text or --json.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -87,7 +88,11 @@ void print_inspect(const MidiFile& file, const NoteSequence& seq) {
   std::cout << "time sigs: ";
   for (const TimeSignature& ts : seq.time_signatures)
     std::cout << ts.numerator << "/" << ts.denominator << " at " << format_double("%.3f", ts.time) << " s  ";
-  std::cout << (seq.time_signatures.empty() ? "none\n" : "\n");
+  std::cout << (seq.time_signatures.empty() ? "none\n" : "\n") << "key sigs:  ";
+  for (const KeySignature& ks : seq.key_signatures)
+    std::cout << std::abs(ks.key) << (ks.key < 0 ? " flats " : " sharps ") << (ks.minor ? "minor" : "major") << " at "
+              << format_double("%.3f", ks.time) << " s  ";
+  std::cout << (seq.key_signatures.empty() ? "none\n" : "\n");
   std::cout << "duration:  " << format_double("%.3f", seq.total_time) << " s\n"
             << "notes:     " << seq.notes.size() << "\n";
   for (const std::string& w : file.warnings) std::cout << "warning:   " << w << "\n";

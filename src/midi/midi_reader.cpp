@@ -49,7 +49,7 @@ class TrackParser {
     saw_eot = false;
     uint8_t running = 0;
     int64_t tick = 0;
-    out.events.reserve(out.events.size() + (limit - pos) / 3);
+    out.events.reserve(out.events.size() + std::min<size_t>((limit - pos) / 3, size_t{1} << 16));
     while (pos < limit) {
       tick += read_vlq(pos, "delta time");
       MidiEvent ev;

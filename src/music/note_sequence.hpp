@@ -66,7 +66,7 @@ struct ProgramChange {
 
 struct NoteSequence {
   int ticks_per_beat = 480;                // 0 when the file used SMPTE division
-  std::vector<Note> notes;                 // sorted by (start_tick, pitch)
+  std::vector<Note> notes;                 // sorted by (start_tick, pitch, channel, track, end_tick, velocity)
   std::vector<TempoChange> tempos;         // sorted by tick; empty means 120 BPM
   std::vector<TimeSignature> time_signatures;
   std::vector<KeySignature> key_signatures;
