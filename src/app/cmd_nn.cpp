@@ -95,7 +95,7 @@ nn::Precision precision_of(const std::string& p) {
 }
 
 void bench_train(const BenchOptions& o) {
-  nn::set_compute_threads(o.threads);
+  const int threads = nn::set_compute_threads(o.threads);
   nn::Model model(bench_spec(o));
   model.init_random(o.seed);
   const nn::ModelSpec& s = model.spec();
@@ -126,7 +126,7 @@ void bench_train(const BenchOptions& o) {
   if (!o.save.empty()) nn::save_model(o.save, model, nn::parse_dtype(o.dtype), {{nn::kMetaTraining, json{{"steps", o.steps + 1}, {"loss", last.loss}}.dump()}});
   if (o.json) {
     print_json({{"preset", bench_name(o)}, {"vocab", s.vocab}, {"batch", B},
-                {"seq", T}, {"threads", o.threads}, {"steps", o.steps}, {"precision", o.precision},
+                {"seq", T}, {"threads", threads}, {"steps", o.steps}, {"precision", o.precision},
                 {"ms_per_step", mean}, {"ms_per_step_median", median}, {"tokens_per_second", tps},
                 {"predictions_per_second", pps}, {"gflop_per_step", gflop},
                 {"gflops", mean > 0 ? gflop / (mean * 1e-3) : 0}, {"first_loss", first.loss},
@@ -141,7 +141,7 @@ void bench_train(const BenchOptions& o) {
 }
 
 void bench_generate(const BenchOptions& o) {
-  nn::set_compute_threads(o.threads);
+  const int threads = nn::set_compute_threads(o.threads);
   nn::Model model(bench_spec(o));
   model.init_random(o.seed);
   nn::Stepper stepper(model, o.streams, o.reference ? nn::LstmBackend::reference : nn::LstmBackend::fast,
@@ -163,7 +163,7 @@ void bench_generate(const BenchOptions& o) {
   const double tps = sec > 0 ? double(o.tokens) * o.streams / sec : 0;
   if (o.json) {
     print_json({{"preset", bench_name(o)}, {"vocab", V}, {"tokens", o.tokens},
-                {"streams", o.streams}, {"threads", o.threads}, {"precision", o.precision},
+                {"streams", o.streams}, {"threads", threads}, {"precision", o.precision},
                 {"seconds", sec}, {"tokens_per_second", tps}, {"ms_per_token", o.tokens ? sec * 1e3 / o.tokens : 0}});
   } else {
     std::printf("generate %s: %d tokens x %d streams in %.3f s: %.1f tokens/s (%.3f ms per step)\n", bench_name(o).c_str(),
@@ -175,7 +175,7 @@ void add_bench_options(CLI::App* c, BenchOptions& o) {
   c->add_option("--preset", o.preset, "seed-skuli, seed-voc, default or small")->capture_default_str();
   c->add_option("--model-json", o.model_json, "a model JSON file instead of a preset");
   c->add_option("--vocab", o.vocab, "vocabulary size")->capture_default_str()->check(CLI::Range(2, 1 << 20));
-  c->add_option("--threads", o.threads, "compute threads (OpenMP and OpenBLAS); 0 = their default")
+  c->add_option("--threads", o.threads, "compute threads (one OpenMP pool for oneDNN and our GEMMs); 0 = one per core")
       ->check(CLI::Range(0, 1024));
   c->add_option("--precision", o.precision, "LSTM kernel precision: f32 or bf16")->capture_default_str();
   c->add_option("--seed", o.seed, "random seed for weights and data")->capture_default_str();

@@ -6,10 +6,11 @@
 
 namespace etude::nn {
 
-void set_compute_threads(int n) {
-  if (n < 1) return;
+int set_compute_threads(int n) {
+  if (n < 1) n = omp_get_num_procs();
   omp_set_num_threads(n);
   openblas_set_num_threads(1);  // our GEMMs split their rows over the OpenMP team instead
+  return n;
 }
 
 Trainer::Trainer(Model& model, int batch, int time, TrainOptions options)

@@ -9,10 +9,10 @@
 
 namespace etude::nn {
 
-// Runs everything on one pool of n threads (n < 1: leave the libraries' defaults): OpenMP gets n
+// Runs everything on one pool of n threads (n < 1: one per core); returns n. OpenMP gets n
 // (oneDNN and our loops), OpenBLAS gets 1 and our GEMMs split rows over the OpenMP team, so
 // OpenBLAS's own spinning workers never compete with oneDNN's for the cores.
-void set_compute_threads(int n);
+int set_compute_threads(int n);
 
 struct TrainOptions {
   LstmBackend backend = LstmBackend::fast;
