@@ -2,6 +2,7 @@
 // file, track and byte offset), lenient on request. Lengths are always bounded by the bytes left.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "base/error.hpp"
 #include "base/file_io.hpp"
@@ -40,7 +41,10 @@ std::string hex(unsigned v) {
 // Parses the events of one track between pos and limit.
 class TrackParser {
  public:
-  explicit TrackParser(std::span<const uint8_t> bytes) : b_(bytes) {}
+  // With `skipped`, meta events whose contents are malformed (a tempo of two bytes, a key out of
+  // range) are dropped and recorded there instead of ending the track (lenient reading).
+  explicit TrackParser(std::span<const uint8_t> bytes, std::vector<Problem>* skipped = nullptr)
+      : b_(bytes), skipped_(skipped) {}
 
   // Appends events to `out` until limit or End of Track (inclusive); returns the position after
   // the last complete event. Throws Problem at the first malformed byte.
@@ -73,7 +77,11 @@ class TrackParser {
         ev.meta_type = next(pos, "meta event type");
         if (ev.meta_type >= 0x80) throw Problem{pos - 1, "meta event type " + hex(ev.meta_type) + " has its high bit set"};
         read_payload(pos, ev, "meta event");
-        check_meta(at, ev);
+        if (auto problem = meta_problem(at, ev)) {
+          if (skipped_ == nullptr) throw *problem;
+          skipped_->push_back(*problem);
+          continue;
+        }
       } else if (spec->data_length < 0) {
         read_payload(pos, ev, "sysex event");
       } else {
@@ -121,22 +129,24 @@ class TrackParser {
     ev.payload.assign(b_.begin() + pos, b_.begin() + pos + length);
     pos += length;
   }
-  static void check_meta(size_t at, const MidiEvent& ev) {
+  static std::optional<Problem> meta_problem(size_t at, const MidiEvent& ev) {
     const MetaSpec spec = meta_spec(ev.meta_type);
     const bool checked = ev.meta_type == meta::kEndOfTrack || ev.meta_type == meta::kSetTempo ||
                          ev.meta_type == meta::kTimeSignature || ev.meta_type == meta::kKeySignature;
     if (checked && static_cast<int>(ev.payload.size()) != spec.length)
-      throw Problem{at, std::string(spec.name) + " meta event has " + std::to_string(ev.payload.size()) +
-                            " data bytes, expected " + std::to_string(spec.length)};
+      return Problem{at, std::string(spec.name) + " meta event has " + std::to_string(ev.payload.size()) +
+                             " data bytes, expected " + std::to_string(spec.length)};
     if (ev.meta_type == meta::kKeySignature) {
       const int sharps = static_cast<int8_t>(ev.payload[0]);
       if (sharps < -7 || sharps > 7 || ev.payload[1] > 1)
-        throw Problem{at, "key_signature out of range (" + std::to_string(sharps) + " sharps, mode " +
-                              std::to_string(ev.payload[1]) + "; expected -7..7 and 0 or 1)"};
+        return Problem{at, "key_signature out of range (" + std::to_string(sharps) + " sharps, mode " +
+                               std::to_string(ev.payload[1]) + "; expected -7..7 and 0 or 1)"};
     }
+    return std::nullopt;
   }
 
   std::span<const uint8_t> b_;
+  std::vector<Problem>* skipped_;
   size_t limit_ = 0;
 };
 
@@ -276,13 +286,18 @@ class FileParser {
     bool eot = false;
     size_t stop = body;
     std::string error;
+    std::vector<Problem> skipped, retry_skipped;
+    const auto report_skipped = [&](const std::vector<Problem>& list) {
+      for (const Problem& p : list) problem(track, {p.offset, p.what + "; event skipped"});
+    };
     try {
-      stop = TrackParser(smf_).parse(body, end, out, eot);
+      stop = TrackParser(smf_, &skipped).parse(body, end, out, eot);
     } catch (const Problem& p) {
       error = location(track, p.offset) + p.what;
     }
     const auto boundary = [&](size_t pos) { return pos == smf_.size() || chunk_header_at(smf_, pos); };
     if (eot && stop != end && boundary(stop)) {
+      report_skipped(skipped);
       problem(track, {body - 4, "length field says " + std::to_string(end - body) +
                                     " bytes but End of Track comes after " + std::to_string(stop - body) +
                                     "; continued after the End of Track"});
@@ -295,9 +310,10 @@ class FileParser {
       bool retry_eot = false;
       try {
         retried_until_ = smf_.size();
-        const size_t retry_stop = TrackParser(smf_).parse(body, smf_.size(), retry, retry_eot);
+        const size_t retry_stop = TrackParser(smf_, &retry_skipped).parse(body, smf_.size(), retry, retry_eot);
         retried_until_ = retry_stop;
         if (retry_eot && boundary(retry_stop)) {
+          report_skipped(retry_skipped);
           problem(track, {body - 4, "length field says " + std::to_string(end - body) +
                                         " bytes but the track runs to " + std::to_string(retry_stop - body) +
                                         "; read up to its End of Track"});
@@ -308,6 +324,7 @@ class FileParser {
         retried_until_ = p.offset;
       }
     }
+    report_skipped(skipped);
     if (!error.empty())
       file_.warnings.push_back(error + "; kept the " + std::to_string(out.events.size()) + " events before it");
     else if (!eot)

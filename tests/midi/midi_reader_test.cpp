@@ -230,6 +230,16 @@ TEST(MidiReader, LenientBadEventEndsTrackKeepingEarlierEvents) {
   EXPECT_NE(f.warnings[0].find("undefined status byte"), std::string::npos);
 }
 
+TEST(MidiReader, LenientSkipsMalformedMetaEventsAndKeepsTheTrack) {
+  const Bytes events = cat({{0x00, 0xFF, 0x51, 0x02, 1, 2, 0x00, 0xFF, 0x59, 0x02, 9, 0}, kNote});
+  EXPECT_NE(error_of(smf(0, 96, {track(events)})), "");
+  MidiFile f = parse(smf(0, 96, {track(events)}), true);
+  EXPECT_EQ(f.tracks[0].events.size(), 3u);  // note on, note off, End of Track
+  ASSERT_EQ(f.warnings.size(), 2u);
+  EXPECT_EQ(f.warnings[0], "track 0, byte offset 23: set_tempo meta event has 2 data bytes, expected 3; event skipped");
+  EXPECT_NE(f.warnings[1].find("key_signature out of range"), std::string::npos);
+}
+
 TEST(MidiReader, HugeLengthFieldsAllocateNothing) {
   // A meta length of 2^28-1 inside a 10-byte track must fail cleanly, not allocate 256 MB.
   const Bytes b = smf(0, 96, {chunk("MTrk", {0x00, 0xFF, 0x01, 0xFF, 0xFF, 0xFF, 0x7F})});
