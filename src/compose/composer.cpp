@@ -1,0 +1,154 @@
+// The composing loop (see composer.hpp): primer fed to every stream, then one batched LSTM step
+// per token, a grammar mask per stream, nn::Sampler with a per-stream Rng, decode at the end.
+#include "compose/composer.hpp"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "base/error.hpp"
+#include "music/sequence_ops.hpp"
+#include "nn/inference.hpp"
+
+namespace etude {
+namespace {
+
+// The full decode minus the notes the primer alone decodes to (matched by onset tick and pitch),
+// shifted so the first composed note starts at zero.
+NoteSequence drop_primer(NoteSequence full, const NoteSequence& primer) {
+  std::multimap<std::pair<int64_t, int>, int> primer_notes;
+  for (const Note& n : primer.notes) primer_notes.emplace(std::pair(n.start_tick, n.pitch), 0);
+  std::erase_if(full.notes, [&](const Note& n) {
+    auto it = primer_notes.find({n.start_tick, n.pitch});
+    if (it == primer_notes.end()) return false;
+    primer_notes.erase(it);
+    return true;
+  });
+  if (full.notes.empty()) return full;
+  const int64_t t0 = full.notes.front().start_tick;
+  for (Note& n : full.notes) n.start_tick -= t0, n.end_tick -= t0;
+  std::erase_if(full.control_changes, [&](const ControlChange& c) { return c.tick < t0; });
+  for (ControlChange& c : full.control_changes) c.tick -= t0;
+  full.total_ticks = std::max<int64_t>(0, full.total_ticks - t0);
+  retime_seconds(full);
+  return full;
+}
+
+std::vector<int32_t> primer_tokens(const Tokenizer& tokenizer, const ComposeOptions& o) {
+  NoteSequence primer = merge_to_piano(*o.primer);
+  if (o.primer_seconds > 0) primer = truncate_seconds(std::move(primer), o.primer_seconds);
+  std::vector<int32_t> tokens = tokenizer.encode(primer);  // BOS body EOS
+  if (tokens.size() < 3)
+    throw InvalidArgument("primer " + primer.source + " has no notes the " + tokenizer.name() +
+                          " tokenizer keeps" + (o.primer_seconds > 0 ? " in its first seconds (raise --primer-seconds)" : ""));
+  return {tokens.begin() + 1, tokens.end() - 1};
+}
+
+}  // namespace
+
+std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions& o) {
+  if (o.length < 1 && o.seconds <= 0) throw InvalidArgument("compose: --length must be at least 1 token");
+  if (o.count < 1 || o.count > 256) throw InvalidArgument("compose: --count must be 1..256");
+  if (o.seconds < 0 || o.seconds > 3600) throw InvalidArgument("compose: --seconds must be 0..3600");
+  nn::Sampler sampler(o.sampling);
+  const Tokenizer& tok = *style.tokenizer;
+  const int V = tok.vocab_size(), N = o.count;
+  const std::vector<int32_t> primer = o.primer ? primer_tokens(tok, o) : std::vector<int32_t>{};
+  // In seconds mode the length is a cap (dense piano needs well under 200 tokens a second).
+  const size_t max_new = o.seconds > 0 ? size_t(o.seconds * 200) + 500 : size_t(o.length);
+
+  std::vector<ComposedPiece> pieces(N);
+  std::vector<std::unique_ptr<TokenGrammar>> grammars;
+  std::vector<nn::Rng> rngs;
+  for (int s = 0; s < N; ++s) {
+    pieces[s].seed = o.seed + uint64_t(s);
+    pieces[s].tokens.reserve(1 + primer.size() + max_new);
+    pieces[s].primer_tokens = primer.size();
+    grammars.push_back(tok.grammar());
+    rngs.emplace_back(pieces[s].seed);
+  }
+  nn::Stepper stepper(*style.model, N);
+  std::vector<int32_t> input(N);
+  std::span<const float> logits;
+  auto feed = [&](int32_t token) {  // the same token into every stream (BOS and the primer)
+    for (int s = 0; s < N; ++s) {
+      try {
+        grammars[s]->advance(token);
+      } catch (const InvalidArgument& e) {
+        throw InvalidArgument("primer: token " + tok.vocab().name(token) + " is not well-formed here (" + e.what() + ")");
+      }
+      pieces[s].tokens.push_back(token);
+    }
+    std::fill(input.begin(), input.end(), token);
+    logits = stepper.step(input);
+  };
+  feed(kBosToken);
+  for (int32_t t : primer) feed(t);
+
+  NoteSequence primer_seq;
+  if (!primer.empty()) primer_seq = tok.decode(pieces[0].tokens).seq;
+  auto finish = [&](ComposedPiece& p) {
+    DecodeResult r = tok.decode(p.tokens);
+    p.repairs = r.repairs;
+    p.seq = primer.empty() || o.keep_primer ? std::move(r.seq) : drop_primer(std::move(r.seq), primer_seq);
+  };
+
+  std::vector<uint8_t> mask(V), done(N, 0);
+  int live = N;
+  for (size_t i = 0; i < max_new && live > 0; ++i) {
+    for (int s = 0; s < N; ++s) {
+      if (done[s]) {
+        input[s] = kPadToken;
+        continue;
+      }
+      grammars[s]->legal_next(mask);
+      mask[kEosToken] = 0;  // the piece runs for the length asked
+      if (std::find(mask.begin(), mask.end(), 1) == mask.end()) {  // only EOS was left
+        done[s] = 1, --live;
+        input[s] = kPadToken;
+        continue;
+      }
+      const int32_t t = sampler.sample(logits.subspan(size_t(s) * V, V), rngs[s], mask);
+      grammars[s]->advance(t);
+      pieces[s].tokens.push_back(t);
+      input[s] = t;
+    }
+    if (o.seconds > 0 && (i + 1) % 32 == 0)
+      for (int s = 0; s < N; ++s)
+        if (!done[s]) {
+          finish(pieces[s]);
+          if (pieces[s].seq.total_time >= o.seconds) done[s] = 1, --live;
+        }
+    if (live > 0 && i + 1 < max_new) logits = stepper.step(input);
+  }
+  for (ComposedPiece& p : pieces) {
+    finish(p);
+    if (o.seconds > 0) p.seq = truncate_seconds(std::move(p.seq), o.seconds);
+  }
+  return pieces;
+}
+
+NoteSequence truncate_seconds(NoteSequence seq, double seconds) {
+  std::erase_if(seq.notes, [&](const Note& n) { return n.start >= seconds; });
+  for (Note& n : seq.notes) n.end = std::min(n.end, seconds);
+  std::erase_if(seq.control_changes, [&](const ControlChange& c) { return c.time > seconds; });
+  seq.total_time = std::min(seq.total_time, seconds);
+  retime_ticks(seq);
+  std::erase_if(seq.notes, [](const Note& n) { return n.end_tick <= n.start_tick; });
+  return seq;
+}
+
+NoteSequence set_tempo(NoteSequence seq, double qpm) {
+  if (!(qpm >= 10 && qpm <= 400)) throw InvalidArgument("tempo " + std::to_string(qpm) + " BPM: use 10..400");
+  const double now = seq.tempos.empty() ? 120.0 : seq.tempos.front().qpm();
+  return time_stretch(std::move(seq), now / qpm);
+}
+
+NoteSequence set_program(NoteSequence seq, int program) {
+  if (program < 0 || program > 127) throw InvalidArgument("program " + std::to_string(program) + ": General MIDI programs are 0..127");
+  for (Note& n : seq.notes) n.program = program;
+  seq.program_changes = {ProgramChange{.tick = 0, .time = 0.0, .channel = 0, .program = program}};
+  return seq;
+}
+
+}  // namespace etude

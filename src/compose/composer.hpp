@@ -1,0 +1,45 @@
+// Composing: N token streams of one style model stepped together (batched), each sampled with its
+// own seed under the tokenizer's grammar mask so every stream decodes with zero repairs; started
+// from BOS or continuing a primer; then decoded to NoteSequences.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "compose/style_model.hpp"
+#include "music/note_sequence.hpp"
+#include "nn/sampling.hpp"
+
+namespace etude {
+
+struct ComposeOptions {
+  nn::SamplingOptions sampling{.temperature = 1.0f, .top_k = 0, .top_p = 0.95f};  // never argmax unless greedy
+  int length = 500;             // tokens composed per piece after the primer (EOS is masked out)
+  double seconds = 0.0;         // > 0: compose until the piece lasts this long (then cut there) instead
+  uint64_t seed = 1;            // piece i uses seed + i, so piece i equals a single piece of that seed
+  int count = 1;                // pieces composed at once, stepped as one batch
+  std::optional<NoteSequence> primer;  // music the model continues (none: start from BOS)
+  double primer_seconds = 0.0;  // > 0: only the primer's first seconds are used
+  bool keep_primer = false;     // true: the piece begins with the primer; false: only what follows
+};
+
+struct ComposedPiece {
+  uint64_t seed = 0;
+  std::vector<int32_t> tokens;  // BOS, the primer's tokens, the composed tokens (no EOS)
+  size_t primer_tokens = 0;     // how many tokens after BOS came from the primer
+  NoteSequence seq;             // decoded; without the primer unless keep_primer
+  int repairs = 0;              // repairs the decoder still made (0 when masking works)
+};
+
+// InvalidArgument for bad options (length, count, sampling) or a primer with no notes the
+// tokenizer keeps.
+std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions& options);
+
+// Notes starting before `seconds`, cut off there; total_time becomes at most `seconds`.
+NoteSequence truncate_seconds(NoteSequence seq, double seconds);
+// Plays the piece at `qpm` quarter notes per minute (its first tempo, or 120, scaled to it).
+NoteSequence set_tempo(NoteSequence seq, double qpm);
+// Every note on General MIDI `program` (0..127), with a program change at tick 0.
+NoteSequence set_program(NoteSequence seq, int program);
+
+}  // namespace etude

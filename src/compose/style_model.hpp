@@ -1,0 +1,45 @@
+// A style model: one model file (safetensors) opened for composing, with everything that travels
+// inside it (network, tokenizer and vocabulary, n-gram index of the training pieces, model card),
+// and the models folder where `--style NAME` finds NAME.safetensors.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "corpus/ngram_index.hpp"
+#include "nn/network.hpp"
+#include "tokenize/tokenizer.hpp"
+
+namespace etude {
+
+struct StyleModel {
+  std::filesystem::path path;
+  std::unique_ptr<nn::Model> model;      // heap-held: an inference stepper keeps a reference to it
+  std::unique_ptr<Tokenizer> tokenizer;  // from etude.tokenizer; its vocabulary matches the model's
+  std::optional<NgramIndex> ngrams;      // from etude.ngrams; absent in files saved without one
+  nlohmann::json card = nlohmann::json::object();  // etude.training (epoch, val_loss, seconds, ...)
+};
+
+// IoError for a missing file; FormatError naming the file for anything corrupt or missing inside
+// (not safetensors, no tokenizer, vocabulary size different from the model's, bad n-gram index).
+StyleModel load_style_model(const std::filesystem::path& path);
+
+// NAME.safetensors in dir; InvalidArgument naming the folder and the installed styles otherwise.
+std::filesystem::path find_style(const std::filesystem::path& dir, const std::string& name);
+
+struct StyleEntry {
+  std::string name;  // file stem
+  std::filesystem::path path;
+  std::string tokenizer;                           // empty when the file could not be read
+  nlohmann::json card = nlohmann::json::object();  // the model card
+  std::string error;                               // why the file could not be read, else empty
+};
+// Every *.safetensors in dir, sorted by name; a broken file is listed with its error. IoError
+// when dir is not a folder.
+std::vector<StyleEntry> list_styles(const std::filesystem::path& dir);
+
+}  // namespace etude
