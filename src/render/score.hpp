@@ -1,0 +1,27 @@
+// Sheet music: a NoteSequence quantized to a beat grid and written as LilyPond source (a piano
+// grand staff, notes split between the hands), engraved to PDF, SVG or PNG by the `lilypond`
+// program (Debian's lilypond package).
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include "music/note_sequence.hpp"
+
+namespace etude {
+
+struct ScoreOptions {
+  int grid = 4;          // grid steps per beat: 4 = sixteenths (1, 2, 4 or 8)
+  int split_pitch = 60;  // notes below this key go to the left hand (bass clef); 60 = middle C
+  std::string title;     // empty: no title
+  std::string lilypond = "lilypond";  // the program (looked up on PATH)
+};
+
+// The LilyPond source of the whole piece (4/4 unless the sequence has a time signature).
+std::string lilypond_source(const NoteSequence& seq, const ScoreOptions& options = {});
+
+// Engraves to out; the format comes from its extension (.pdf, .svg, .png; SVG and PNG hold the
+// first page). IoError naming the Debian package when lilypond is missing; FormatError with
+// LilyPond's first error line when it fails; InvalidArgument for another extension.
+void render_score(const NoteSequence& seq, const std::filesystem::path& out, const ScoreOptions& options = {});
+
+}  // namespace etude

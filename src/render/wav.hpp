@@ -1,0 +1,28 @@
+// Audio: a NoteSequence played through FluidSynth's synthesizer (libfluidsynth, no audio driver)
+// with a General MIDI soundfont, written as a 16-bit stereo WAV file.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+#include "music/note_sequence.hpp"
+
+namespace etude {
+
+// Debian's fluid-soundfont-gm.
+inline constexpr const char* kDefaultSoundfont = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
+
+struct WavOptions {
+  std::filesystem::path soundfont = kDefaultSoundfont;
+  int sample_rate = 44100;
+  double tail_seconds = 0.5;  // release after the last note (reverb and decay)
+  double gain = 0.5;          // FluidSynth's synth.gain
+};
+
+// Interleaved stereo samples; frames = round((total_time + tail) * rate). IoError naming the
+// soundfont (and the Debian package) when it is missing or unreadable.
+std::vector<int16_t> render_audio(const NoteSequence& seq, const WavOptions& options = {});
+// render_audio written atomically as a RIFF/WAVE file.
+void render_wav(const NoteSequence& seq, const std::filesystem::path& out, const WavOptions& options = {});
+
+}  // namespace etude
