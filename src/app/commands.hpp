@@ -8,5 +8,6 @@ namespace etude::app {
 void add_midi_commands(CLI::App& app);    // inspect, scan, convert        (cmd_midi.cpp)
 void add_corpus_commands(CLI::App& app);  // corpus, tokenize              (cmd_corpus.cpp)
 void add_nn_commands(CLI::App& app);      // forward, bench train|generate (cmd_nn.cpp)
+void add_train_commands(CLI::App& app);   // train                        (cmd_train.cpp)
 
 }  // namespace etude::app

@@ -11,6 +11,9 @@
 
 namespace etude {
 
+// The model-file metadata key under which the training pieces' n-gram index travels.
+inline constexpr const char* kMetaNgrams = "etude.ngrams";
+
 // The pitch line of a sequence as the index sees it: non-drum notes in (start, pitch) order.
 std::vector<uint8_t> pitch_line(const NoteSequence& seq);
 
@@ -40,6 +43,9 @@ class NgramIndex {
   std::vector<uint8_t> serialize() const;
   // name is used in error messages (a file, or "model metadata").
   static NgramIndex deserialize(std::span<const uint8_t> bytes, const std::string& name);
+  // serialize() as base64 text for a model file's metadata (key kMetaNgrams), and back.
+  std::string to_metadata() const;
+  static NgramIndex from_metadata(const std::string& text, const std::string& name);
 
  private:
   struct Entry {

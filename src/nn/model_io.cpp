@@ -28,7 +28,10 @@ void save_model(const std::filesystem::path& path, const Model& model, DType dty
 }
 
 LoadedModel decode_model(std::span<const uint8_t> bytes, const std::string& what) {
-  SafetensorsFile file = decode_safetensors(bytes, what);
+  return model_from_safetensors(decode_safetensors(bytes, what), what);
+}
+
+LoadedModel model_from_safetensors(SafetensorsFile file, const std::string& what) {
   auto it = file.metadata.find(kMetaModel);
   if (it == file.metadata.end())
     throw FormatError(what + ": no \"etude.model\" entry in __metadata__ (not an Etude model file)");

@@ -37,5 +37,7 @@ std::vector<uint8_t> encode_model(const Model& model, DType dtype, const std::ma
 // Refuses (FormatError naming the tensor) a file whose tensors do not match its own model JSON.
 LoadedModel load_model(const std::filesystem::path& path);
 LoadedModel decode_model(std::span<const uint8_t> bytes, const std::string& what);
+// The same from a decoded file (a caller that stores extra tensors removes them first).
+LoadedModel model_from_safetensors(SafetensorsFile file, const std::string& what);
 
 }  // namespace etude::nn

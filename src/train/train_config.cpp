@@ -1,0 +1,51 @@
+// TrainConfig and EpochRow <-> JSON (the run's stored settings and history); see train_config.hpp.
+#include "train/train_config.hpp"
+
+namespace etude::train {
+using nlohmann::json;
+
+json config_to_json(const TrainConfig& c) {
+  return {{"corpus_dir", c.corpus_dir.string()}, {"tokenizer", c.tokenizer},
+          {"tokenizer_config", c.tokenizer_config}, {"preset", c.preset},
+          {"model_json", c.model_json},         {"epochs", c.epochs},
+          {"checkpoint_every", c.checkpoint_every}, {"batch", c.batch},
+          {"seq", c.seq},                       {"lr", c.lr},
+          {"seed", c.seed},                     {"val_fraction", c.val_fraction},
+          {"transpose", {c.transpose_min, c.transpose_max}}, {"patience", c.patience},
+          {"sample_tokens", c.sample_tokens},   {"max_rollbacks", c.max_rollbacks},
+          {"lr_cut", c.lr_cut}};
+}
+
+void config_from_json(const json& j, TrainConfig& c) {
+  c.corpus_dir = j.at("corpus_dir").get<std::string>();
+  c.tokenizer = j.at("tokenizer");
+  c.tokenizer_config = j.at("tokenizer_config");
+  c.preset = j.at("preset");
+  c.model_json = j.at("model_json");
+  c.epochs = j.at("epochs");
+  c.checkpoint_every = j.at("checkpoint_every");
+  c.batch = j.at("batch");
+  c.seq = j.at("seq");
+  c.lr = j.at("lr");
+  c.seed = j.at("seed");
+  c.val_fraction = j.at("val_fraction");
+  c.transpose_min = j.at("transpose").at(0);
+  c.transpose_max = j.at("transpose").at(1);
+  c.patience = j.at("patience");
+  c.sample_tokens = j.at("sample_tokens");
+  c.max_rollbacks = j.at("max_rollbacks");
+  c.lr_cut = j.at("lr_cut");
+}
+
+json row_to_json(const EpochRow& r) {
+  return {{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
+          {"val_loss", r.val_loss}, {"val_accuracy", r.val_accuracy}, {"lr", r.lr}, {"seconds", r.seconds},
+          {"tokens_per_second", r.tokens_per_second}, {"copied_share", r.copied_share}, {"events", r.events}};
+}
+
+EpochRow row_from_json(const json& j) {
+  return {j.at("epoch"), j.at("train_loss"), j.at("train_accuracy"), j.at("val_loss"), j.at("val_accuracy"),
+          j.at("lr"), j.at("seconds"), j.at("tokens_per_second"), j.at("copied_share"), j.at("events")};
+}
+
+}  // namespace etude::train

@@ -1,0 +1,76 @@
+// What `etude train` is asked to do (TrainConfig, with the defaults a bare run uses), what it
+// reports while it runs (TrainProgress through a callback: train/ never prints) and the history
+// row written to history.csv after every epoch.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace etude::train {
+
+struct TrainConfig {
+  std::filesystem::path corpus_dir;
+  std::filesystem::path out;                 // the run folder (created)
+  // beats: a bar/position grid, so a 128-token window spans more music than `events` and the model
+  // sees the meter; the piano-midi.de files are sequenced on a beat grid, so little is lost.
+  std::string tokenizer = "beats";
+  nlohmann::json tokenizer_config = nlohmann::json::object();
+  std::string preset = "default";            // nn preset (see nn::preset_names)
+  nlohmann::json model_json;                 // when not null: a model JSON instead of the preset
+  int epochs = 200;                          // an upper bound: early stopping usually ends sooner
+  int checkpoint_every = 10;                 // checkpoints/epoch-NNNN.safetensors, plots, copy measure
+  int batch = 0;                             // 0: the preset's (64)
+  int seq = 0;                               // 0: the preset's window (128)
+  double lr = 0;                             // 0: the preset's (Adam 1e-3)
+  int threads = 0;                           // 0: every core
+  uint64_t seed = 1;
+  double val_fraction = 0.1;                 // pieces held out for validation, by a hash of the path
+  int transpose_min = -5, transpose_max = 6; // random transposition of each training piece per epoch
+  double max_minutes = 0;                    // 0: no time limit
+  int patience = 15;                         // epochs without a better validation loss; 0: never stop
+  int sample_tokens = 600;                   // length of the checkpoint sample for the copy measure
+  int max_rollbacks = 5;                     // consecutive divergence rollbacks before giving up
+  double lr_cut = 0.5;                       // learning-rate factor after each rollback
+  bool resume = false;
+  std::filesystem::path cache;               // corpus cache file; empty: the default place
+};
+
+// The settings that define a run (stored in its state; --resume reuses them).
+nlohmann::json config_to_json(const TrainConfig& c);
+void config_from_json(const nlohmann::json& j, TrainConfig& c);  // fills the stored fields
+
+struct EpochRow {
+  int epoch = 0;
+  double train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0;
+  double lr = 0, seconds = 0, tokens_per_second = 0;
+  double copied_share = -1;  // share of the checkpoint sample's notes in copied 8-note runs; -1: none
+  std::string events;        // "checkpoint", "best", "rollback: ...", separated by "; "
+};
+nlohmann::json row_to_json(const EpochRow& r);
+EpochRow row_from_json(const nlohmann::json& j);
+
+struct TrainProgress {
+  enum class Kind { step, epoch, event };
+  Kind kind = Kind::step;
+  int epoch = 0, epochs = 0;         // the epoch in progress (1-based) and the planned total
+  int64_t batch = 0, batches = 0;    // step: batches done in this epoch, of batches
+  double tokens_per_second = 0, loss = 0;  // step: running mean loss of this epoch
+  double eta_seconds = 0;            // to the planned end (or the time limit)
+  const EpochRow* row = nullptr;     // epoch: the row just written
+  std::string message;               // event: a rollback, a note (gnuplot missing, ...)
+};
+using ProgressFn = std::function<void(const TrainProgress&)>;
+
+struct TrainResult {
+  int epochs_done = 0;
+  int best_epoch = 0;
+  double best_val_loss = 0;
+  std::string stop_reason;  // "completed", "early stop", "time limit", "interrupted", "diverged"
+  std::filesystem::path best_model;
+};
+
+}  // namespace etude::train

@@ -1,0 +1,22 @@
+// `etude train` without the terminal: corpus -> model -> epochs with validation, checkpoints,
+// graphs, the copy measure, a resumable state after every epoch, the divergence guard and early
+// stopping, all into one run folder (see the layout below). Progress goes through a callback.
+//
+//   RUN/state.safetensors      resumable state (weights, optimizer moments, schedule step, history)
+//   RUN/history.csv            one row per epoch        RUN/summary.json   corpus, model, best epoch
+//   RUN/last.safetensors       RUN/best.safetensors     RUN/checkpoints/epoch-NNNN.safetensors
+//   RUN/plots/loss.png         RUN/plots/accuracy.png   RUN/plots/training.gif
+#pragma once
+#include <functional>
+
+#include "train/train_config.hpp"
+
+namespace etude::train {
+
+// stop_requested is polled between steps (Ctrl-C): the epoch in progress ends early, is validated
+// and saved. Throws IoError for an unwritable run folder, InvalidArgument for a folder with nothing
+// to train on or a resume that does not fit, and InvalidArgument after repeated divergence (the
+// best model is kept). Every file of the run is written atomically.
+TrainResult run_training(TrainConfig config, const ProgressFn& progress, const std::function<bool()>& stop_requested);
+
+}  // namespace etude::train
