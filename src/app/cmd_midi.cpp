@@ -147,6 +147,7 @@ void add_midi_commands(CLI::App& app) {
   inspect->add_option("file", opt->input, "MIDI file (.mid, .midi, .kar, .rmi)")->required();
   inspect->add_flag("--json", opt->json, "Print JSON, including every note {pitch, velocity, start, end, channel, program, track} (seconds)");
   inspect->add_flag("--lenient", opt->lenient, "Recover what is readable from a damaged file and list what was skipped");
+  inspect->footer("Exit codes: 0 ok, 1 usage error, 2 unreadable or malformed file (the message names the byte offset).");
   inspect->callback([opt] {
     const MidiFile file = read_midi_file(opt->input, ReadOptions{opt->lenient});
     const NoteSequence seq = note_sequence_from_midi(file, opt->input);
@@ -161,6 +162,7 @@ void add_midi_commands(CLI::App& app) {
   scan_cmd->add_flag("--json", opt->json, "Print JSON: per file path, ok, error, notes, seconds, warnings; totals");
   scan_cmd->add_flag("--lenient", opt->lenient, "Read damaged files leniently and report what was skipped");
   scan_cmd->add_option("--threads", opt->threads, "Worker threads (default: all cores)");
+  scan_cmd->footer("Exit codes: 0 every file read, 1 usage error, 2 a file failed or DIR is not a folder.");
   scan_cmd->callback([opt] { scan(opt->input, opt->json, opt->lenient, opt->threads); });
 
   CLI::App* convert = app.add_subcommand("convert", "Read a MIDI file and write it back as SMF (format 0 or 1) through the NoteSequence hub");
@@ -168,6 +170,7 @@ void add_midi_commands(CLI::App& app) {
   convert->add_option("out", opt->output, "MIDI file to write (atomically)")->required();
   convert->add_flag("--piano", opt->piano, "Merge all non-drum parts into one piano part (channel 0, program 0, one track)");
   convert->add_flag("--lenient", opt->lenient, "Recover what is readable from a damaged input file");
+  convert->footer("Exit codes: 0 written, 1 usage error, 2 unreadable input or unwritable output.");
   convert->callback([opt] {
     NoteSequence seq = load_note_sequence(opt->input, opt->lenient);
     if (opt->piano) seq = merge_to_piano(std::move(seq));
