@@ -1,0 +1,154 @@
+// Registers `etude compose` (a style model -> MIDI pieces, with audio, score and originality
+// report) and `etude styles` (the installed models and their cards).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "app/commands.hpp"
+#include "base/error.hpp"
+#include "base/file_io.hpp"
+#include "compose/composer.hpp"
+#include "compose/originality.hpp"
+#include "music/midi_convert.hpp"
+#include "nn/trainer.hpp"
+#include "render/score.hpp"
+#include "render/wav.hpp"
+
+namespace etude::app {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// --models, else $ETUDE_MODELS, else the project's models/ (beside the binary's build folder),
+// else ./models.
+fs::path models_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("ETUDE_MODELS"); env && *env) return env;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && fs::is_directory(exe.parent_path().parent_path() / "models")) return exe.parent_path().parent_path() / "models";
+  return "models";
+}
+
+// OUT.mid for one piece; OUT-1.mid, OUT-2.mid ... for several.
+fs::path numbered(const fs::path& path, int i, int count) {
+  if (count == 1 || path.empty()) return path;
+  fs::path p = path;
+  return p.replace_filename(path.stem().string() + "-" + std::to_string(i + 1) + path.extension().string());
+}
+
+struct ComposeArgs {
+  std::string model, style, models, out, primer, wav, soundfont = kDefaultSoundfont, score, report;
+  ComposeOptions compose;
+  double tempo = 0;
+  int program = -1;
+  int threads = 1;
+};
+
+void run_compose(ComposeArgs& a) {
+  if (a.model.empty() == a.style.empty()) throw InvalidArgument("compose: give exactly one of --model FILE and --style NAME");
+  const fs::path model_path = a.model.empty() ? find_style(models_dir(a.models), a.style) : fs::path(a.model);
+  const StyleModel style = load_style_model(model_path);
+  nn::set_compute_threads(a.threads);
+  if (!a.primer.empty()) a.compose.primer = load_note_sequence(a.primer);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<ComposedPiece> pieces = compose(style, a.compose);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  json report{{"model", model_path.string()}, {"tokenizer", style.tokenizer->name()}, {"compose_ms", ms},
+              {"settings", {{"temperature", a.compose.sampling.temperature}, {"top_k", a.compose.sampling.top_k},
+                            {"top_p", a.compose.sampling.top_p}, {"greedy", a.compose.sampling.greedy},
+                            {"length", a.compose.length}, {"seconds", a.compose.seconds}, {"primer", a.primer}}},
+              {"pieces", json::array()}};
+  size_t tokens = 0;
+  const int count = int(pieces.size());
+  for (int i = 0; i < count; ++i) {
+    ComposedPiece& p = pieces[i];
+    if (a.tempo > 0) p.seq = set_tempo(std::move(p.seq), a.tempo);
+    if (a.program >= 0) p.seq = set_program(std::move(p.seq), a.program);
+    const fs::path out = numbered(a.out, i, count);
+    save_note_sequence(p.seq, out);
+    if (!a.wav.empty()) render_wav(p.seq, numbered(a.wav, i, count), {.soundfont = a.soundfont});
+    if (!a.score.empty()) render_score(p.seq, numbered(a.score, i, count), {.title = out.stem().string()});
+    const std::span<const int32_t> composed = std::span(p.tokens).subspan(1 + p.primer_tokens);
+    tokens += composed.size();
+    const OriginalityReport r = make_report(p.seq, composed, *style.tokenizer, style.ngrams ? &*style.ngrams : nullptr, p.repairs);
+    json j = report_to_json(r);
+    j["file"] = out.string();
+    j["seed"] = p.seed;
+    report["pieces"].push_back(std::move(j));
+    std::printf("%s (seed %llu): %s\n", out.string().c_str(), (unsigned long long)p.seed, report_line(r).c_str());
+  }
+  std::printf("composed %zu tokens in %.0f ms (%d piece%s)\n", tokens, ms, count, count == 1 ? "" : "s");
+  if (!a.report.empty()) write_file_atomic(a.report, report.dump(2) + "\n");
+}
+
+void run_styles(const std::string& models, bool as_json) {
+  const fs::path dir = models_dir(models);
+  const std::vector<StyleEntry> styles = list_styles(dir);
+  json all = json::array();
+  for (const StyleEntry& s : styles) {
+    json j{{"name", s.name}, {"path", s.path.string()}, {"tokenizer", s.tokenizer}, {"card", s.card}};
+    if (!s.error.empty()) j["error"] = s.error;
+    all.push_back(j);
+    if (as_json) continue;
+    if (!s.error.empty()) {
+      std::printf("%-20s unreadable: %s\n", s.name.c_str(), s.error.c_str());
+      continue;
+    }
+    const json& c = s.card;
+    std::string trained_on = c.contains("styles") && c["styles"].is_array() ? "" : "?";
+    for (const auto& name : c.value("styles", json::array())) trained_on += (trained_on.empty() ? "" : ",") + name.get<std::string>();
+    std::printf("%-20s style %s, tokenizer %s, validation loss %s, trained %.0f s (%s epochs)\n", s.name.c_str(),
+                trained_on.c_str(), s.tokenizer.c_str(),
+                c.contains("val_loss") ? std::to_string(c["val_loss"].get<double>()).c_str() : "?",
+                c.value("seconds", 0.0), c.contains("epoch") ? c["epoch"].dump().c_str() : "?");
+  }
+  if (as_json) std::printf("%s\n", all.dump(2).c_str());
+  else if (styles.empty()) std::printf("no models in %s (train one with `etude train`)\n", dir.string().c_str());
+}
+
+}  // namespace
+
+void add_compose_commands(CLI::App& app) {
+  auto a = std::make_shared<ComposeArgs>();
+  CLI::App* c = app.add_subcommand("compose", "Compose new pieces with a trained style model");
+  ComposeOptions& o = a->compose;
+  c->add_option("--model", a->model, "model file (.safetensors) written by `etude train`");
+  c->add_option("--style", a->style, "a style installed in the models folder (see `etude styles`)");
+  c->add_option("--models", a->models, "models folder (default $ETUDE_MODELS, else the project's models/)");
+  c->add_option("--out", a->out, "output MIDI file (OUT-1.mid, OUT-2.mid ... with --count)")->required();
+  c->add_option("--length", o.length, "tokens to compose")->capture_default_str()->check(CLI::Range(1, 1000000));
+  c->add_option("--seconds", o.seconds, "compose until the piece lasts this long (instead of --length)")->check(CLI::Range(0.0, 3600.0));
+  c->add_option("--temperature", o.sampling.temperature, "sampling temperature")->capture_default_str();
+  c->add_option("--top-k", o.sampling.top_k, "sample among the k most likely tokens (0: all)")->capture_default_str();
+  c->add_option("--top-p", o.sampling.top_p, "nucleus: the smallest set holding this probability")->capture_default_str();
+  c->add_flag("--greedy", o.sampling.greedy, "always the most likely token (argmax; for comparison)");
+  c->add_option("--seed", o.seed, "random seed (piece i of --count uses seed + i)")->capture_default_str();
+  c->add_option("--count", o.count, "pieces composed at once (batched)")->capture_default_str()->check(CLI::Range(1, 256));
+  c->add_option("--primer", a->primer, "a MIDI file the model continues");
+  c->add_option("--primer-seconds", o.primer_seconds, "use only the primer's first seconds")->check(CLI::Range(0.0, 3600.0));
+  c->add_flag("--keep-primer", o.keep_primer, "begin the output with the primer");
+  c->add_option("--tempo", a->tempo, "play at this tempo (BPM)")->check(CLI::Range(10.0, 400.0));
+  c->add_option("--program", a->program, "General MIDI program (0 = piano)")->check(CLI::Range(0, 127));
+  c->add_option("--wav", a->wav, "also render audio (FluidSynth) to this WAV file");
+  c->add_option("--soundfont", a->soundfont, "soundfont for --wav")->capture_default_str();
+  c->add_option("--score", a->score, "also engrave sheet music (LilyPond) to .pdf, .svg or .png");
+  c->add_option("--report", a->report, "write the originality report as JSON");
+  c->add_option("--threads", a->threads, "compute threads (one token step is small: 1 is fastest; 0 = every core)")
+      ->capture_default_str()->check(CLI::Range(0, 1024));
+  c->callback([a] { run_compose(*a); });
+
+  auto models = std::make_shared<std::string>();
+  auto as_json = std::make_shared<bool>(false);
+  CLI::App* s = app.add_subcommand("styles", "List the installed style models with their cards");
+  s->add_option("--models", *models, "models folder (default $ETUDE_MODELS, else the project's models/)");
+  s->add_flag("--json", *as_json, "print JSON");
+  s->callback([models, as_json] { run_styles(*models, *as_json); });
+}
+
+}  // namespace etude::app
