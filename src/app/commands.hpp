@@ -9,5 +9,6 @@ void add_midi_commands(CLI::App& app);    // inspect, scan, convert        (cmd_
 void add_corpus_commands(CLI::App& app);  // corpus, tokenize              (cmd_corpus.cpp)
 void add_nn_commands(CLI::App& app);      // forward, bench train|generate (cmd_nn.cpp)
 void add_train_commands(CLI::App& app);   // train                        (cmd_train.cpp)
+void add_compose_commands(CLI::App& app); // compose, styles              (cmd_compose.cpp)
 
 }  // namespace etude::app

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   etude::app::add_corpus_commands(app);
   etude::app::add_nn_commands(app);
   etude::app::add_train_commands(app);
+  etude::app::add_compose_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
