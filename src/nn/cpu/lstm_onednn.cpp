@@ -85,16 +85,18 @@ class OnednnLstm final : public LstmKernel {
     wi_user_ = wrap(wi_user, eng_);
     bias_ = memory(bias, eng_);
     diff_bias_ = memory(bias, eng_);
-    train_w_ = Weights(train_pd_.weights_layer_desc(), train_pd_.weights_iter_desc(), wl_user_, wi_user_, eng_);
-    infer_w_ = Weights(infer_pd_.weights_layer_desc(), infer_pd_.weights_iter_desc(), wl_user_, wi_user_, eng_);
-    bwd_w_ = Weights(bwd_pd_.weights_layer_desc(), bwd_pd_.weights_iter_desc(), wl_user_, wi_user_, eng_);
+    train_w_ = {Weight(train_pd_.weights_layer_desc(), wl_user_, eng_), Weight(train_pd_.weights_iter_desc(), wi_user_, eng_)};
+    infer_w_ = {Weight(infer_pd_.weights_layer_desc(), wl_user_, eng_), Weight(infer_pd_.weights_iter_desc(), wi_user_, eng_)};
+    bwd_w_ = {Weight(bwd_pd_.weights_layer_desc(), wl_user_, eng_), Weight(bwd_pd_.weights_iter_desc(), wi_user_, eng_)};
     // Weight gradients: straight into the caller's arrays when oneDNN's layout is theirs.
     dwl_direct_ = bwd_pd_.diff_weights_layer_desc() == wl_user;
     dwi_direct_ = bwd_pd_.diff_weights_iter_desc() == wi_user;
     dwl_ = dwl_direct_ ? wrap(wl_user, eng_) : memory(bwd_pd_.diff_weights_layer_desc(), eng_);
     dwi_ = dwi_direct_ ? wrap(wi_user, eng_) : memory(bwd_pd_.diff_weights_iter_desc(), eng_);
-    if (!dwl_direct_) dwl_out_ = dnnl::reorder(dwl_, wl_user_);
-    if (!dwi_direct_) dwi_out_ = dnnl::reorder(dwi_, wi_user_);
+    gl_user_ = wrap(wl_user, eng_);
+    gi_user_ = wrap(wi_user, eng_);
+    if (!dwl_direct_) dwl_out_ = dnnl::reorder(dwl_, gl_user_);
+    if (!dwi_direct_) dwi_out_ = dnnl::reorder(dwi_, gi_user_);
 
     // Caller buffers (f32): x, y, states and all diffs.
     x32_ = wrap(x32, eng_);
@@ -134,8 +136,6 @@ class OnednnLstm final : public LstmKernel {
     point(wl_user_, p.w_ih);
     point(wi_user_, p.w_hh);
     Weights& w = training ? train_w_ : infer_w_;
-    w.to_layer.execute(strm_, wl_user_, w.layer);
-    w.to_iter.execute(strm_, wi_user_, w.iter);
     fy_ = y ? y : own_y_.data();
     fhT_ = hT ? hT : own_hT_.data();
     fcT_ = cT ? cT : own_cT_.data();
@@ -143,8 +143,8 @@ class OnednnLstm final : public LstmKernel {
     point(hT_, fhT_);
     point(cT_, fcT_);
     std::unordered_map<int, memory> args = states(x, h0, c0);
-    args[DNNL_ARG_WEIGHTS_LAYER] = w.layer;
-    args[DNNL_ARG_WEIGHTS_ITER] = w.iter;
+    args[DNNL_ARG_WEIGHTS_LAYER] = w.layer.get(strm_);
+    args[DNNL_ARG_WEIGHTS_ITER] = w.iter.get(strm_);
     args[DNNL_ARG_BIAS] = bias_;
     if (training) {
       args[DNNL_ARG_WORKSPACE] = workspace_;
@@ -167,8 +167,6 @@ class OnednnLstm final : public LstmKernel {
     sum_bias(p);
     point(wl_user_, p.w_ih);
     point(wi_user_, p.w_hh);
-    bwd_w_.to_layer.execute(strm_, wl_user_, bwd_w_.layer);
-    bwd_w_.to_iter.execute(strm_, wi_user_, bwd_w_.iter);
     // oneDNN accumulates into the weight gradients: start from zero.
     if (dwl_direct_) point(dwl_, g.w_ih);
     if (dwi_direct_) point(dwi_, g.w_hh);
@@ -184,8 +182,8 @@ class OnednnLstm final : public LstmKernel {
     point(dh0_, dh0 ? dh0 : discard_state_.data());
     point(dc0_, dc0 ? dc0 : discard_state_.data() + size_t(d_.B) * d_.H);
     std::unordered_map<int, memory> args = states(x, h0, c0, /*backward=*/true);
-    args[DNNL_ARG_WEIGHTS_LAYER] = bwd_w_.layer;
-    args[DNNL_ARG_WEIGHTS_ITER] = bwd_w_.iter;
+    args[DNNL_ARG_WEIGHTS_LAYER] = bwd_w_.layer.get(strm_);
+    args[DNNL_ARG_WEIGHTS_ITER] = bwd_w_.iter.get(strm_);
     args[DNNL_ARG_BIAS] = bias_;
     args[DNNL_ARG_WORKSPACE] = workspace_;
     args[DNNL_ARG_SCRATCHPAD] = bwd_scratch_;
@@ -200,12 +198,12 @@ class OnednnLstm final : public LstmKernel {
     args[DNNL_ARG_DIFF_DST_ITER_C] = dcT_;
     bwd_.execute(strm_, args);
     if (!dwl_direct_) {
-      point(wl_user_, g.w_ih);
-      dwl_out_.execute(strm_, dwl_, wl_user_);
+      point(gl_user_, g.w_ih);
+      dwl_out_.execute(strm_, dwl_, gl_user_);
     }
     if (!dwi_direct_) {
-      point(wi_user_, g.w_hh);
-      dwi_out_.execute(strm_, dwi_, wi_user_);
+      point(gi_user_, g.w_hh);
+      dwi_out_.execute(strm_, dwi_, gi_user_);
     }
     strm_.wait();
     const float* db = static_cast<const float*>(diff_bias_.get_data_handle());
@@ -214,14 +212,27 @@ class OnednnLstm final : public LstmKernel {
   }
 
  private:
-  // Weights in one primitive's layout, and the reorders that fill them from PyTorch's layout.
+  // One weight tensor as a primitive wants it: the caller's array itself when the layouts agree,
+  // else our copy, refilled by a reorder at each use.
+  struct Weight {
+    memory user, own;
+    dnnl::reorder fill;
+    bool direct = false;
+    Weight() = default;
+    Weight(const memory::desc& want, const memory& user_mem, const dnnl::engine& eng)
+        : user(user_mem), direct(want == user_mem.get_desc()) {
+      if (direct) return;
+      own = memory(want, eng);
+      fill = dnnl::reorder(user, own);
+    }
+    const memory& get(dnnl::stream& s) {
+      if (direct) return user;
+      fill.execute(s, user, own);
+      return own;
+    }
+  };
   struct Weights {
-    memory layer, iter;
-    dnnl::reorder to_layer, to_iter;
-    Weights() = default;
-    Weights(const memory::desc& l, const memory::desc& i, const memory& l_user, const memory& i_user,
-            const dnnl::engine& eng)
-        : layer(l, eng), iter(i, eng), to_layer(l_user, layer), to_iter(i_user, iter) {}
+    Weight layer, iter;
   };
 
   // oneDNN has one bias per gate: b_ih + b_hh.
@@ -268,7 +279,7 @@ class OnednnLstm final : public LstmKernel {
   dnnl::lstm_backward bwd_;
   std::vector<float> scratch_buf_, zeros_, discard_dx_, discard_state_, own_y_, own_hT_, own_cT_;
   memory workspace_, train_scratch_, infer_scratch_, bwd_scratch_;
-  memory wl_user_, wi_user_, bias_, diff_bias_, dwl_, dwi_;
+  memory wl_user_, wi_user_, gl_user_, gi_user_, bias_, diff_bias_, dwl_, dwi_;
   Weights train_w_, infer_w_, bwd_w_;
   bool dwl_direct_ = false, dwi_direct_ = false;
   dnnl::reorder dwl_out_, dwi_out_;
