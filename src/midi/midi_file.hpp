@@ -58,8 +58,10 @@ struct MidiFile {
 
 struct ReadOptions {
   // false: any malformation throws FormatError naming file, track, byte offset and the problem.
-  // true: keep everything readable (truncated last track, wrong track length, junk after the
-  // last chunk, bad events end their track) and describe each skip in MidiFile::warnings.
+  // true: keep everything readable and describe each skip in MidiFile::warnings: a truncated last
+  // track, a wrong track length (the events are followed to their End of Track), junk between or
+  // after chunks, missing tracks, malformed meta events (skipped), a message cut short by a status
+  // byte (dropped); any other bad event ends its track, keeping the events before it.
   bool lenient = false;
 };
 

@@ -54,8 +54,10 @@ class TrackParser {
     uint8_t running = 0;
     int64_t tick = 0;
     out.events.reserve(out.events.size() + std::min<size_t>((limit - pos) / 3, size_t{1} << 16));
+    bool interrupted = false;  // lenient: a status byte cut the previous message short
     while (pos < limit) {
-      tick += read_vlq(pos, "delta time");
+      if (!interrupted) tick += read_vlq(pos, "delta time");
+      interrupted = false;
       MidiEvent ev;
       ev.tick = tick;
       const size_t at = pos;
@@ -87,11 +89,19 @@ class TrackParser {
       } else {
         for (int i = have_data1 ? 1 : 0; i < spec->data_length; ++i) {
           uint8_t d = next(pos, "data byte");
-          if (d >= 0x80)
-            throw Problem{pos - 1, "data byte " + hex(d) + " has its high bit set in a " +
-                                       std::string(spec->name) + " message (truncated event?)"};
+          if (d >= 0x80) {
+            Problem problem{pos - 1, "data byte " + hex(d) + " has its high bit set in a " +
+                                         std::string(spec->name) + " message (truncated event?)"};
+            if (skipped_ == nullptr) throw problem;
+            problem.what += "; the incomplete message is dropped and " + hex(d) + " read as the next status";
+            skipped_->push_back(std::move(problem));
+            interrupted = true;
+            --pos;
+            break;
+          }
           (i == 0 ? ev.data1 : ev.data2) = d;
         }
+        if (interrupted) continue;
         // Channel messages set running status; meta and sysex keep it; system common clears it.
         running = status < 0xF0 ? status : 0;
       }

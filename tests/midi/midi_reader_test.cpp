@@ -240,6 +240,19 @@ TEST(MidiReader, LenientSkipsMalformedMetaEventsAndKeepsTheTrack) {
   EXPECT_NE(f.warnings[1].find("key_signature out of range"), std::string::npos);
 }
 
+TEST(MidiReader, LenientDropsAMessageCutShortByAStatusByte) {
+  const Bytes events = {0x00, 0x90, 60, 0x80, 60, 0, 0x10, 0x90, 62, 100};  // note-on lacks its velocity
+  EXPECT_NE(error_of(smf(0, 96, {track(events)})).find("byte offset 25: data byte 0x80 has its high bit set"), std::string::npos);
+  MidiFile f = parse(smf(0, 96, {track(events)}), true);
+  const auto& ev = f.tracks[0].events;
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_TRUE(ev[0].is_note_off());  // 0x80 60 0 at tick 0
+  EXPECT_EQ(ev[1].tick, 16);
+  EXPECT_TRUE(ev[1].is_note_on());
+  ASSERT_EQ(f.warnings.size(), 1u);
+  EXPECT_NE(f.warnings[0].find("byte offset 25"), std::string::npos) << f.warnings[0];
+}
+
 TEST(MidiReader, HugeLengthFieldsAllocateNothing) {
   // A meta length of 2^28-1 inside a 10-byte track must fail cleanly, not allocate 256 MB.
   const Bytes b = smf(0, 96, {chunk("MTrk", {0x00, 0xFF, 0x01, 0xFF, 0xFF, 0xFF, 0x7F})});
