@@ -163,7 +163,7 @@ void bench_generate(const BenchOptions& o) {
   const double tps = sec > 0 ? double(o.tokens) * o.streams / sec : 0;
   if (o.json) {
     print_json({{"preset", bench_name(o)}, {"vocab", V}, {"tokens", o.tokens},
-                {"streams", o.streams}, {"threads", threads}, {"precision", o.precision},
+                {"streams", o.streams}, {"threads", threads}, {"step_threads", stepper.step_threads()}, {"precision", o.precision},
                 {"seconds", sec}, {"tokens_per_second", tps}, {"ms_per_token", o.tokens ? sec * 1e3 / o.tokens : 0}});
   } else {
     std::printf("generate %s: %d tokens x %d streams in %.3f s: %.1f tokens/s (%.3f ms per step)\n", bench_name(o).c_str(),

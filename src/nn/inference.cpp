@@ -2,6 +2,8 @@
 // Each step is one T=1 forward of the stack in inference mode over `streams` rows.
 #include "nn/inference.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 
 #include "base/error.hpp"
@@ -25,12 +27,16 @@ Stepper::Stepper(const Model& model, int streams, LstmBackend backend, Precision
       kernels_[i] = backend == LstmBackend::fast ? make_cpu_lstm(d, precision) : make_reference_lstm(d);
       for (auto* v : {&h_[i], &c_[i], &h_next_[i], &c_next_[i]}) v->assign(size_t(streams) * l.units, 0.0f);
     }
+    step_macs_ += double(streams) * model.layout().features[i] *
+                  (l.kind == LayerKind::lstm ? 4.0 * (f + l.units) : l.kind == LayerKind::dense ? f : 0.0);
     f = model.layout().features[i];
     act_.emplace_back(size_t(streams) * f);
   }
 }
 
 Stepper::~Stepper() = default;
+
+int Stepper::step_threads() const { return step_macs_ < kSingleThreadMacs ? 1 : omp_get_max_threads(); }
 
 void Stepper::reset() {
   for (auto* states : {&h_, &c_})
@@ -55,6 +61,9 @@ std::span<const float> Stepper::step(std::span<const int32_t> tokens) {
                           std::to_string(streams_) + " streams");
   check_tokens(tokens, spec.vocab, "tokens");
   const int B = streams_;
+  // The thread count is this calling thread's OpenMP setting: narrowed for the step, then restored.
+  const int threads = omp_get_max_threads(), use = step_threads();
+  if (use != threads) omp_set_num_threads(use);
   switch (spec.input) {
     case InputKind::embedding:
       embedding_forward(model_.tensor(layout.tensors[layout.embedding_slot]).data(), spec.embed_dim, tokens.data(), B,
@@ -84,6 +93,7 @@ std::span<const float> Stepper::step(std::span<const int32_t> tokens) {
       case LayerKind::batchnorm: batchnorm_forward_eval(x, B, f, P(0), P(1), l.eps, P(2), P(3), y); break;
     }
   }
+  if (use != threads) omp_set_num_threads(threads);
   return act_.back();
 }
 

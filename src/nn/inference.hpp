@@ -18,6 +18,11 @@ class Stepper {
           Precision precision = Precision::f32);
   ~Stepper();
   int streams() const { return streams_; }
+  // Threads a step runs on: 1 when a step's GEMM work is below kSingleThreadMacs (a few streams of
+  // a small model: a barrier then costs more than it saves, and on a busy machine one descheduled
+  // thread stalls every step), otherwise the OpenMP default (set_compute_threads).
+  int step_threads() const;
+  static constexpr double kSingleThreadMacs = 8e6;
   void reset();                 // every stream back to the zero state
   void reset_stream(int s);     // one stream back to the zero state
   // Feeds tokens[s] to stream s; returns the logits [streams][vocab], valid until the next step.
@@ -28,6 +33,7 @@ class Stepper {
  private:
   const Model& model_;
   int streams_;
+  double step_macs_ = 0;
   std::vector<std::unique_ptr<LstmKernel>> kernels_;       // per layer (lstm only), T=1
   std::vector<std::vector<float>> h_, c_, h_next_, c_next_;  // per layer [streams][H]
   std::vector<std::vector<float>> act_;                      // act_[0] input, act_[i+1] layer i
