@@ -131,7 +131,8 @@ void add_train_commands(CLI::App& app) {
   cmd->add_option("--patience", c->patience, "stop after this many epochs without a better validation loss; 0 = off")
       ->capture_default_str()->check(CLI::Range(0, 1000000));
   cmd->add_flag("--resume", c->resume, "continue the interrupted run in --out from its last saved state");
-  cmd->callback([c, transpose, config_file] {
+  cmd->callback([c, transpose, config_file, cmd] {
+    if (c->resume && cmd->count("--epochs") == 0) c->epochs = 0;  // keep the run's own
     parse_transpose(*transpose, *c);
     if (!config_file->empty()) {
       try {

@@ -179,6 +179,12 @@ std::string epoch_name(int epoch) {
   return buf;
 }
 
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
 void add_event(std::string& events, const std::string& e) { events += (events.empty() ? "" : "; ") + e; }
 
 json summary_json(const TrainConfig& c, const Data& d, const nn::Model& model, const RunState& st,
@@ -247,7 +253,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     c.threads = runtime.threads;
     c.max_minutes = runtime.max_minutes;
     c.cache = runtime.cache;
-    if (runtime.epochs > c.epochs) c.epochs = runtime.epochs;  // a finished run may be extended
+    if (runtime.epochs > 0) c.epochs = runtime.epochs;  // 0: the run's own; more extends a finished run
   }
   c.corpus_dir = fs::absolute(c.corpus_dir);
   check_writable(c.out);
@@ -427,7 +433,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
   if (stop_reason == "diverged")
     throw InvalidArgument("training diverged " + std::to_string(consecutive) + " times in a row in epoch " +
                           std::to_string(st.epoch + 1) + " even after cutting the learning rate to " +
-                          std::to_string(spec.optimizer.lr * st.lr_scale) + "; " +
+                          number_text(spec.optimizer.lr * st.lr_scale) + "; " +
                           (st.best_epoch ? "best model kept: " + r.best_model.string() + " (epoch " +
                                                std::to_string(st.best_epoch) + ")"
                                          : std::string("no epoch completed")) +
