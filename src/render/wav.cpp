@@ -57,11 +57,14 @@ std::vector<int16_t> render_audio(const NoteSequence& seq, const WavOptions& o) 
 
   const int64_t total = frame(seq.total_time + o.tail_seconds);
   std::vector<int16_t> out(size_t(total) * 2);
+  std::vector<float> block(2 * 4096);
   int64_t done = 0;
-  auto run_to = [&](int64_t end) {
+  auto run_to = [&](int64_t end) {  // float output rounded here (write_s16 adds dither noise to silence)
     while (done < end) {
       const int n = int(std::min<int64_t>(end - done, 4096));
-      fluid_synth_write_s16(synth.get(), n, out.data(), int(done * 2), 2, out.data(), int(done * 2 + 1), 2);
+      fluid_synth_write_float(synth.get(), n, block.data(), 0, 2, block.data(), 1, 2);
+      for (int i = 0; i < 2 * n; ++i)
+        out[size_t(done) * 2 + i] = int16_t(std::lround(std::clamp(block[i], -1.0f, 1.0f) * 32767.0f));
       done += n;
     }
   };

@@ -16,7 +16,7 @@ struct WavOptions {
   std::filesystem::path soundfont = kDefaultSoundfont;
   int sample_rate = 44100;
   double tail_seconds = 0.5;  // release after the last note (reverb and decay)
-  double gain = 0.5;          // FluidSynth's synth.gain
+XX
 };
 
 // Interleaved stereo samples; frames = round((total_time + tail) * rate). IoError naming the

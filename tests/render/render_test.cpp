@@ -1,0 +1,149 @@
+// Tests for render/: a real FluidSynth render of a corpus excerpt (not silent, as long as the
+// piece, sound until its end), the WAV framing, LilyPond source structure, and one real engraving.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "base/error.hpp"
+#include "base/file_io.hpp"
+#include "music/midi_convert.hpp"
+#include "music/sequence_ops.hpp"
+#include "render/score.hpp"
+#include "render/wav.hpp"
+
+namespace etude {
+namespace {
+namespace fs = std::filesystem;
+
+fs::path corpus_file(const char* rel) {
+  const char* env = std::getenv("ETUDE_CORPUS");
+  return env && *env && fs::exists(fs::path(env) / rel) ? fs::path(env) / rel : fs::path();
+}
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("etude-render-test-" + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+// The first `seconds` of a corpus piece (notes cut there).
+NoteSequence excerpt(const fs::path& file, double seconds) {
+  NoteSequence s = merge_to_piano(load_note_sequence(file));
+  std::erase_if(s.notes, [&](const Note& n) { return n.start >= seconds; });
+  for (Note& n : s.notes) n.end = std::min(n.end, seconds);
+  std::erase_if(s.control_changes, [&](const ControlChange& c) { return c.time > seconds; });
+  s.total_time = seconds;
+  retime_ticks(s);
+  return s;
+}
+
+double rms(const std::vector<int16_t>& x, size_t from, size_t to) {
+  double sum = 0;
+  for (size_t i = from; i < to; ++i) sum += double(x[i]) * x[i];
+  return to > from ? std::sqrt(sum / double(to - from)) : 0.0;
+}
+
+uint32_t le(const std::vector<uint8_t>& b, size_t at, int n) {
+  uint32_t v = 0;
+  for (int i = 0; i < n; ++i) v |= uint32_t(b[at + i]) << (8 * i);
+  return v;
+}
+
+TEST(Wav, CorpusExcerptSoundsForItsWholeLength) {
+  const fs::path file = corpus_file("Chopin");
+  if (file.empty()) GTEST_SKIP() << "ETUDE_CORPUS not set";
+  if (!fs::exists(kDefaultSoundfont)) GTEST_SKIP() << "no " << kDefaultSoundfont << " (fluid-soundfont-gm)";
+  fs::path piece;
+  for (const auto& e : fs::directory_iterator(file)) piece = std::max(piece, e.path());
+  const NoteSequence s = excerpt(piece, 6.0);
+  ASSERT_GT(s.notes.size(), 10u);
+  TempDir tmp;
+  const WavOptions o;
+  render_wav(s, tmp.path / "a.wav", o);
+  const auto bytes = read_file_bytes(tmp.path / "a.wav");
+  ASSERT_GE(bytes.size(), 44u);
+  EXPECT_EQ(std::string(bytes.begin(), bytes.begin() + 4), "RIFF");
+  EXPECT_EQ(std::string(bytes.begin() + 8, bytes.begin() + 12), "WAVE");
+  EXPECT_EQ(le(bytes, 22, 2), 2u);  // stereo
+  EXPECT_EQ(le(bytes, 24, 4), 44100u);
+  const uint32_t data = le(bytes, 40, 4);
+  ASSERT_EQ(data + 44, bytes.size());
+  std::vector<int16_t> samples(data / 2);
+  for (size_t i = 0; i < samples.size(); ++i) samples[i] = int16_t(le(bytes, 44 + 2 * i, 2));
+  const double seconds = double(samples.size() / 2) / 44100;
+  EXPECT_NEAR(seconds, s.total_time + o.tail_seconds, 1.0 / 44100);
+  // Not silent anywhere the piece plays: every half second in which a note sounds has sound
+  // (silence renders as exact zeros), up to the last note's end.
+  double last_end = 0;
+  for (const Note& n : s.notes) last_end = std::max(last_end, n.end);
+  EXPECT_GT(last_end, 5.5);
+  for (double t = 0; t + 0.5 <= last_end; t += 0.5) {
+    if (std::none_of(s.notes.begin(), s.notes.end(), [&](const Note& n) { return n.start < t + 0.5 && n.end > t; })) continue;
+    const double level = rms(samples, size_t(t * 44100) * 2, size_t((t + 0.5) * 44100) * 2);
+    EXPECT_GT(level, 5.0) << "silence at " << t << " s";
+  }
+  EXPECT_GT(rms(samples, 0, samples.size()), 300.0);
+  EXPECT_LT(rms(samples, samples.size() - 2000, samples.size()), rms(samples, 0, samples.size()));  // it decays
+}
+
+TEST(Wav, SilenceAndMissingSoundfont) {
+  if (!fs::exists(kDefaultSoundfont)) GTEST_SKIP() << "no " << kDefaultSoundfont;
+  NoteSequence empty;
+  empty.total_time = 1.0;
+  const auto samples = render_audio(empty, {.tail_seconds = 0});
+  EXPECT_EQ(samples.size(), 2u * 44100);
+  EXPECT_EQ(rms(samples, 0, samples.size()), 0.0);
+  try {
+    render_audio(empty, {.soundfont = "/nonexistent/x.sf2"});
+    FAIL();
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("fluid-soundfont-gm"), std::string::npos);
+  }
+}
+
+NoteSequence two_hands() {
+  NoteSequence s;  // 480 ticks per beat: C major chord in the right hand, bass line in the left
+  s.ticks_per_beat = 480;
+  auto note = [&](int pitch, int64_t a, int64_t b) { s.notes.push_back({.pitch = pitch, .velocity = 80, .start_tick = a, .end_tick = b}); };
+  note(60, 0, 960), note(64, 0, 960), note(67, 0, 2400);  // G4 held over the bar line (5 beats)
+  note(36, 0, 480), note(43, 480, 960), note(48, 1440, 1680);
+  s.total_ticks = 2400;
+  retime_seconds(s);
+  return s;
+}
+
+TEST(Score, LilyPondSourceSplitsHandsTiesAndFillsBars) {
+  const std::string ly = lilypond_source(two_hands(), {.title = "Test \"piece\""});
+  EXPECT_NE(ly.find("\\new PianoStaff"), std::string::npos);
+  EXPECT_NE(ly.find("\\clef treble"), std::string::npos);
+  EXPECT_NE(ly.find("\\clef bass"), std::string::npos);
+  EXPECT_NE(ly.find("title = \"Test \\\"piece\\\"\""), std::string::npos);
+  // Right hand: the chord for two beats with G tied on, G alone over the bar line, then rests.
+  EXPECT_NE(ly.find("<c' e' g'~ >2 <g'~ >2 |\n<g' >4 r2. |"), std::string::npos) << ly;
+  // Left hand: C2 quarter, G2 quarter, rest, C3 eighth, rest; a second bar of rest.
+  EXPECT_NE(ly.find("<c, >4 <g, >4 r4 <c >8 r8 |\nr1 |"), std::string::npos) << ly;
+}
+
+TEST(Score, EngravesAPngWithLilyPond) {
+  if (std::system("command -v lilypond >/dev/null 2>&1") != 0) GTEST_SKIP() << "lilypond not installed";
+  TempDir tmp;
+  render_score(two_hands(), tmp.path / "s.png");
+  const auto png = read_file_bytes(tmp.path / "s.png");
+  ASSERT_GT(png.size(), 1000u);
+  EXPECT_EQ(std::string(png.begin() + 1, png.begin() + 4), "PNG");
+  EXPECT_THROW(render_score(two_hands(), tmp.path / "s.doc"), InvalidArgument);
+  try {
+    render_score(two_hands(), tmp.path / "t.pdf", {.lilypond = "lilypond-not-installed"});
+    FAIL();
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("apt-get install lilypond"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace etude
