@@ -16,7 +16,7 @@ struct WavOptions {
   std::filesystem::path soundfont = kDefaultSoundfont;
   int sample_rate = 44100;
   double tail_seconds = 0.5;  // release after the last note (reverb and decay)
-XX
+  double gain = 0.8;          // FluidSynth's synth.gain (0.8 keeps dense piano chords below clipping)
 };
 
 // Interleaved stereo samples; frames = round((total_time + tail) * rate). IoError naming the
