@@ -34,7 +34,7 @@ enum class OutOfRange { drop, clamp };
 NoteSequence transpose(NoteSequence seq, int semitones, OutOfRange policy = OutOfRange::drop);
 
 // Plays the sequence `factor` times as long (factor > 0; 2.0 = half speed). PPQ: ticks stay,
-// every tempo's microseconds per beat is scaled and rounded (a 120 BPM tempo is added at tick 0
+// every tempo's microseconds per beat is scaled, rounded and clamped to MIDI's 1..16777215 (a 120 BPM tempo is added at tick 0
 // when the sequence has none), then seconds are recomputed, so the result is exactly what a MIDI
 // file of it plays. SMPTE: ticks are scaled and rounded.
 NoteSequence time_stretch(NoteSequence seq, double factor);
