@@ -144,6 +144,8 @@ void add_compose_commands(CLI::App& app) {
   c->add_option("--report", a->report, "write the originality report as JSON");
   c->add_option("--threads", a->threads, "compute threads (one token step is small: 1 is fastest; 0 = every core)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
+  c->footer("Prints one report line per piece. Exit codes: 0 written, 1 usage error, 2 missing or corrupt model, "
+            "unknown style, primer that is not MIDI, bad sampling value, unwritable output or missing renderer.");
   c->callback([a] { run_compose(*a); });
 
   auto models = std::make_shared<std::string>();
@@ -151,6 +153,7 @@ void add_compose_commands(CLI::App& app) {
   CLI::App* s = app.add_subcommand("styles", "List the installed style models with their cards");
   s->add_option("--models", *models, "models folder (default $ETUDE_MODELS, else the project's models/)");
   s->add_flag("--json", *as_json, "print JSON");
+  s->footer("Exit codes: 0 listed (unreadable files are listed with their error), 1 usage error, 2 no such folder.");
   s->callback([models, as_json] { run_styles(*models, *as_json); });
 }
 
