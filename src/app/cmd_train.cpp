@@ -27,7 +27,7 @@ extern "C" void on_interrupt(int) { g_stop_requested.store(true); }
 void install_interrupt_handler() {
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;
-  sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C ends the process at once
+  sa.sa_flags = SA_RESETHAND | SA_RESTART;  // a second Ctrl-C ends the process at once
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);

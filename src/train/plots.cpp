@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 
@@ -31,12 +32,18 @@ std::string run_gnuplot(const std::filesystem::path& script, const std::filesyst
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   std::string s = script.string();
   char* argv[] = {const_cast<char*>("gnuplot"), s.data(), nullptr};
+  posix_spawnattr_t attr;  // its own process group: a Ctrl-C meant for training does not kill it
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, "gnuplot", &fa, nullptr, argv, environ);
+  const int rc = posix_spawnp(&pid, "gnuplot", &fa, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) return "gnuplot not found (install gnuplot-nox for the graphs); training goes on without them";
   int status = 0;
-  waitpid(pid, &status, 0);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
     return "gnuplot could not run (install gnuplot-nox for the graphs); training goes on without them";
   if (WEXITSTATUS(status) != 0) return "gnuplot failed (see " + log.string() + "); training goes on without graphs";
@@ -71,11 +78,11 @@ std::string draw_plots(const std::filesystem::path& out, std::span<const EpochRo
     data += std::to_string(r.epoch) + " " + number(r.train_loss) + " " + number(r.val_loss) + " " +
             number(r.train_accuracy) + " " + number(r.val_accuracy) + " " +
             (r.copied_share >= 0 ? number(r.copied_share) : "nan") + "\n";
-    if (r.epoch % checkpoint_every == 0) marks += (marks.empty() ? "" : " ") + std::to_string(r.epoch);
+    if (r.epoch % checkpoint_every == 0) marks.append(marks.empty() ? "" : " ").append(std::to_string(r.epoch));
   }
   const int last = rows.empty() ? 1 : rows.back().epoch;
   write_file_atomic(dir / ".history.dat", data);
-  const std::string q = "'" + (dir / ".history.dat").string() + "'";
+  const std::string q = std::string("'").append((dir / ".history.dat").string()).append("'");
   const std::string style =
       "set datafile missing 'nan'\nset grid\nset key top right\nset xlabel 'epoch'\nset xrange [0:" +
       std::to_string(std::max(last, 2)) + "]\n";
@@ -97,7 +104,7 @@ std::string draw_plots(const std::filesystem::path& out, std::span<const EpochRo
                        loss_plot + "set output '" + tmp_acc + "'\n" + arrows + acc_plot + "set output\n";
   // The animation: one frame per checkpoint (and the latest epoch), both graphs side by side.
   std::string frames = marks;
-  if (last % checkpoint_every != 0) frames += (frames.empty() ? "" : " ") + std::to_string(last);
+  if (last % checkpoint_every != 0) frames.append(frames.empty() ? "" : " ").append(std::to_string(last));
   script += "set terminal gif animate delay 80 loop 0 size 1200,450 noenhanced\nset output '" + tmp_gif + "'\n" +
             "do for [f in '" + frames + "'] {\n E = f+0\n set multiplot layout 1,2 title sprintf('epoch %d', E)\n" +
             arrows + loss_plot + arrows + acc_plot + " unset multiplot\n}\nset output\n";
@@ -105,6 +112,7 @@ std::string draw_plots(const std::filesystem::path& out, std::span<const EpochRo
   const std::string why = run_gnuplot(dir / ".plots.gp", dir / ".gnuplot.log");
   if (!why.empty()) return why;
   for (const auto& [tmp, name] : {std::pair{tmp_loss, "loss.png"}, {tmp_acc, "accuracy.png"}, {tmp_gif, "training.gif"}}) {
+    if (!fs::is_regular_file(tmp)) return "gnuplot wrote no " + std::string(name) + " (see " + (dir / ".gnuplot.log").string() + ")";
     write_file_atomic(dir / name, read_file_bytes(tmp));
     fs::remove(tmp, ec);
   }

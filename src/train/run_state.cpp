@@ -17,14 +17,8 @@ void save_run_state(const std::filesystem::path& path, const nn::Model& model, s
   std::vector<nn::TensorView> views;
   for (const nn::TensorSlot& t : model.layout().tensors) views.push_back({t.name, t.shape, model.tensor(t)});
   views.push_back({kOptimizerTensor, {int64_t(optimizer.size())}, optimizer});
-  json history = json::array();
-  for (const EpochRow& r : s.history) history.push_back(row_to_json(r));
-  const json meta{{"config", s.config},         {"corpus", s.corpus_identity},  {"epoch", s.epoch},
-                  {"steps", s.steps},           {"lr_scale", s.lr_scale},       {"rollbacks", s.rollbacks},
-                  {"best_epoch", s.best_epoch}, {"best_val_loss", s.best_val_loss}, {"bad_epochs", s.bad_epochs},
-                  {"seconds", s.seconds},       {"history", history}};
   nn::write_safetensors(path, views,
-                        {{nn::kMetaModel, nn::model_spec_to_json(model.spec()).dump()}, {kMetaState, meta.dump()}},
+                        {{nn::kMetaModel, nn::model_spec_to_json(model.spec()).dump()}, {kMetaState, json(s).dump()}},
                         nn::DType::f32);
 }
 
@@ -40,18 +34,7 @@ LoadedState load_run_state(const std::filesystem::path& path) {
   file.tensors.erase(opt);
   RunState s;
   try {
-    const json j = json::parse(meta->second);
-    s.config = j.at("config");
-    s.corpus_identity = j.at("corpus").get<std::string>();
-    s.epoch = j.at("epoch");
-    s.steps = j.at("steps");
-    s.lr_scale = j.at("lr_scale");
-    s.rollbacks = j.at("rollbacks");
-    s.best_epoch = j.at("best_epoch");
-    s.best_val_loss = j.at("best_val_loss");
-    s.bad_epochs = j.at("bad_epochs");
-    s.seconds = j.at("seconds");
-    for (const json& r : j.at("history")) s.history.push_back(row_from_json(r));
+    s = json::parse(meta->second).get<RunState>();
   } catch (const json::exception& e) {
     throw FormatError(what + ": etude.train_state metadata is damaged (" + e.what() +
                       "); start a new run with another --out");

@@ -29,6 +29,8 @@ struct RunState {
   double seconds = 0;                 // training time over all sessions
   std::vector<EpochRow> history;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunState, config, corpus_identity, epoch, steps, lr_scale, rollbacks, best_epoch,
+                                   best_val_loss, bad_epochs, seconds, history)
 
 // Writes model tensors, "optimizer.state" and the metadata "etude.model", "etude.train_state".
 void save_run_state(const std::filesystem::path& path, const nn::Model& model, std::span<const float> optimizer,

@@ -1,4 +1,4 @@
-// TrainConfig and EpochRow <-> JSON (the run's stored settings and history); see train_config.hpp.
+// TrainConfig <-> JSON (the run's stored settings); see train_config.hpp.
 #include "train/train_config.hpp"
 
 namespace etude::train {
@@ -35,17 +35,6 @@ void config_from_json(const json& j, TrainConfig& c) {
   c.sample_tokens = j.at("sample_tokens");
   c.max_rollbacks = j.at("max_rollbacks");
   c.lr_cut = j.at("lr_cut");
-}
-
-json row_to_json(const EpochRow& r) {
-  return {{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
-          {"val_loss", r.val_loss}, {"val_accuracy", r.val_accuracy}, {"lr", r.lr}, {"seconds", r.seconds},
-          {"tokens_per_second", r.tokens_per_second}, {"copied_share", r.copied_share}, {"events", r.events}};
-}
-
-EpochRow row_from_json(const json& j) {
-  return {j.at("epoch"), j.at("train_loss"), j.at("train_accuracy"), j.at("val_loss"), j.at("val_accuracy"),
-          j.at("lr"), j.at("seconds"), j.at("tokens_per_second"), j.at("copied_share"), j.at("events")};
 }
 
 }  // namespace etude::train

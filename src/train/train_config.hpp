@@ -53,8 +53,8 @@ struct EpochRow {
   double copied_share = -1;  // share of the checkpoint sample's notes in copied 8-note runs; -1: none
   std::string events;        // "checkpoint", "best", "rollback: ...", separated by "; "
 };
-nlohmann::json row_to_json(const EpochRow& r);
-EpochRow row_from_json(const nlohmann::json& j);
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EpochRow, epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr, seconds,
+                                   tokens_per_second, copied_share, events)
 
 struct TrainProgress {
   enum class Kind { step, epoch, event };

@@ -201,7 +201,7 @@ json summary_json(const TrainConfig& c, const Data& d, const nn::Model& model, c
                           " epochs; best.safetensors holds it"}};
     tps += r.tokens_per_second / double(st.history.size());
   }
-  if (!st.history.empty()) last = row_to_json(st.history.back());
+  if (!st.history.empty()) last = st.history.back();
   return {{"corpus", {{"folder", fs::absolute(c.corpus_dir).string()}, {"files_used", k.pieces.size()},
                       {"files_skipped", k.skipped.size()}, {"styles", k.styles},
                       {"train", {{"pieces", d.train.size()}, {"tokens", d.train_tokens}}},

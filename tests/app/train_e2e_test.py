@@ -2,7 +2,8 @@
 # `etude train` end to end on six small Chopin preludes with the `small` preset: a few epochs,
 # validation loss falls, every file of the run folder exists and is valid (PNG/GIF decoded by their
 # headers and sizes, checkpoints load through `etude forward`, the model file carries the tokenizer,
-# the n-gram index and the training card), and the copy measure is recorded at checkpoints.
+# the n-gram index and the training card), and the copy measure is recorded at checkpoints; without
+# gnuplot the run goes on and says so once.
 import json
 import struct
 import tempfile
@@ -91,6 +92,18 @@ class TrainEndToEnd(unittest.TestCase):
             again = etude("train", data, "--out", run, *FAST, check=False)
             self.assertEqual(again.returncode, 2)
             self.assertIn("--resume", again.stderr)
+
+    def test_runs_on_without_gnuplot(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            data = make_slice(tmp, ["chpn-p7.mid", "chpn-p20.mid", "chpn-p9.mid"])
+            run = tmp / "run"
+            r = etude("train", data, "--out", run, *FAST, "--epochs", 3, "--checkpoint-every", 1,
+                      env_extra={"XDG_CACHE_HOME": str(tmp / "cache"), "PATH": str(tmp / "no-tools")})
+            self.assertEqual(r.stdout.count("gnuplot not found"), 1, r.stdout)
+            self.assertEqual(len(history(run)), 3)
+            self.assertFalse((run / "plots/loss.png").exists())
+            self.assertTrue((run / "checkpoints/epoch-0003.safetensors").is_file())
 
 
 if __name__ == "__main__":

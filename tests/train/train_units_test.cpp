@@ -90,7 +90,7 @@ TEST_F(StateFile, RoundTripIsBitExact) {
   for (size_t i = 0; i < opt.size(); ++i) opt[i] = std::nextafter(float(i) * 1e-3f, 1.0f);
   RunState st{.config = {{"preset", "tiny"}}, .corpus_identity = "beats:3+1 pieces:abc", .epoch = 4, .steps = 123,
               .lr_scale = 0.25, .rollbacks = 2, .best_epoch = 3, .best_val_loss = 2.0 / 3.0, .bad_epochs = 1,
-              .seconds = 1.5};
+              .seconds = 1.5, .history = {}};
   st.history.push_back({.epoch = 1, .train_loss = 0.1 + 0.2, .val_loss = 1.0 / 7.0, .copied_share = -1,
                         .events = "rollback: \"x\"; best"});
   save_run_state(dir / "s.safetensors", model, opt, st);
