@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-${BUILD:-build}}
 PY=/usr/bin/python3
 export OPENBLAS_CORETYPE=SkylakeX OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
+# Both engines use libgomp. On a shared 2-core machine a spinning OpenMP worker takes the core
+# its descheduled partner needs, and the oneDNN LSTM has barriers at every time step: measured
+# under load, passive waiting made etude's `default` step 2-3x faster. Same setting for both.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 [[ -x "$BUILD/etude" ]] || { echo "nn_vs_torch: no $BUILD/etude; run make build first" >&2; exit 2; }
 cmake --build "$BUILD" --target nn_lstm_kernel_bench -j2 >/dev/null
 out=$(mktemp)
@@ -44,7 +48,8 @@ FLOP = {
 GEN_FLOP = lstm_fwd(1, 1, 256, 512) + lstm_fwd(1, 1, 512, 512) + dense_fwd(1, 1, 512, 388)
 TARGET = {"default": 4.0, "seed-voc": 3.0, "generate": 3.0}
 
-print(f"\nsgemm peak (best of OpenBLAS, oneDNN, numpy, torch; 2048^3, 2 threads): {peak:.0f} GFLOP/s")
+print(f"\nload average before the summary: {open('/proc/loadavg').read().split()[0]} (2 cores; above ~0.5 the numbers are noisy)")
+print(f"sgemm peak (best of OpenBLAS, oneDNN, numpy, torch; 2048^3, 2 threads): {peak:.0f} GFLOP/s")
 print(f"{'benchmark':<22}{'etude tok/s':>13}{'torch tok/s':>13}{'ratio':>8}{'target':>8}{'etude GFLOP/s':>15}{'of peak':>9}")
 failed = 0
 for name in ("default", "seed-voc", "generate"):
