@@ -1,4 +1,4 @@
-// Checkpoint sample and copy measure; see copy_measure.hpp.
+// Checkpoint samples and copy measure; see copy_measure.hpp.
 #include "train/copy_measure.hpp"
 
 #include "nn/inference.hpp"
@@ -7,26 +7,41 @@
 namespace etude::train {
 
 CopyMeasure measure_copying(const nn::Model& model, const Tokenizer& tokenizer, const NgramIndex& index,
-                            int max_tokens, uint64_t seed) {
-  nn::Stepper stepper(model, 1);
-  nn::Sampler sampler;
+                            int max_tokens, uint64_t seed, int samples) {
+  nn::Stepper stepper(model, samples);
+  nn::Sampler sampler(kCheckpointSampling);
   nn::Rng rng(seed);
-  const auto grammar = tokenizer.grammar();
-  std::vector<uint8_t> mask(size_t(tokenizer.vocab_size()));
-  std::vector<int32_t> tokens{kBosToken};
-  grammar->advance(kBosToken);
-  while (int(tokens.size()) < max_tokens && !grammar->finished()) {
-    const auto logits = stepper.step(std::span(&tokens.back(), 1));
-    grammar->legal_next(mask);
-    const int32_t next = sampler.sample(logits, rng, mask);
-    grammar->advance(next);
-    tokens.push_back(next);
+  const size_t V = size_t(tokenizer.vocab_size());
+  std::vector<std::unique_ptr<TokenGrammar>> grammars;
+  std::vector<std::vector<int32_t>> pieces(size_t(samples), std::vector<int32_t>{kBosToken});
+  std::vector<int32_t> next(size_t(samples), kBosToken);
+  std::vector<uint8_t> mask(V);
+  for (int s = 0; s < samples; ++s) grammars.push_back(tokenizer.grammar()), grammars.back()->advance(kBosToken);
+  for (int t = 1; t < max_tokens; ++t) {
+    const auto logits = stepper.step(next);
+    bool running = false;
+    for (size_t s = 0; s < size_t(samples); ++s) {
+      if (grammars[s]->finished()) continue;  // a finished stream is fed PAD until the others end
+      grammars[s]->legal_next(mask);
+      next[s] = sampler.sample(logits.subspan(s * V, V), rng, mask);
+      grammars[s]->advance(next[s]);
+      pieces[s].push_back(next[s]);
+      running = true;
+    }
+    if (!running) break;
+    for (size_t s = 0; s < size_t(samples); ++s)
+      if (grammars[s]->finished()) next[s] = kPadToken;
   }
-  const std::vector<uint8_t> pitches = pitch_line(tokenizer.decode(tokens).seq);
   CopyMeasure m;
-  m.notes = pitches.size();
-  m.tokens = tokens.size();
-  if (pitches.size() >= size_t(index.n())) m.copied_share = index.copied_share(pitches);
+  double copied = 0;
+  for (const auto& tokens : pieces) {
+    const std::vector<uint8_t> pitches = pitch_line(tokenizer.decode(tokens).seq);
+    m.tokens += tokens.size();
+    if (pitches.size() < size_t(index.n())) continue;
+    m.notes += pitches.size();
+    copied += index.copied_share(pitches) * double(pitches.size());
+  }
+  if (m.notes > 0) m.copied_share = copied / double(m.notes);
   return m;
 }
 

@@ -1,21 +1,26 @@
-// The over-training check run at each checkpoint: compose a short sample with the model (grammar-
-// masked sampling at temperature 1) and measure how much of it the training pieces already hold
-// (share of its notes in 8-note pitch runs found verbatim in the corpus's n-gram index).
+// The over-training check run at each checkpoint: compose a few short samples with the model
+// (grammar-masked, with compose's default sampling) and measure how much of them the training pieces
+// already hold (share of their notes in 8-note pitch runs found verbatim in the n-gram index).
 #pragma once
 #include <cstdint>
 
 #include "corpus/ngram_index.hpp"
 #include "nn/network.hpp"
+#include "nn/sampling.hpp"
 #include "tokenize/tokenizer.hpp"
 
 namespace etude::train {
 
+// What `etude compose` samples with by default (temperature 1, nucleus 0.95).
+inline constexpr nn::SamplingOptions kCheckpointSampling{.temperature = 1.0f, .top_k = 0, .top_p = 0.95f};
+
 struct CopyMeasure {
-  double copied_share = -1;  // 0..1; -1 when the sample has fewer notes than the index's n
+  double copied_share = -1;  // 0..1 over all samples' notes; -1 when no sample has n notes
   size_t notes = 0, tokens = 0;
 };
 
+// `samples` streams of at most max_tokens tokens each (BOS included), stepped together.
 CopyMeasure measure_copying(const nn::Model& model, const Tokenizer& tokenizer, const NgramIndex& index,
-                            int max_tokens, uint64_t seed);
+                            int max_tokens, uint64_t seed, int samples = 4);
 
 }  // namespace etude::train
