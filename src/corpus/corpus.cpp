@@ -10,7 +10,7 @@
 #include "base/error.hpp"
 #include "base/file_io.hpp"
 #include "corpus/hash.hpp"
-#include "corpus/parallel.hpp"
+#include "base/parallel.hpp"
 #include "midi/midi_file.hpp"
 #include "music/midi_convert.hpp"
 #include "music/scan.hpp"

@@ -1,13 +1,12 @@
-// Parallel folder scan: workers take the next file index from an atomic counter, so the load
-// balances across files of very different sizes. See scan.hpp.
+// Parallel folder scan over base/parallel_for (workers take the next file index, so the load
+// balances across files of very different sizes). See scan.hpp.
 #include "music/scan.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
-#include <thread>
 
 #include "base/error.hpp"
+#include "base/parallel.hpp"
 #include "music/midi_convert.hpp"
 
 namespace etude {
@@ -31,27 +30,18 @@ std::vector<fs::path> find_midi_files(const fs::path& dir) {
 
 std::vector<ScanResult> scan_midi_files(const std::vector<fs::path>& files, const ScanOptions& options) {
   std::vector<ScanResult> results(files.size());
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < files.size(); i = next++) {
-      ScanResult& r = results[i];
-      r.path = files[i];
-      try {
-        const NoteSequence seq = load_note_sequence(files[i], options.lenient, &r.warnings);
-        r.notes = seq.notes.size();
-        r.seconds = seq.total_time;
-        r.ok = true;
-      } catch (const std::exception& e) {
-        r.error = e.what();
-      }
+  parallel_for(files.size(), options.threads, [&](size_t i) {
+    ScanResult& r = results[i];
+    r.path = files[i];
+    try {
+      const NoteSequence seq = load_note_sequence(files[i], options.lenient, &r.warnings);
+      r.notes = seq.notes.size();
+      r.seconds = seq.total_time;
+      r.ok = true;
+    } catch (const std::exception& e) {
+      r.error = e.what();
     }
-  };
-  unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  threads = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(files.size(), 1)));
-  std::vector<std::jthread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  pool.clear();  // joins the workers before the results leave
+  });
   return results;
 }
 

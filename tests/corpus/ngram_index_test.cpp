@@ -6,7 +6,7 @@
 
 #include "base/error.hpp"
 #include "corpus/ngram_index.hpp"
-#include "corpus/parallel.hpp"
+#include "base/parallel.hpp"
 #include "corpus_test_util.hpp"
 #include "music/scan.hpp"
 

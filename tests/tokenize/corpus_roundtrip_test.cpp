@@ -9,7 +9,7 @@
 #include <set>
 
 #include "base/error.hpp"
-#include "corpus/parallel.hpp"
+#include "base/parallel.hpp"
 #include "music/scan.hpp"
 #include "tokenize/beats_tokenizer.hpp"
 #include "tokenize/events_tokenizer.hpp"

@@ -1,6 +1,6 @@
 // parallel_for over a pool of std::jthreads sharing an atomic next-index counter; the first
 // exception stops the hand-out and is rethrown after the join. See parallel.hpp.
-#include "corpus/parallel.hpp"
+#include "base/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>
