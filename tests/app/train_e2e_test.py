@@ -23,9 +23,29 @@ def png_size(path):
 
 
 def gif_frames(path):
+    """Walks the GIF block structure to its trailer; returns ((width, height), image count)."""
     b = Path(path).read_bytes()
-    assert b[:6] in (b"GIF87a", b"GIF89a") and b[-1:] == b"\x3b", f"{path}: not a complete GIF"
-    return struct.unpack("<HH", b[6:10]), b.count(b"\x21\xf9\x04")  # graphic control blocks = frames
+    assert b[:6] in (b"GIF87a", b"GIF89a"), f"{path}: not a GIF"
+    size, flags = struct.unpack("<HH", b[6:10]), b[10]
+    pos, images = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0), 0
+
+    def skip_sub_blocks(p):
+        while b[p]:
+            p += b[p] + 1
+        return p + 1
+
+    while b[pos] != 0x3B:
+        if b[pos] == 0x21:  # extension: label, then data sub-blocks
+            pos = skip_sub_blocks(pos + 2)
+        elif b[pos] == 0x2C:  # image descriptor, optional local color table, LZW code size, data
+            local = b[pos + 9]
+            pos += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0)
+            pos = skip_sub_blocks(pos + 1)
+            images += 1
+        else:
+            raise AssertionError(f"{path}: bad block 0x{b[pos]:02x} at offset {pos}")
+    assert pos == len(b) - 1, f"{path}: data after the trailer"
+    return size, images
 
 
 @unittest.skipUnless(have_inputs(), "ETUDE_BIN or the shared corpus (ETUDE_CORPUS) missing")
