@@ -188,7 +188,7 @@ std::string number_text(double v) {
 void add_event(std::string& events, const std::string& e) { events += (events.empty() ? "" : "; ") + e; }
 
 json summary_json(const TrainConfig& c, const Data& d, const nn::Model& model, const RunState& st,
-                  const std::string& stop_reason) {
+                  const std::string& stop_reason, const std::string& pending_events = "") {
   const Corpus& k = d.corpus;
   size_t val_tokens = d.val_stream.size();
   json best = nullptr, last = nullptr;
@@ -219,7 +219,8 @@ json summary_json(const TrainConfig& c, const Data& d, const nn::Model& model, c
           {"seconds", st.seconds},
           {"tokens_per_second", tps},
           {"rollbacks", st.rollbacks},
-          {"lr_scale", st.lr_scale}};
+          {"lr_scale", st.lr_scale},
+          {"events_after_last_epoch", pending_events}};  // rollbacks of an epoch that never completed
 }
 
 }  // namespace
@@ -428,7 +429,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     progress(p);
     if (last_epoch) break;
   }
-  write_file_atomic(c.out / "summary.json", summary_json(c, d, model, st, stop_reason).dump(2));
+  write_file_atomic(c.out / "summary.json", summary_json(c, d, model, st, stop_reason, pending).dump(2));
   TrainResult r{st.epoch, st.best_epoch, st.best_val_loss, stop_reason, c.out / "best.safetensors"};
   if (stop_reason == "diverged")
     throw InvalidArgument("training diverged " + std::to_string(consecutive) + " times in a row in epoch " +

@@ -55,7 +55,9 @@ class TrainDivergence(unittest.TestCase):
         self.assertIn("diverged", r.stderr)
         self.assertIn("--lr", r.stderr)
         self.assertGreaterEqual(r.stdout.count("rollback"), 5)
-        self.assertEqual(json.loads((run / "summary.json").read_text())["stop_reason"], "diverged")
+        summary = json.loads((run / "summary.json").read_text())
+        self.assertEqual(summary["stop_reason"], "diverged")
+        self.assertIn("rollback", summary["events_after_last_epoch"])
         assert_all_saved_finite(self, run)
 
 
