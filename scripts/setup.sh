@@ -10,7 +10,7 @@ PACKAGES=(
   libdnnl-dev libopenblas-dev
   clang libclang-rt-14-dev
   python3 python3-mido python3-numpy python3-torch
-  gnuplot-nox
+  gnuplot-nox bc
   libfluidsynth-dev fluid-soundfont-gm lilypond sox
 )
 
