@@ -25,6 +25,7 @@ run $PY bench/nn_torch.py train default --vocab 388 --steps "${TORCH_STEPS:-3}"
 run "$BUILD/etude" bench train --preset seed-voc --vocab 358 --threads 2 --json
 run $PY bench/nn_torch.py train seed-voc --vocab 358 --steps "${TORCH_STEPS:-3}"
 run "$BUILD/etude" bench generate --preset default --tokens 500 --json
+run "$BUILD/etude" bench generate --preset default --tokens 500 --precision bf16 --json
 run $PY bench/nn_torch.py generate --tokens 500
 
 $PY - "$out" <<'PY'
@@ -46,15 +47,16 @@ FLOP = {
                      + dense_fwd(1, 64, 256, 128) + dense_fwd(1, 64, 128, 358)),
 }
 GEN_FLOP = lstm_fwd(1, 1, 256, 512) + lstm_fwd(1, 1, 512, 512) + dense_fwd(1, 1, 512, 388)
-TARGET = {"default": 4.0, "seed-voc": 3.0, "generate": 3.0}
+TARGET = {"default": 4.0, "seed-voc": 3.0, "generate": 3.0, "generate-bf16": 3.0}
 
 print(f"\nload average before the summary: {open('/proc/loadavg').read().split()[0]} (2 cores; above ~0.5 the numbers are noisy)")
 print(f"sgemm peak (best of OpenBLAS, oneDNN, numpy, torch; 2048^3, 2 threads): {peak:.0f} GFLOP/s")
 print(f"{'benchmark':<22}{'etude tok/s':>13}{'torch tok/s':>13}{'ratio':>8}{'target':>8}{'etude GFLOP/s':>15}{'of peak':>9}")
 failed = 0
-for name in ("default", "seed-voc", "generate"):
-    if name == "generate":
-        e = next((r for r in etude if "tokens" in r and "steps" not in r), None)
+for name in ("default", "seed-voc", "generate", "generate-bf16"):
+    if name.startswith("generate"):
+        want = "bf16" if name == "generate-bf16" else "f32"
+        e = next((r for r in etude if "tokens" in r and "steps" not in r and r.get("precision") == want), None)
         t = next((r for r in torch if r["what"] == "generate"), None)
     else:
         e = next((r for r in etude if r.get("preset") == name and "steps" in r), None)
@@ -63,10 +65,10 @@ for name in ("default", "seed-voc", "generate"):
         print(f"{name:<22}missing result (etude: {bool(e)}, torch: {bool(t)})")
         failed += 1
         continue
-    if name == "generate":
+    if name.startswith("generate"):
         ratio = e["tokens_per_second"] / t["tokens_per_second"]
         gflops = GEN_FLOP * e["tokens_per_second"] / 1e9
-        label = "generate default x500"
+        label = "generate default x500" + (" bf16" if name == "generate-bf16" else "")
     else:
         if (e["batch"], e["seq"]) != (t["batch"], t["seq"]):
             print(f"{name}: shapes differ: etude B={e['batch']} T={e['seq']}, torch B={t['batch']} T={t['seq']}")

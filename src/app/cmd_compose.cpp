@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -47,7 +48,7 @@ struct ComposeArgs {
   ComposeOptions compose;
   double tempo = 0;
   int program = -1;
-  int threads = 1;
+  int threads = 0;
 };
 
 void run_compose(ComposeArgs& a) {
@@ -65,6 +66,7 @@ void run_compose(ComposeArgs& a) {
   json report{{"model", model_path.string()}, {"tokenizer", style.tokenizer->name()}, {"compose_ms", ms},
               {"settings", {{"temperature", a.compose.sampling.temperature}, {"top_k", a.compose.sampling.top_k},
                             {"top_p", a.compose.sampling.top_p}, {"greedy", a.compose.sampling.greedy},
+                            {"precision", a.compose.precision == nn::Precision::bf16 ? "bf16" : "f32"},
                             {"length", a.compose.length}, {"seconds", a.compose.seconds}, {"primer", a.primer}}},
               {"pieces", json::array()}};
   size_t tokens = 0;
@@ -131,6 +133,9 @@ void add_compose_commands(CLI::App& app) {
   c->add_option("--top-k", o.sampling.top_k, "sample among the k most likely tokens (0: all)")->capture_default_str();
   c->add_option("--top-p", o.sampling.top_p, "nucleus: the smallest set holding this probability")->capture_default_str();
   c->add_flag("--greedy", o.sampling.greedy, "always the most likely token (argmax; for comparison)");
+  c->add_option("--precision", o.precision, "LSTM weights while stepping: bf16 (default, faster) or f32 (exact)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, nn::Precision>{{"f32", nn::Precision::f32},
+                                                                                {"bf16", nn::Precision::bf16}}));
   c->add_option("--seed", o.seed, "random seed (piece i of --count uses seed + i)")->capture_default_str();
   c->add_option("--count", o.count, "pieces composed at once (batched)")->capture_default_str()->check(CLI::Range(1, 256));
   c->add_option("--primer", a->primer, "a MIDI file the model continues");
@@ -142,7 +147,7 @@ void add_compose_commands(CLI::App& app) {
   c->add_option("--soundfont", a->soundfont, "soundfont for --wav")->capture_default_str();
   c->add_option("--score", a->score, "also engrave sheet music (LilyPond) to .pdf, .svg or .png");
   c->add_option("--report", a->report, "write the originality report as JSON");
-  c->add_option("--threads", a->threads, "compute threads (one token step is small: 1 is fastest; 0 = every core)")
+  c->add_option("--threads", a->threads, "compute threads (0 = every core; 1 is faster on a busy machine)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
   c->footer("Prints one report line per piece. Exit codes: 0 written, 1 usage error, 2 missing or corrupt model, "
             "unknown style, primer that is not MIDI, bad sampling value, unwritable output or missing renderer.");

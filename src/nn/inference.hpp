@@ -18,11 +18,13 @@ class Stepper {
           Precision precision = Precision::f32);
   ~Stepper();
   int streams() const { return streams_; }
-  // Threads a step runs on: 1 when a step's GEMM work is below kSingleThreadMacs (a few streams of
-  // a small model: a barrier then costs more than it saves, and on a busy machine one descheduled
-  // thread stalls every step), otherwise the OpenMP default (set_compute_threads).
+  // Threads a step runs on: 1 when a step's GEMM work is below kSingleThreadMacs (a tiny model: a
+  // barrier then costs more than it saves), otherwise the OpenMP default (set_compute_threads).
+  // A step of `default` (about 3.9M multiply-adds) is memory-bound: two cores stream its weights
+  // about 1.5x faster than one on an idle machine. On a busy machine one descheduled thread stalls
+  // every step: compose with --threads 1 there.
   int step_threads() const;
-  static constexpr double kSingleThreadMacs = 8e6;
+  static constexpr double kSingleThreadMacs = 1e6;
   void reset();                 // every stream back to the zero state
   void reset_stream(int s);     // one stream back to the zero state
   // Feeds tokens[s] to stream s; returns the logits [streams][vocab], valid until the next step.

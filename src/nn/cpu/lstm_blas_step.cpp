@@ -5,18 +5,21 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 namespace etude::nn {
 
-LstmBlasStep::LstmBlasStep(const LstmDims& d)
+LstmBlasStep::LstmBlasStep(const LstmDims& d, Precision precision)
     : d_(d),
-      gates_(d.B > 1 ? size_t(d.T) * d.B * 4 * d.H : 0),
+      precision_(precision),
+      w_bf16_(precision == Precision::bf16 ? size_t(4) * d.H * (d.I + d.H) : 0),
+      gates_(d.B > 1 && precision == Precision::f32 ? size_t(d.T) * d.B * 4 * d.H : 0),
       h_(size_t(d.B) * d.H),
       c_(size_t(d.B) * d.H),
-      h2_(d.B == 1 ? d.H : 0),
-      c2_(d.B == 1 ? d.H : 0),
-      zeros_(d.B == 1 ? d.H : 0) {}
+      h2_(d.B == 1 || precision == Precision::bf16 ? size_t(d.B) * d.H : 0),
+      c2_(d.B == 1 || precision == Precision::bf16 ? size_t(d.B) * d.H : 0),
+      zeros_(d.B == 1 || precision == Precision::bf16 ? size_t(d.B) * d.H : 0) {}
 
 // C[rows][4H] += A[rows][K] * W[4H][K]^T
 static void add_projection(int rows, int K, int G, const float* A, const float* W, float* C) {
@@ -56,8 +59,73 @@ static void fused_step(const LstmParams& p, int I, int H, const float* x, const 
   }
 }
 
+// bf16 <-> f32: bf16 is the upper half of an f32 (rounded to nearest even; weights are finite).
+static uint16_t to_bf16(float v) {
+  const uint32_t u = std::bit_cast<uint32_t>(v);
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+static float from_bf16(uint16_t w) { return std::bit_cast<float>(uint32_t(w) << 16); }
+
+// One step of B streams over bf16 weights wi [4H][I], wh [4H][H]: for each hidden unit the
+// threads read its four gate rows once and apply them to every stream (the rows stay in L1),
+// so the weight traffic is half of f32's and does not grow with B.
+static void fused_step_bf16(const uint16_t* wi, const uint16_t* wh, const LstmParams& p, int I, int H, int B,
+                            const float* x, const float* hp, const float* cp, float* hn, float* cn) {
+#pragma omp parallel for schedule(static) if (size_t(H) * (I + H) >= 32768)
+  for (int j = 0; j < H; ++j) {
+    float a[4];
+    for (int g = 0; g < 4; ++g) a[g] = p.b_ih[g * H + j] + p.b_hh[g * H + j];
+    const uint16_t *wi0 = wi + size_t(j) * I, *wh0 = wh + size_t(j) * H;
+    const size_t si = size_t(H) * I, sh = size_t(H) * H;
+    for (int b = 0; b < B; ++b) {
+      const float *xb = x + size_t(b) * I, *hb = hp + size_t(b) * H;
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+      for (int k = 0; k < I; ++k) {
+        s0 += from_bf16(wi0[k]) * xb[k];
+        s1 += from_bf16(wi0[si + k]) * xb[k];
+        s2 += from_bf16(wi0[2 * si + k]) * xb[k];
+        s3 += from_bf16(wi0[3 * si + k]) * xb[k];
+      }
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+      for (int k = 0; k < H; ++k) {
+        s0 += from_bf16(wh0[k]) * hb[k];
+        s1 += from_bf16(wh0[sh + k]) * hb[k];
+        s2 += from_bf16(wh0[2 * sh + k]) * hb[k];
+        s3 += from_bf16(wh0[3 * sh + k]) * hb[k];
+      }
+      const size_t o = size_t(b) * H + j;
+      cn[o] = sigmoid(a[1] + s1) * cp[o] + sigmoid(a[0] + s0) * std::tanh(a[2] + s2);
+      hn[o] = sigmoid(a[3] + s3) * std::tanh(cn[o]);
+    }
+  }
+}
+
+void LstmBlasStep::forward_bf16(const LstmParams& p, const float* x, const float* h0, const float* c0,
+                                float* y, float* hT, float* cT) {
+  const int B = d_.B, H = d_.H, I = d_.I;
+  const size_t BH = size_t(B) * H, n_ih = size_t(4) * H * I;
+  if (!converted_) {
+    std::transform(p.w_ih, p.w_ih + n_ih, w_bf16_.begin(), to_bf16);
+    std::transform(p.w_hh, p.w_hh + size_t(4) * H * H, w_bf16_.begin() + n_ih, to_bf16);
+    converted_ = true;
+  }
+  const float* hp = h0 ? h0 : zeros_.data();
+  const float* cp = c0 ? c0 : zeros_.data();
+  for (int t = 0; t < d_.T; ++t) {
+    float* hn = t % 2 ? h_.data() : h2_.data();
+    float* cn = t % 2 ? c_.data() : c2_.data();
+    fused_step_bf16(w_bf16_.data(), w_bf16_.data() + n_ih, p, I, H, B, x + size_t(t) * B * I, hp, cp, hn, cn);
+    if (y) std::copy(hn, hn + BH, y + size_t(t) * BH);
+    hp = hn, cp = cn;
+  }
+  if (hT) std::copy(hp, hp + BH, hT);
+  if (cT) std::copy(cp, cp + BH, cT);
+}
+
 void LstmBlasStep::forward(const LstmParams& p, const float* x, const float* h0, const float* c0,
                            float* y, float* hT, float* cT) {
+  if (precision_ == Precision::bf16) return forward_bf16(p, x, h0, c0, y, hT, cT);
   const int B = d_.B, H = d_.H, G = 4 * d_.H;
   const size_t BH = size_t(B) * H;
   if (B == 1) {  // the composing case: matrix-vector work, fused (h_/c_ hold the state between steps)

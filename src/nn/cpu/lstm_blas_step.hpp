@@ -1,6 +1,8 @@
 // The inference-only LSTM path for small calls: B = 1 runs a fused matrix-vector step (OpenMP);
 // B > 1 one OpenBLAS GEMM for the input projection of all steps, then one GEMM per step.
+// In bf16 every B runs one fused step over bf16 weights (f32 activations and sums).
 #pragma once
+#include <cstdint>
 #include <vector>
 
 #include "nn/lstm_kernel.hpp"
@@ -13,13 +15,21 @@ inline constexpr int kBlasStepMaxRows = 64;
 
 class LstmBlasStep {
  public:
-  explicit LstmBlasStep(const LstmDims& d);
+  explicit LstmBlasStep(const LstmDims& d, Precision precision = Precision::f32);
   // Same buffers and meaning as LstmKernel::forward (inference: nothing kept for backward).
+  // bf16: the weights are rounded to bf16 once, at the first call, and that copy is used from then
+  // on (composing steps a fixed model; build a new kernel after the weights change). Each stream's
+  // arithmetic is the same for every B, so a batch of streams equals the streams run alone.
   void forward(const LstmParams& p, const float* x, const float* h0, const float* c0, float* y,
                float* hT, float* cT);
 
  private:
+  void forward_bf16(const LstmParams& p, const float* x, const float* h0, const float* c0, float* y,
+                    float* hT, float* cT);
   LstmDims d_;
+  Precision precision_;
+  std::vector<uint16_t> w_bf16_;  // bf16: [4H][I] then [4H][H], rounded at the first call
+  bool converted_ = false;
   std::vector<float> gates_;  // [T][B][4H] pre-activations (B > 1)
   std::vector<float> h_, c_;  // [B][H] running state
   std::vector<float> h2_, c2_, zeros_;  // B = 1: the other half of the state double buffer

@@ -170,7 +170,7 @@ class OnednnLstm final : public LstmKernel {
     bwd_.run = std::move(run);
     grads_out_ = {Call::reorder(dw_ih_, g_ih_), Call::reorder(dw_hh_, g_hh_)};
 
-    if (blas_for_small_inference && d.T * d.B <= kBlasStepMaxRows && !bf16) blas_ = std::make_unique<LstmBlasStep>(d);
+    if (blas_for_small_inference && d.T * d.B <= kBlasStepMaxRows) blas_ = std::make_unique<LstmBlasStep>(d, prec);
   }
 
   const LstmDims& dims() const override { return d_; }
