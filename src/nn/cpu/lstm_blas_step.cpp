@@ -28,71 +28,44 @@ static void add_projection(int rows, int K, int G, const float* A, const float* 
 
 static float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
-// One step of one stream, the four gate rows of each hidden unit together, the threads sharing
-// the hidden units: both matrix-vector products and the cell update in one pass over the
-// weights, with one barrier per step. h and c are read from hp/cp and written to hn/cn.
-static void fused_step(const LstmParams& p, int I, int H, const float* x, const float* hp, const float* cp,
-                       float* hn, float* cn) {
-#pragma omp parallel for schedule(static) if (size_t(H) * (I + H) >= 32768)
-  for (int j = 0; j < H; ++j) {
-    float a[4];
-    for (int g = 0; g < 4; ++g) a[g] = p.b_ih[g * H + j] + p.b_hh[g * H + j];
-    const float *wi0 = p.w_ih + size_t(j) * I, *wh0 = p.w_hh + size_t(j) * H;
-    const size_t si = size_t(H) * I, sh = size_t(H) * H;  // from one gate's rows to the next
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-    for (int k = 0; k < I; ++k) {
-      s0 += wi0[k] * x[k];
-      s1 += wi0[si + k] * x[k];
-      s2 += wi0[2 * si + k] * x[k];
-      s3 += wi0[3 * si + k] * x[k];
-    }
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-    for (int k = 0; k < H; ++k) {
-      s0 += wh0[k] * hp[k];
-      s1 += wh0[sh + k] * hp[k];
-      s2 += wh0[2 * sh + k] * hp[k];
-      s3 += wh0[3 * sh + k] * hp[k];
-    }
-    cn[j] = sigmoid(a[1] + s1) * cp[j] + sigmoid(a[0] + s0) * std::tanh(a[2] + s2);
-    hn[j] = sigmoid(a[3] + s3) * std::tanh(cn[j]);
-  }
-}
-
 // bf16 <-> f32: bf16 is the upper half of an f32 (rounded to nearest even; weights are finite).
 static uint16_t to_bf16(float v) {
   const uint32_t u = std::bit_cast<uint32_t>(v);
   return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
-static float from_bf16(uint16_t w) { return std::bit_cast<float>(uint32_t(w) << 16); }
+static float widen(uint16_t w) { return std::bit_cast<float>(uint32_t(w) << 16); }
+static float widen(float w) { return w; }
 
-// One step of B streams over bf16 weights wi [4H][I], wh [4H][H]: for each hidden unit the
-// threads read its four gate rows once and apply them to every stream (the rows stay in L1),
-// so the weight traffic is half of f32's and does not grow with B.
-static void fused_step_bf16(const uint16_t* wi, const uint16_t* wh, const LstmParams& p, int I, int H, int B,
-                            const float* x, const float* hp, const float* cp, float* hn, float* cn) {
+// One step of B streams over weights wi [4H][I], wh [4H][H] (f32, or bf16 widened on load), the
+// threads sharing the hidden units: for each unit its four gate rows are read once and applied to
+// every stream (they stay in L1), both matrix-vector products and the cell update in one pass,
+// one barrier per step. Each stream's arithmetic does not depend on B. h and c are read from
+// hp/cp [B][H] and written to hn/cn.
+template <class W>
+static void fused_step(const W* wi, const W* wh, const LstmParams& p, int I, int H, int B, const float* x,
+                       const float* hp, const float* cp, float* hn, float* cn) {
 #pragma omp parallel for schedule(static) if (size_t(H) * (I + H) >= 32768)
   for (int j = 0; j < H; ++j) {
     float a[4];
     for (int g = 0; g < 4; ++g) a[g] = p.b_ih[g * H + j] + p.b_hh[g * H + j];
-    const uint16_t *wi0 = wi + size_t(j) * I, *wh0 = wh + size_t(j) * H;
-    const size_t si = size_t(H) * I, sh = size_t(H) * H;
+    const W *wi0 = wi + size_t(j) * I, *wh0 = wh + size_t(j) * H;
+    const size_t si = size_t(H) * I, sh = size_t(H) * H;  // from one gate's rows to the next
     for (int b = 0; b < B; ++b) {
       const float *xb = x + size_t(b) * I, *hb = hp + size_t(b) * H;
       float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
       for (int k = 0; k < I; ++k) {
-        s0 += from_bf16(wi0[k]) * xb[k];
-        s1 += from_bf16(wi0[si + k]) * xb[k];
-        s2 += from_bf16(wi0[2 * si + k]) * xb[k];
-        s3 += from_bf16(wi0[3 * si + k]) * xb[k];
+        s0 += widen(wi0[k]) * xb[k];
+        s1 += widen(wi0[si + k]) * xb[k];
+        s2 += widen(wi0[2 * si + k]) * xb[k];
+        s3 += widen(wi0[3 * si + k]) * xb[k];
       }
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
       for (int k = 0; k < H; ++k) {
-        s0 += from_bf16(wh0[k]) * hb[k];
-        s1 += from_bf16(wh0[sh + k]) * hb[k];
-        s2 += from_bf16(wh0[2 * sh + k]) * hb[k];
-        s3 += from_bf16(wh0[3 * sh + k]) * hb[k];
+        s0 += widen(wh0[k]) * hb[k];
+        s1 += widen(wh0[sh + k]) * hb[k];
+        s2 += widen(wh0[2 * sh + k]) * hb[k];
+        s3 += widen(wh0[3 * sh + k]) * hb[k];
       }
       const size_t o = size_t(b) * H + j;
       cn[o] = sigmoid(a[1] + s1) * cp[o] + sigmoid(a[0] + s0) * std::tanh(a[2] + s2);
@@ -115,7 +88,7 @@ void LstmBlasStep::forward_bf16(const LstmParams& p, const float* x, const float
   for (int t = 0; t < d_.T; ++t) {
     float* hn = t % 2 ? h_.data() : h2_.data();
     float* cn = t % 2 ? c_.data() : c2_.data();
-    fused_step_bf16(w_bf16_.data(), w_bf16_.data() + n_ih, p, I, H, B, x + size_t(t) * B * I, hp, cp, hn, cn);
+    fused_step(w_bf16_.data(), w_bf16_.data() + n_ih, p, I, H, B, x + size_t(t) * B * I, hp, cp, hn, cn);
     if (y) std::copy(hn, hn + BH, y + size_t(t) * BH);
     hp = hn, cp = cn;
   }
@@ -134,7 +107,7 @@ void LstmBlasStep::forward(const LstmParams& p, const float* x, const float* h0,
     for (int t = 0; t < d_.T; ++t) {
       float* hn = t % 2 ? h_.data() : h2_.data();
       float* cn = t % 2 ? c_.data() : c2_.data();
-      fused_step(p, d_.I, H, x + size_t(t) * d_.I, hp, cp, hn, cn);
+      fused_step(p.w_ih, p.w_hh, p, d_.I, H, 1, x + size_t(t) * d_.I, hp, cp, hn, cn);
       if (y) std::copy(hn, hn + H, y + size_t(t) * H);
       hp = hn, cp = cn;
     }
