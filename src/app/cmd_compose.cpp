@@ -133,7 +133,7 @@ void add_compose_commands(CLI::App& app) {
   c->add_option("--top-k", o.sampling.top_k, "sample among the k most likely tokens (0: all)")->capture_default_str();
   c->add_option("--top-p", o.sampling.top_p, "nucleus: the smallest set holding this probability")->capture_default_str();
   c->add_flag("--greedy", o.sampling.greedy, "always the most likely token (argmax; for comparison)");
-  c->add_option("--precision", o.precision, "LSTM weights while stepping: bf16 (default, faster) or f32 (exact)")
+  c->add_option("--precision", o.precision, "LSTM weights while stepping: f32 (default, exact) or bf16 (half the memory traffic)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, nn::Precision>{{"f32", nn::Precision::f32},
                                                                                 {"bf16", nn::Precision::bf16}}));
   c->add_option("--seed", o.seed, "random seed (piece i of --count uses seed + i)")->capture_default_str();

@@ -22,9 +22,9 @@ struct ComposeOptions {
   std::optional<NoteSequence> primer;  // music the model continues (none: start from BOS)
   double primer_seconds = 0.0;  // > 0: only the primer's first seconds are used
   bool keep_primer = false;     // true: the piece begins with the primer; false: only what follows
-  // LSTM weights of the token steps: bf16 (rounded once; half the memory traffic of a step, logits
-  // within about 1e-2 relative of f32) or f32 (exactly the trained weights).
-  nn::Precision precision = nn::Precision::bf16;
+  // LSTM weights of the token steps: f32 (exactly the trained weights) or bf16 (rounded once: half
+  // the memory traffic, logits within about 1e-2 relative; faster only where memory is the limit).
+  nn::Precision precision = nn::Precision::f32;
 };
 
 struct ComposedPiece {

@@ -36,40 +36,71 @@ static uint16_t to_bf16(float v) {
 static float widen(uint16_t w) { return std::bit_cast<float>(uint32_t(w) << 16); }
 static float widen(float w) { return w; }
 
+// exp for the gate activations, written so that a loop over units vectorizes (libm's expf is a
+// scalar call): Cephes' expf (range reduction by ln 2, degree-6 polynomial, about 1 ulp), inputs
+// clamped to where the result is a normal float.
+static inline float exp_vec(float x) {
+  x = std::fmin(std::fmax(x, -87.0f), 88.0f);
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float q = 1.9875691500e-4f;
+  q = q * r + 1.3981999507e-3f;
+  q = q * r + 8.3334519073e-3f;
+  q = q * r + 4.1665795894e-2f;
+  q = q * r + 1.6666665459e-1f;
+  q = q * r + 5.0000001201e-1f;
+  const float y = q * r * r + r + 1.0f;
+  return y * std::bit_cast<float>(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
+}
+static inline float sigmoid_vec(float v) { return 1.0f / (1.0f + exp_vec(-v)); }
+static inline float tanh_vec(float v) { return 1.0f - 2.0f / (exp_vec(2.0f * v) + 1.0f); }
+
 // One step of B streams over weights wi [4H][I], wh [4H][H] (f32, or bf16 widened on load), the
-// threads sharing the hidden units: for each unit its four gate rows are read once and applied to
-// every stream (they stay in L1), both matrix-vector products and the cell update in one pass,
-// one barrier per step. Each stream's arithmetic does not depend on B. h and c are read from
-// hp/cp [B][H] and written to hn/cn.
+// threads sharing blocks of hidden units: each unit's four gate rows are read in one pass for
+// both matrix-vector products, then the block's cell updates run vectorized; one barrier per
+// step. Each stream's arithmetic does not depend on B. h and c are read from hp/cp [B][H] and
+// written to hn/cn.
 template <class W>
 static void fused_step(const W* wi, const W* wh, const LstmParams& p, int I, int H, int B, const float* x,
                        const float* hp, const float* cp, float* hn, float* cn) {
+  constexpr int kBlock = 16;
+  const size_t si = size_t(H) * I, sh = size_t(H) * H;  // from one gate's rows to the next
 #pragma omp parallel for schedule(static) if (size_t(H) * (I + H) >= 32768)
-  for (int j = 0; j < H; ++j) {
-    float a[4];
-    for (int g = 0; g < 4; ++g) a[g] = p.b_ih[g * H + j] + p.b_hh[g * H + j];
-    const W *wi0 = wi + size_t(j) * I, *wh0 = wh + size_t(j) * H;
-    const size_t si = size_t(H) * I, sh = size_t(H) * H;  // from one gate's rows to the next
+  for (int j0 = 0; j0 < H; j0 += kBlock) {
+    const int n = std::min(kBlock, H - j0);
     for (int b = 0; b < B; ++b) {
       const float *xb = x + size_t(b) * I, *hb = hp + size_t(b) * H;
-      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      float z[4][kBlock];  // gate pre-activations i, f, g, o of the block's units
+      for (int u = 0; u < n; ++u) {
+        const int j = j0 + u;
+        const W *wi0 = wi + size_t(j) * I, *wh0 = wh + size_t(j) * H;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
-      for (int k = 0; k < I; ++k) {
-        s0 += widen(wi0[k]) * xb[k];
-        s1 += widen(wi0[si + k]) * xb[k];
-        s2 += widen(wi0[2 * si + k]) * xb[k];
-        s3 += widen(wi0[3 * si + k]) * xb[k];
-      }
+        for (int k = 0; k < I; ++k) {
+          s0 += widen(wi0[k]) * xb[k];
+          s1 += widen(wi0[si + k]) * xb[k];
+          s2 += widen(wi0[2 * si + k]) * xb[k];
+          s3 += widen(wi0[3 * si + k]) * xb[k];
+        }
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
-      for (int k = 0; k < H; ++k) {
-        s0 += widen(wh0[k]) * hb[k];
-        s1 += widen(wh0[sh + k]) * hb[k];
-        s2 += widen(wh0[2 * sh + k]) * hb[k];
-        s3 += widen(wh0[3 * sh + k]) * hb[k];
+        for (int k = 0; k < H; ++k) {
+          s0 += widen(wh0[k]) * hb[k];
+          s1 += widen(wh0[sh + k]) * hb[k];
+          s2 += widen(wh0[2 * sh + k]) * hb[k];
+          s3 += widen(wh0[3 * sh + k]) * hb[k];
+        }
+        z[0][u] = p.b_ih[j] + p.b_hh[j] + s0;
+        z[1][u] = p.b_ih[H + j] + p.b_hh[H + j] + s1;
+        z[2][u] = p.b_ih[2 * H + j] + p.b_hh[2 * H + j] + s2;
+        z[3][u] = p.b_ih[3 * H + j] + p.b_hh[3 * H + j] + s3;
       }
-      const size_t o = size_t(b) * H + j;
-      cn[o] = sigmoid(a[1] + s1) * cp[o] + sigmoid(a[0] + s0) * std::tanh(a[2] + s2);
-      hn[o] = sigmoid(a[3] + s3) * std::tanh(cn[o]);
+      const size_t o = size_t(b) * H + j0;
+#pragma omp simd
+      for (int u = 0; u < n; ++u) {
+        const float c = sigmoid_vec(z[1][u]) * cp[o + u] + sigmoid_vec(z[0][u]) * tanh_vec(z[2][u]);
+        cn[o + u] = c;
+        hn[o + u] = sigmoid_vec(z[3][u]) * tanh_vec(c);
+      }
     }
   }
 }
