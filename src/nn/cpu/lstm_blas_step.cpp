@@ -14,12 +14,12 @@ LstmBlasStep::LstmBlasStep(const LstmDims& d, Precision precision)
     : d_(d),
       precision_(precision),
       w_bf16_(precision == Precision::bf16 ? size_t(4) * d.H * (d.I + d.H) : 0),
-      gates_(d.B > 1 && precision == Precision::f32 ? size_t(d.T) * d.B * 4 * d.H : 0),
+      gates_(d.B > 1 && d.T > 1 && precision == Precision::f32 ? size_t(d.T) * d.B * 4 * d.H : 0),
       h_(size_t(d.B) * d.H),
       c_(size_t(d.B) * d.H),
-      h2_(d.B == 1 || precision == Precision::bf16 ? size_t(d.B) * d.H : 0),
-      c2_(d.B == 1 || precision == Precision::bf16 ? size_t(d.B) * d.H : 0),
-      zeros_(d.B == 1 || precision == Precision::bf16 ? size_t(d.B) * d.H : 0) {}
+      h2_(size_t(d.B) * d.H),
+      c2_(size_t(d.B) * d.H),
+      zeros_(size_t(d.B) * d.H) {}
 
 // C[rows][4H] += A[rows][K] * W[4H][K]^T
 static void add_projection(int rows, int K, int G, const float* A, const float* W, float* C) {
@@ -105,21 +105,17 @@ static void fused_step(const W* wi, const W* wh, const LstmParams& p, int I, int
   }
 }
 
-void LstmBlasStep::forward_bf16(const LstmParams& p, const float* x, const float* h0, const float* c0,
-                                float* y, float* hT, float* cT) {
+template <class W>
+void LstmBlasStep::forward_fused(const W* wi, const W* wh, const LstmParams& p, const float* x, const float* h0,
+                                 const float* c0, float* y, float* hT, float* cT) {
   const int B = d_.B, H = d_.H, I = d_.I;
-  const size_t BH = size_t(B) * H, n_ih = size_t(4) * H * I;
-  if (!converted_) {
-    std::transform(p.w_ih, p.w_ih + n_ih, w_bf16_.begin(), to_bf16);
-    std::transform(p.w_hh, p.w_hh + size_t(4) * H * H, w_bf16_.begin() + n_ih, to_bf16);
-    converted_ = true;
-  }
+  const size_t BH = size_t(B) * H;
   const float* hp = h0 ? h0 : zeros_.data();
   const float* cp = c0 ? c0 : zeros_.data();
-  for (int t = 0; t < d_.T; ++t) {
+  for (int t = 0; t < d_.T; ++t) {  // h_/c_ and h2_/c2_: the state's double buffer
     float* hn = t % 2 ? h_.data() : h2_.data();
     float* cn = t % 2 ? c_.data() : c2_.data();
-    fused_step(w_bf16_.data(), w_bf16_.data() + n_ih, p, I, H, B, x + size_t(t) * B * I, hp, cp, hn, cn);
+    fused_step(wi, wh, p, I, H, B, x + size_t(t) * B * I, hp, cp, hn, cn);
     if (y) std::copy(hn, hn + BH, y + size_t(t) * BH);
     hp = hn, cp = cn;
   }
@@ -129,23 +125,20 @@ void LstmBlasStep::forward_bf16(const LstmParams& p, const float* x, const float
 
 void LstmBlasStep::forward(const LstmParams& p, const float* x, const float* h0, const float* c0,
                            float* y, float* hT, float* cT) {
-  if (precision_ == Precision::bf16) return forward_bf16(p, x, h0, c0, y, hT, cT);
   const int B = d_.B, H = d_.H, G = 4 * d_.H;
   const size_t BH = size_t(B) * H;
-  if (B == 1) {  // the composing case: matrix-vector work, fused (h_/c_ hold the state between steps)
-    const float* hp = h0 ? h0 : zeros_.data();
-    const float* cp = c0 ? c0 : zeros_.data();
-    for (int t = 0; t < d_.T; ++t) {
-      float* hn = t % 2 ? h_.data() : h2_.data();
-      float* cn = t % 2 ? c_.data() : c2_.data();
-      fused_step(p.w_ih, p.w_hh, p, d_.I, H, 1, x + size_t(t) * d_.I, hp, cp, hn, cn);
-      if (y) std::copy(hn, hn + H, y + size_t(t) * H);
-      hp = hn, cp = cn;
+  if (precision_ == Precision::bf16) {
+    const size_t n_ih = size_t(4) * H * d_.I;
+    if (!converted_) {
+      std::transform(p.w_ih, p.w_ih + n_ih, w_bf16_.begin(), to_bf16);
+      std::transform(p.w_hh, p.w_hh + size_t(4) * H * H, w_bf16_.begin() + n_ih, to_bf16);
+      converted_ = true;
     }
-    if (hT) std::copy(hp, hp + H, hT);
-    if (cT) std::copy(cp, cp + H, cT);
-    return;
+    return forward_fused(w_bf16_.data(), w_bf16_.data() + n_ih, p, x, h0, c0, y, hT, cT);
   }
+  // Composing (one step of any number of streams, or one stream): fused, each stream alone.
+  if (B == 1 || d_.T == 1) return forward_fused(p.w_ih, p.w_hh, p, x, h0, c0, y, hT, cT);
+  // A few steps of several streams: the input projection of all steps in one GEMM, then per step.
   for (size_t row = 0; row < size_t(d_.T) * B; ++row)
     for (int r = 0; r < G; ++r) gates_[row * G + r] = p.b_ih[r] + p.b_hh[r];
   add_projection(d_.T * B, d_.I, G, x, p.w_ih, gates_.data());

@@ -1,6 +1,7 @@
-// The inference-only LSTM path for small calls: B = 1 runs a fused matrix-vector step (OpenMP);
-// B > 1 one OpenBLAS GEMM for the input projection of all steps, then one GEMM per step.
-// In bf16 every B runs one fused step over bf16 weights (f32 activations and sums).
+// The inference-only LSTM path for small calls: one stream, or one step of any number of streams,
+// runs a fused matrix-vector step (OpenMP), each stream's arithmetic independent of the others;
+// a few steps of several streams use OpenBLAS GEMMs. bf16 always runs the fused step over bf16
+// weights (f32 activations and sums).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -24,15 +25,16 @@ class LstmBlasStep {
                float* hT, float* cT);
 
  private:
-  void forward_bf16(const LstmParams& p, const float* x, const float* h0, const float* c0, float* y,
-                    float* hT, float* cT);
+  template <class W>
+  void forward_fused(const W* wi, const W* wh, const LstmParams& p, const float* x, const float* h0,
+                     const float* c0, float* y, float* hT, float* cT);
   LstmDims d_;
   Precision precision_;
   std::vector<uint16_t> w_bf16_;  // bf16: [4H][I] then [4H][H], rounded at the first call
   bool converted_ = false;
   std::vector<float> gates_;  // [T][B][4H] pre-activations (B > 1)
   std::vector<float> h_, c_;  // [B][H] running state
-  std::vector<float> h2_, c2_, zeros_;  // B = 1: the other half of the state double buffer
+  std::vector<float> h2_, c2_, zeros_;  // the other half of the fused path's state double buffer
 };
 
 }  // namespace etude::nn
