@@ -24,7 +24,7 @@ Stepper::Stepper(const Model& model, int streams, LstmBackend backend, Precision
     const LayerSpec& l = spec.layers[i];
     if (l.kind == LayerKind::lstm) {
       const LstmDims d{1, streams, f, l.units};
-      kernels_[i] = backend == LstmBackend::fast ? make_cpu_lstm(d, precision) : make_reference_lstm(d);
+      kernels_[i] = backend == LstmBackend::fast ? make_cpu_lstm(d, precision, /*inference_only=*/true) : make_reference_lstm(d);
       for (auto* v : {&h_[i], &c_[i], &h_next_[i], &c_next_[i]}) v->assign(size_t(streams) * l.units, 0.0f);
     }
     step_macs_ += double(streams) * model.layout().features[i] *

@@ -13,7 +13,8 @@ namespace etude::nn {
 
 class Stepper {
  public:
-  // Reads the model's parameters in place: the model must outlive the stepper and not move.
+  // Reads the model's parameters in place: the model must outlive the stepper and not move, and
+  // its weights must not change while the stepper lives (a bf16 stepper rounds them once).
   Stepper(const Model& model, int streams, LstmBackend backend = LstmBackend::fast,
           Precision precision = Precision::f32);
   ~Stepper();

@@ -155,7 +155,7 @@ TEST(LstmCpu, Bf16TrainingStaysWithinStatedBounds) {
 TEST(LstmCpu, Bf16InferenceStepsStayWithinBoundsAndBatchEqualsSingle) {
   for (const LstmDims& d : {LstmDims{1, 1, 5, 7}, LstmDims{3, 1, 64, 160}, LstmDims{1, 4, 8, 12}}) {
     const Case c(d, 5);
-    auto fast = make_cpu_lstm(d, Precision::bf16);
+    auto fast = make_cpu_lstm(d, Precision::bf16, /*inference_only=*/true);
     auto ref = make_reference_lstm(d);
     expect_close(run(*fast, c, true, false), run(*ref, c, true, false), 1.5e-2, false, name(d) + " bf16 step");
   }
@@ -163,7 +163,7 @@ TEST(LstmCpu, Bf16InferenceStepsStayWithinBoundsAndBatchEqualsSingle) {
   for (const auto& [batch, precision] : {std::pair{LstmDims{1, 3, 6, 10}, Precision::f32},
                                          std::pair{LstmDims{2, 3, 6, 10}, Precision::bf16}}) {
     const Case c(batch, 9);
-    const Result all = run(*make_cpu_lstm(batch, precision), c, true, false);
+    const Result all = run(*make_cpu_lstm(batch, precision, true), c, true, false);
     for (int b = 0; b < batch.B; ++b) {
       const LstmDims one{batch.T, 1, batch.I, batch.H};
       Case s(one);
@@ -172,13 +172,25 @@ TEST(LstmCpu, Bf16InferenceStepsStayWithinBoundsAndBatchEqualsSingle) {
         std::copy_n(c.x.begin() + (size_t(t) * batch.B + b) * batch.I, batch.I, s.x.begin() + size_t(t) * batch.I);
       std::copy_n(c.h0.begin() + size_t(b) * batch.H, batch.H, s.h0.begin());
       std::copy_n(c.c0.begin() + size_t(b) * batch.H, batch.H, s.c0.begin());
-      const Result single = run(*make_cpu_lstm(one, precision), s, true, false);
+      const Result single = run(*make_cpu_lstm(one, precision, true), s, true, false);
       for (int t = 0; t < batch.T; ++t)
         for (int j = 0; j < batch.H; ++j)
           ASSERT_EQ(single.y[size_t(t) * batch.H + j], all.y[(size_t(t) * batch.B + b) * batch.H + j])
               << name(batch) << " stream " << b << " t " << t << " unit " << j;
     }
   }
+}
+
+// A kernel that trains sees every change of the weights, in inference calls too (no bf16 copy).
+TEST(LstmCpu, Bf16TrainingKernelInferenceFollowsChangedWeights) {
+  const LstmDims d{2, 2, 5, 7};
+  Case c(d, 11);
+  auto fast = make_cpu_lstm(d, Precision::bf16);
+  run(*fast, c, true, false);
+  for (float& w : c.w_hh) w = -w;
+  c.b_ih[0] += 0.5f;
+  expect_close(run(*fast, c, true, false), run(*make_reference_lstm(d), c, true, false), 1.5e-2, false,
+               name(d) + " after a weight change");
 }
 
 TEST(LstmCpu, RefusesEmptyShapes) {
