@@ -12,6 +12,7 @@ PACKAGES=(
   python3 python3-mido python3-numpy python3-torch
   gnuplot-nox bc
   libfluidsynth-dev fluid-soundfont-gm lilypond sox
+  chromium fonts-liberation
 )
 
 missing=()
@@ -19,7 +20,18 @@ for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+command -v npm >/dev/null || missing+=(nodejs npm)
+
+# The browser test's one npm package (playwright-core; it drives Debian's chromium, no download).
+install_web_test_deps() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/web"
+  [[ -d "$dir/node_modules/playwright-core" ]] && return 0
+  echo "setup: npm ci in tests/web (playwright-core)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error </dev/null) ||
+    echo "setup: npm could not install playwright-core; the browser test will be skipped" >&2
+}
+if [[ ${#missing[@]} -eq 0 ]]; then install_web_test_deps; exit 0; fi
 
 echo "setup: installing ${missing[*]}"
 SUDO=""
@@ -32,3 +44,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+install_web_test_deps
