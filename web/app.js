@@ -105,6 +105,12 @@ function drawRoll(canvas, roll, total) {
       ctx.fillStyle = '#c9d1d9'; ctx.fillText(`C${p / 12 - 1}`, 2, y + rowH - 1);
     }
   }
+  const every = [1, 2, 5, 10, 15, 30, 60, 120].find((s) => total / s <= 12) || 300;
+  ctx.fillStyle = '#8b949e';
+  for (let t = every; t < total; t += every) {
+    ctx.fillRect(xOf(t), 0, 1, h);
+    ctx.fillText(fmtTime(t), xOf(t) + 3, h - 3);
+  }
   for (const [p, start, end, vel] of roll) {
     const x = xOf(start), y = (hi - p) * rowH;
     ctx.fillStyle = `hsl(${200 - vel}, 80%, ${45 + vel / 6}%)`;
@@ -113,8 +119,11 @@ function drawRoll(canvas, roll, total) {
   return { label, total };
 }
 
+const eventText = (r) => (Array.isArray(r.events) ? r.events.join('; ') : String(r.events || ''));
+const isCheckpoint = (r) => eventText(r).includes('checkpoint');
+
 // A line chart of epoch rows: series are lines with dots, the best epoch a shaded band,
-// checkpoints triangles on the axis, `points` (the copy measure) diamonds at checkpoints.
+// checkpoints dashed lines, `points` (the copy measure) diamonds at checkpoints.
 function drawChart(canvas, rows, spec) {
   const { ctx, w, h } = fitCanvas(canvas);
   const small = h < 150;
@@ -130,31 +139,32 @@ function drawChart(canvas, rows, spec) {
   }
   const epochs = rows.map((r) => r.epoch);
   let x0 = Math.min(...epochs), x1 = Math.max(...epochs);
-  if (x0 === x1) { x0 -= 1; x1 += 1; }
+  const xm = x0 === x1 ? 1 : Math.max(0.3, (x1 - x0) * 0.03);
+  x0 -= xm; x1 += xm;
   let y0 = Math.min(...values), y1 = Math.max(...values);
   if (y0 === y1) { y0 -= 0.5 * Math.abs(y0 || 1); y1 += 0.5 * Math.abs(y1 || 1); }
   const m = (y1 - y0) * 0.08; y0 -= m; y1 += m;
+  if (spec.percent) { y0 = Math.max(0, y0); y1 = Math.min(1, y1); }
   const X = (e) => pad.l + ((e - x0) / (x1 - x0)) * (w - pad.l - pad.r);
   const Y = (v) => pad.t + (1 - (v - y0) / (y1 - y0)) * (h - pad.t - pad.b);
   ctx.strokeStyle = '#e5e0d4'; ctx.fillStyle = '#555d66'; ctx.lineWidth = 1;
   for (let i = 0; i <= (small ? 2 : 4); i++) {
     const v = y0 + ((y1 - y0) * i) / (small ? 2 : 4), y = Y(v);
     ctx.beginPath(); ctx.moveTo(pad.l, y); ctx.lineTo(w - pad.r, y); ctx.stroke();
-    ctx.fillText(v.toPrecision(3), 2, y + 4);
+    ctx.fillText(spec.percent ? fmtPercent(v) : v.toPrecision(3), 2, y + 4);
   }
   const step = Math.max(1, Math.ceil((x1 - x0) / 8));
-  for (let e = Math.ceil(x0); e <= x1; e += step) ctx.fillText(String(e), X(e) - 3, h - 5);
+  for (let e = Math.max(1, Math.ceil(x0)); e <= x1; e += step) ctx.fillText(String(e), X(e) - 3, h - 5);
   if (finite(spec.best)) {
     ctx.fillStyle = 'rgba(234, 179, 8, 0.35)';
     const bw = Math.max(8, (w - pad.l - pad.r) / Math.max(1, x1 - x0) / 2);
     ctx.fillRect(X(spec.best) - bw / 2, pad.t, bw, h - pad.t - pad.b);
   }
-  ctx.fillStyle = '#555d66';
-  for (const r of rows) {
-    if (!String(r.events || '').includes('checkpoint')) continue;
-    const x = X(r.epoch), y = h - pad.b;
-    ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x - 4, y + 6); ctx.lineTo(x + 4, y + 6); ctx.fill();
+  ctx.strokeStyle = '#8a8f96'; ctx.setLineDash([3, 3]);
+  for (const r of rows.filter(isCheckpoint)) {
+    ctx.beginPath(); ctx.moveTo(X(r.epoch), pad.t); ctx.lineTo(X(r.epoch), h - pad.b); ctx.stroke();
   }
+  ctx.setLineDash([]);
   for (const s of spec.series) {
     const pts = rows.filter((r) => finite(r[s.key]));
     ctx.strokeStyle = ctx.fillStyle = s.color; ctx.lineWidth = 2;
@@ -166,7 +176,7 @@ function drawChart(canvas, rows, spec) {
   for (const s of spec.points || []) {
     ctx.fillStyle = s.color;
     for (const r of rows) {
-      if (!finite(r[s.key]) || !String(r.events || '').includes('checkpoint')) continue;
+      if (!finite(r[s.key]) || !isCheckpoint(r)) continue;
       const x = X(r.epoch), y = Y(r[s.key]);
       ctx.beginPath(); ctx.moveTo(x, y - 5); ctx.lineTo(x + 5, y); ctx.lineTo(x, y + 5); ctx.lineTo(x - 5, y); ctx.fill();
     }
@@ -183,6 +193,7 @@ function drawChart(canvas, rows, spec) {
 
 const LOSS_SPEC = { series: [{ key: 'train_loss', label: 'train', color: '#2b4c7e' }, { key: 'val_loss', label: 'validation', color: '#c2410c' }] };
 const ACC_SPEC = {
+  percent: true,
   series: [{ key: 'train_accuracy', label: 'train', color: '#2b4c7e' }, { key: 'val_accuracy', label: 'validation', color: '#c2410c' }],
   points: [{ key: 'copied_share', label: 'copied', color: '#7c3aed' }],
 };
@@ -257,6 +268,7 @@ const CARD_LABELS = {
   train_loss: 'training loss', train_pieces: 'training pieces', validation_pieces: 'validation pieces',
   copied_share: 'copied share', seconds: 'training time', seed: 'seed',
 };
+const CARD_MAIN = ['styles', 'preset', 'epoch', 'best_epoch', 'val_loss', 'val_accuracy', 'copied_share'];
 function cardValue(key, v) {
   if (key === 'copied_share' || key.endsWith('accuracy')) return fmtPercent(v);
   if (key === 'seconds' && finite(v)) return v < 120 ? `${v.toFixed(1)} s` : `${(v / 60).toFixed(1)} min`;
@@ -280,13 +292,12 @@ function renderStyleCard() {
   if (req.run && req.checkpoint !== 'best') box.append(el('p', { class: 'muted', text: `Checkpoint ${req.checkpoint} of run ${req.run}.` }));
   if (!s) return;
   if (s.error) { box.append(el('p', { class: 'error', text: s.error })); return; }
-  const pairs = [['source', s.source === 'run' ? 'training run' : 'models folder']];
-  if (s.tokenizer) pairs.push(['tokenizer', s.tokenizer]);
-  for (const [k, v] of Object.entries(s.card || {})) {
-    if (k === 'tokenizer' || v === null || v === '') continue;
-    pairs.push([CARD_LABELS[k] || k.replace(/_/g, ' '), cardValue(k, v)]);
-  }
-  box.append(factList(pairs));
+  const card = { source: s.source === 'run' ? 'training run' : 'models folder', tokenizer: s.tokenizer, ...(s.card || {}) };
+  const fact = (k) => [CARD_LABELS[k] || k.replace(/_/g, ' '), cardValue(k, card[k])];
+  const shown = Object.keys(card).filter((k) => card[k] !== null && card[k] !== undefined && card[k] !== '');
+  box.append(factList(CARD_MAIN.filter((k) => shown.includes(k)).map(fact)));
+  const rest = shown.filter((k) => !CARD_MAIN.includes(k)).map(fact);
+  if (rest.length) box.append(el('details', {}, el('summary', { text: 'Full model card' }), factList(rest)));
 }
 styleSelect.addEventListener('change', renderStyleCard);
 
@@ -559,7 +570,7 @@ function connect(w) {
     const s = JSON.parse(e.data);
     w.run.state = s.state;
     w.run.message = s.message || '';
-    if (FINAL_STATES.includes(s.state)) { source.close(); finished(w); }
+    if (FINAL_STATES.includes(s.state)) { source.close(); w.progress = null; finished(w); }
     renderMonitor();
   });
   source.onerror = () => {
@@ -585,7 +596,8 @@ function renderProgress() {
   const w = train.watched;
   const p = w && w.progress;
   const bar = $('monitor-progress');
-  if (!p || !p.batches) { bar.removeAttribute('value'); if (!w || FINAL_STATES.includes(w.run.state)) bar.value = 0; }
+  bar.hidden = !w || FINAL_STATES.includes(w.run.state);
+  if (!p || !p.batches) bar.removeAttribute('value');
   else { bar.max = p.batches; bar.value = p.batch; }
   const parts = [];
   if (w && w.rows.size) parts.push(`${w.rows.size} epoch${w.rows.size > 1 ? 's' : ''} done`);
@@ -621,7 +633,7 @@ function renderMonitor() {
   }
   $('history-table').tBodies[0].replaceChildren(...rows.map((r) => el('tr', {},
     ...[r.epoch, fmt(r.train_loss), fmt(r.val_loss), fmtPercent(r.train_accuracy), fmtPercent(r.val_accuracy),
-      fmtPercent(r.copied_share), r.events || ''].map((v) => el('td', { text: String(v) })))));
+      fmtPercent(r.copied_share), eventText(r)].map((v) => el('td', { text: String(v) })))));
 }
 
 async function runAction(action) {
