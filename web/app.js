@@ -442,7 +442,7 @@ $('primer-file').addEventListener('change', async (e) => {
   showError(error, null);
   compose.primer = null;
   $('primer-clear').hidden = true;
-  if (!file) { $('primer-info').textContent = 'No primer: the piece starts from silence.'; return; }
+  if (!file) { $('primer-info').textContent = 'No primer: pieces start from silence.'; return; }
   $('primer-info').textContent = `Uploading ${file.name}…`;
   const form = new FormData();
   form.append('file', file, file.name);
@@ -451,11 +451,11 @@ $('primer-file').addEventListener('change', async (e) => {
     compose.primer = p;
     const slider = $('primer-seconds');
     slider.max = String(Math.max(1, Math.ceil(Math.min(p.seconds, 300))));
-    $('primer-info').textContent = `Primer ${file.name}: ${p.notes} notes, ${fmtTime(p.seconds)}. The piece continues it.`;
+    $('primer-info').textContent = `Primer ${file.name}: ${p.notes} notes, ${fmtTime(p.seconds)}. The next pieces continue it.`;
     $('primer-clear').hidden = false;
   } catch (err) {
     e.target.value = '';
-    $('primer-info').textContent = 'No primer: the piece starts from silence.';
+    $('primer-info').textContent = 'No primer: pieces start from silence.';
     showError(error, err);
   }
 });
@@ -463,7 +463,7 @@ $('primer-clear').addEventListener('click', () => {
   compose.primer = null;
   $('primer-file').value = '';
   $('primer-clear').hidden = true;
-  $('primer-info').textContent = 'No primer: the piece starts from silence.';
+  $('primer-info').textContent = 'No primer: pieces start from silence.';
   $('primer-file').focus();
 });
 

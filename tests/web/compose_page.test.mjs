@@ -133,7 +133,7 @@ try {
   await page.waitForSelector('#style option[value="style:tiny-chopin"]', { state: 'attached' });
   await style.selectOption('style:tiny-chopin');
   check(/best epoch/.test(await page.textContent('#style-card')), 'the style card shows the model card');
-  await page.getByLabel('Seed').fill('7');
+  await page.getByLabel('Seed', { exact: true }).fill('7');
   await page.getByRole('button', { name: 'Compose', exact: true }).click();
   await page.waitForSelector('#piece:not([hidden])');
   check((await page.textContent('#piece-title')).includes('seed 7'), 'the piece shows its seed');
@@ -152,6 +152,16 @@ try {
   const tracks = checkMidi(fs.readFileSync(await download.path()));
   log(`MIDI downloaded: ${download.suggestedFilename()}, ${tracks} tracks`);
   await page.screenshot({ path: path.join(outDir, 'compose.png'), fullPage: true });
+
+  // Continue my MIDI: upload a primer, compose its continuation.
+  await page.getByLabel('Primer (a MIDI file the piece continues)').setInputFiles(picks[0]);
+  await page.waitForSelector('#primer-clear:not([hidden])');
+  check(/\d+ notes/.test(await page.textContent('#primer-info')), 'the primer upload reports its notes');
+  await page.getByLabel('Seed', { exact: true }).fill('8');
+  await page.getByRole('button', { name: 'Compose', exact: true }).click();
+  await page.waitForFunction(() => document.getElementById('piece-title').textContent.endsWith('seed 8'));
+  check(await page.locator('#piece-list button').count() === 2, 'both pieces are listed');
+  await page.getByRole('button', { name: 'Remove primer' }).click();
 
   // Train a style from three uploaded files with a short budget; watch the curve grow.
   await page.getByRole('tab', { name: 'Train' }).click();
