@@ -157,8 +157,9 @@ function drawChart(canvas, rows, spec) {
   for (let e = Math.max(1, Math.ceil(x0)); e <= x1; e += step) ctx.fillText(String(e), X(e) - 3, h - 5);
   if (finite(spec.best)) {
     ctx.fillStyle = 'rgba(234, 179, 8, 0.35)';
-    const bw = Math.max(8, (w - pad.l - pad.r) / Math.max(1, x1 - x0) / 2);
+    const bw = Math.min(24, Math.max(8, (w - pad.l - pad.r) / (x1 - x0) / 2));
     ctx.fillRect(X(spec.best) - bw / 2, pad.t, bw, h - pad.t - pad.b);
+    if (!small) { ctx.fillStyle = '#7a5c00'; ctx.fillText('best', X(spec.best) - 10, pad.t + 10); }
   }
   ctx.strokeStyle = '#8a8f96'; ctx.setLineDash([3, 3]);
   for (const r of rows.filter(isCheckpoint)) {
@@ -289,7 +290,10 @@ function renderStyleCard() {
   const req = styleRequest(value);
   const name = req.style || req.run;
   const s = compose.styles.find((x) => x.name === name && (x.source === 'run') === !!req.run);
-  if (req.run && req.checkpoint !== 'best') box.append(el('p', { class: 'muted', text: `Checkpoint ${req.checkpoint} of run ${req.run}.` }));
+  if (req.run && req.checkpoint !== 'best') {
+    box.append(el('p', { class: 'muted', text: `Checkpoint ${req.checkpoint} of run ${req.run} (its curves are on the Train tab).` }));
+    return;
+  }
   if (!s) return;
   if (s.error) { box.append(el('p', { class: 'error', text: s.error })); return; }
   const card = { source: s.source === 'run' ? 'training run' : 'models folder', tokenizer: s.tokenizer, ...(s.card || {}) };
@@ -602,7 +606,7 @@ function renderProgress() {
   const parts = [];
   if (w && w.rows.size) parts.push(`${w.rows.size} epoch${w.rows.size > 1 ? 's' : ''} done`);
   if (p) {
-    parts.push(`epoch ${(w.run.epoch || 0) + 1}: batch ${p.batch}/${p.batches}`, `loss ${fmt(p.loss, 3)}`,
+    parts.push(`epoch ${p.epoch || (w.run.epoch || 0) + 1}: batch ${p.batch}/${p.batches}`, `loss ${fmt(p.loss, 3)}`,
       `${Math.round(p.tokens_per_second || 0)} tokens/s`);
     if (finite(p.eta_seconds)) parts.push(`about ${fmtTime(p.eta_seconds)} left`);
   }
