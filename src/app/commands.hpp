@@ -10,5 +10,7 @@ void add_corpus_commands(CLI::App& app);  // corpus, tokenize              (cmd_
 void add_nn_commands(CLI::App& app);      // forward, bench train|generate (cmd_nn.cpp)
 void add_train_commands(CLI::App& app);   // train                        (cmd_train.cpp)
 void add_compose_commands(CLI::App& app); // compose, styles              (cmd_compose.cpp)
+void add_model_commands(CLI::App& app);   // export, evaluate             (cmd_models.cpp)
+void add_serve_commands(CLI::App& app);   // serve                        (cmd_serve.cpp)
 
 }  // namespace etude::app

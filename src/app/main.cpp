@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   etude::app::add_nn_commands(app);
   etude::app::add_train_commands(app);
   etude::app::add_compose_commands(app);
+  etude::app::add_model_commands(app);
+  etude::app::add_serve_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

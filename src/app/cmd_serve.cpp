@@ -1,0 +1,216 @@
+// Registers `etude serve`: the local web app (the page built into the binary and its JSON API,
+// see serve_*.hpp) on cpp-httplib, bound to 127.0.0.1 unless told otherwise. SIGINT or SIGTERM
+// stops a training run cleanly (its epoch saved), then the server, and the command exits 0.
+#include <pthread.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+
+#include "app/commands.hpp"
+#include "app/serve_compose.hpp"
+#include "app/serve_http.hpp"
+#include "app/serve_runs.hpp"
+#include "app/serve_styles.hpp"
+#include "app/web_assets.hpp"
+#include "base/error.hpp"
+#include "base/file_io.hpp"
+
+namespace etude::app {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace serve;
+using httplib::Request;
+using httplib::Response;
+
+struct ServeArgs {
+  std::string models, runs, data, state = "etude-server", host = "127.0.0.1", web;
+  int port = 8080, threads = 1;
+  ComposeLimits limits;
+};
+
+// --models, else $ETUDE_MODELS, else the project's models/ beside the build folder, else ./models
+// (the rule of `etude compose`).
+fs::path models_folder(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("ETUDE_MODELS"); env && *env) return env;
+  std::error_code ec;
+  const fs::path project = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path();
+  return !ec && fs::is_directory(project / "models") ? project / "models" : fs::path("models");
+}
+
+std::string mime_of(const fs::path& file) {
+  static const std::map<std::string, std::string> types{
+      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"}, {".svg", "image/svg+xml"},
+      {".png", "image/png"}, {".ico", "image/x-icon"}, {".json", "application/json"}, {".mid", "audio/midi"},
+      {".wav", "audio/wav"}, {".pdf", "application/pdf"}};
+  auto it = types.find(file.extension().string());
+  return it == types.end() ? "application/octet-stream" : it->second;
+}
+
+// The page: from --web DIR (found by listing it, so no request path reaches the filesystem) or
+// from the copy built into the binary.
+void serve_asset(const fs::path& web, const Request& req, Response& res) {
+  const std::string path = req.path == "/" ? "/index.html" : req.path;
+  if (!web.empty()) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(web, ec), end; !ec && it != end; it.increment(ec))
+      if ("/" + it->path().lexically_relative(web).generic_string() == path && it->is_regular_file(ec))
+        return res.set_content(read_file_text(it->path()), mime_of(it->path()));
+  } else {
+    for (const WebAsset& a : web_assets())
+      if (a.path == path) return res.set_content(std::string(a.body), std::string(a.mime));
+  }
+  throw HttpError(404, "no such page or file: " + path.substr(0, 100));
+}
+
+void fail(Response& res, int status, const std::string& message) {
+  reply_error(res, status, message);
+  if (status == 503) res.set_header("Retry-After", "1");
+}
+
+// A handler whose errors become {"error": ...} with their status.
+template <class F>
+httplib::Server::Handler api(F f) {
+  return [f](const Request& req, Response& res) {
+    try {
+      f(req, res);
+    } catch (const HttpError& e) {
+      fail(res, e.status, e.what());
+    } catch (const InvalidArgument& e) {
+      fail(res, 400, e.what());
+    } catch (const FormatError& e) {
+      fail(res, 400, e.what());
+    } catch (const std::exception& e) {
+      fail(res, 500, std::string("internal error: ") + e.what());
+    }
+  };
+}
+
+void send_file(Response& res, const fs::path& file, const std::string& attachment = "") {
+  res.set_content(read_file_text(file), mime_of(file));
+  if (!attachment.empty()) res.set_header("Content-Disposition", "attachment; filename=\"" + attachment + "\"");
+}
+
+void add_routes(httplib::Server& s, StyleCatalog& styles, ComposeService& composer, RunManager& runs,
+                const fs::path& web) {
+  s.Get("/api/health", api([](const Request&, Response& res) { reply_json(res, {{"ok", true}, {"version", kVersion}}); }));
+  s.Get("/api/styles", api([&](const Request&, Response& res) { reply_json(res, styles.list()); }));
+  s.Post("/api/primers", api([&](const Request& req, Response& res) { reply_json(res, composer.add_primer(req), 201); }));
+  s.Post("/api/compose", api([&](const Request& req, Response& res) {
+    reply_json(res, composer.compose(json_body(req, kComposeBodyMax)));
+  }));
+  s.Get(R"(/api/pieces/([^/]+))", api([&](const Request& req, Response& res) {
+    reply_json(res, composer.piece(req.matches[1])->info);
+  }));
+  s.Get(R"(/api/pieces/([^/]+)/([^/]+))", api([&](const Request& req, Response& res) {
+    const auto piece = composer.piece(req.matches[1]);
+    const std::string name = req.matches[2];
+    if (name == "report.json") return reply_json(res, piece->info["report"]);
+    send_file(res, composer.file(*piece, name), name == "piece.mid" ? piece->download_name + ".mid" : "");
+  }));
+  s.Get("/api/data", api([&](const Request&, Response& res) { reply_json(res, runs.data_folders()); }));
+  s.Get("/api/runs", api([&](const Request&, Response& res) { reply_json(res, runs.list()); }));
+  s.Post("/api/runs", api([&](const Request& req, Response& res) { reply_json(res, {{"run", runs.start(req)}}, 202); }));
+  s.Get(R"(/api/runs/([^/]+))", api([&](const Request& req, Response& res) { reply_json(res, runs.get(req.matches[1])); }));
+  s.Post(R"(/api/runs/([^/]+)/stop)", api([&](const Request& req, Response& res) {
+    reply_json(res, runs.stop(req.matches[1]));
+  }));
+  s.Post(R"(/api/runs/([^/]+)/resume)", api([&](const Request& req, Response& res) {
+    reply_json(res, runs.resume(req.matches[1]), 202);
+  }));
+  s.Get(R"(/api/runs/([^/]+)/plots/([^/]+)\.png)", api([&](const Request& req, Response& res) {
+    send_file(res, runs.plot(req.matches[1], req.matches[2]));
+  }));
+  s.Get(R"(/api/runs/([^/]+)/events)", api([&](const Request& req, Response& res) { runs.events(req.matches[1], res); }));
+  s.Get(R"(/api/.*)", api([](const Request& req, Response&) {
+    throw HttpError(404, "no such endpoint: GET " + req.path.substr(0, 100));
+  }));
+  s.Post(R"(/.*)", api([](const Request& req, Response&) {
+    throw HttpError(404, "no such endpoint: POST " + req.path.substr(0, 100));
+  }));
+  s.Get(R"(/.*)", api([web](const Request& req, Response& res) { serve_asset(web, req, res); }));
+  // Whatever httplib answers by itself (unknown routes, 413 over the body limit, bad requests)
+  // gets a JSON error body too.
+  s.set_error_handler([](const Request& req, Response& res) {
+    if (!res.body.empty()) return;
+    const std::string what = res.status == 413 ? "the request body is too large (at most 32 MiB of uploads)"
+                             : res.status == 404 ? "no such endpoint: " + req.method + " " + req.path.substr(0, 100)
+                                                 : "the request could not be handled (HTTP " + std::to_string(res.status) + ")";
+    reply_error(res, res.status, what);
+  });
+  s.set_logger([](const Request& req, const Response& res) {
+    if (res.status >= 500) std::fprintf(stderr, "etude serve: %s %s -> %d %s\n", req.method.c_str(), req.path.c_str(), res.status, res.body.c_str());
+  });
+}
+
+void run_serve(const ServeArgs& a) {
+  // Signals go to one waiting thread (blocked everywhere else, threads started later included).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const fs::path state = a.state;
+  fs::create_directories(state);
+  if (!a.web.empty() && !fs::is_directory(a.web)) throw IoError("--web " + a.web + ": no such folder");
+  const fs::path runs_dir = a.runs.empty() ? state / "runs" : fs::path(a.runs);
+  StyleCatalog styles(models_folder(a.models), runs_dir);
+  ComposeService composer(styles, state, a.limits);
+  RunManager runs(runs_dir, state, a.data, a.threads);
+
+  httplib::Server server;
+  const size_t threads = size_t(a.limits.workers + a.limits.queue + kStreamsMax + 8);
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.set_payload_max_length(kRunUploadBytesMax + (8 << 20));
+  add_routes(server, styles, composer, runs, a.web);
+  int port = a.port;
+  if (port == 0) port = server.bind_to_any_port(a.host);
+  else if (!server.bind_to_port(a.host, port)) port = -1;
+  if (port <= 0)
+    throw IoError("cannot listen on " + a.host + ":" + std::to_string(a.port) + " (in use? try another --port, or 0)");
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    runs.shutdown();  // the run in progress saves its epoch first
+    server.stop();
+  });
+  std::printf("etude serve: listening on http://%s:%d/\n", a.host.c_str(), port);
+  std::fflush(stdout);
+  server.listen_after_bind();
+  pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter if the server ended by itself
+  waiter.join();
+}
+
+}  // namespace
+
+void add_serve_commands(CLI::App& app) {
+  auto a = std::make_shared<ServeArgs>();
+  CLI::App* c = app.add_subcommand("serve", "Serve the Compose page and its JSON API (compose, listen, read, train)");
+  c->add_option("--models", a->models, "style models folder (default $ETUDE_MODELS, else the project's models/)");
+  c->add_option("--runs", a->runs, "training runs folder (default: runs/ under --state)");
+  c->add_option("--data", a->data, "data root: its subfolders of MIDI files can be trained on (default: uploads only)");
+  c->add_option("--state", a->state, "the server's own folder: uploads, rendered pieces, corpus caches")->capture_default_str();
+  c->add_option("--host", a->host, "address to listen on (anything but loopback exposes the server)")->capture_default_str();
+  c->add_option("--port", a->port, "port (0: a free one)")->capture_default_str()->check(CLI::Range(0, 65535));
+  c->add_option("--workers", a->limits.workers, "pieces composed at once")->capture_default_str()->check(CLI::Range(1, 64));
+  c->add_option("--queue", a->limits.queue, "compose requests that may wait; beyond: 503 + Retry-After")
+      ->capture_default_str()->check(CLI::Range(0, 256));
+  c->add_option("--web", a->web, "serve the page from this folder instead of the copy built in");
+  c->add_option("--threads", a->threads, "compute threads of a training run (0 = every core; 1 keeps composing responsive)")
+      ->capture_default_str()->check(CLI::Range(0, 1024));
+  c->footer("Prints `etude serve: listening on http://HOST:PORT/` once ready. Ctrl-C or SIGTERM stops a training run "
+            "cleanly, then exits 0. Exit codes: 1 usage error, 2 cannot listen or bad folder.");
+  c->callback([a] { run_serve(*a); });
+}
+
+}  // namespace etude::app

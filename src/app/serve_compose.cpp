@@ -1,0 +1,138 @@
+// Composing for `etude serve`; see serve_compose.hpp.
+#include "app/serve_compose.hpp"
+
+#include <cmath>
+#include <random>
+
+#include "app/serve_http.hpp"
+#include "base/error.hpp"
+#include "compose/originality.hpp"
+#include "music/midi_convert.hpp"
+#include "nn/trainer.hpp"
+#include "render/score.hpp"
+#include "render/wav.hpp"
+
+namespace etude::app::serve {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+constexpr int64_t kMaxSeed = (int64_t{1} << 53) - 1;  // exact in JavaScript
+
+double ms(double seconds) { return std::round(seconds * 1000) / 1000; }
+}  // namespace
+
+ComposeService::ComposeService(StyleCatalog& catalog, const fs::path& state, const ComposeLimits& limits)
+    : catalog_(catalog),
+      pool_(limits.workers, limits.queue),
+      render_pool_(limits.workers, limits.queue),
+      models_(limits.models),
+      primers_(state / "primers", limits.primers),
+      pieces_(state / "pieces", limits.pieces) {}
+
+json ComposeService::compose(const json& body) {
+  const auto style = string_field(body, "style"), run = string_field(body, "run");
+  if (style.has_value() == run.has_value())
+    throw HttpError(400, "give exactly one of \"style\" (a style from /api/styles) and \"run\" (a training run)");
+  fs::path file;
+  json about;
+  if (style) {
+    file = catalog_.style_file(check_name(*style, "style"));
+    about = {{"style", *style}};
+  } else {
+    const std::string checkpoint = string_field(body, "checkpoint").value_or("best");
+    file = catalog_.run_file(check_name(*run, "run"), check_name(checkpoint, "checkpoint"));
+    about = {{"style", *run}, {"run", *run}, {"checkpoint", checkpoint}};
+  }
+  ComposeOptions o;
+  const auto length = integer_field(body, "length", 16, 2000);
+  const auto seconds = number_field(body, "seconds", 5, 300);
+  if (length && seconds) throw HttpError(400, "give \"length\" (tokens) or \"seconds\", not both");
+  o.length = int(length.value_or(400));
+  o.seconds = seconds.value_or(0);
+  o.sampling.temperature = float(number_field(body, "temperature", 0.1, 2.0).value_or(1.0));
+  o.sampling.top_p = float(number_field(body, "top_p", 0, 1).value_or(0.95));
+  if (o.sampling.top_p <= 0) throw HttpError(400, "top_p: must be in (0, 1] (1 keeps every token)");
+  o.sampling.top_k = int(integer_field(body, "top_k", 0, 512).value_or(0));
+  o.count = int(integer_field(body, "count", 1, 4).value_or(1));
+  o.seed = uint64_t(integer_field(body, "seed", 0, kMaxSeed).value_or(int64_t(std::random_device{}() % 1000000)));
+  o.primer_seconds = number_field(body, "primer_seconds", 0, 600).value_or(0);
+  if (auto primer = string_field(body, "primer")) {
+    if (!valid_id(*primer, "pr")) throw HttpError(400, "primer: \"" + primer->substr(0, 40) + "\" is not a primer id (pr-...)");
+    o.primer = primers_.load(*primer);
+    if (!o.primer) throw HttpError(404, "unknown primer " + *primer + " (upload it again with POST /api/primers)");
+  }
+  json pieces = json::array();
+  const bool ran = pool_.run([&] {
+    std::shared_ptr<const StyleModel> model;
+    try {
+      model = models_.get(file);
+    } catch (const Error& e) {
+      throw HttpError(500, "the model file of " + about["style"].get<std::string>() + " could not be loaded: " + e.what());
+    }
+    nn::set_compute_threads(1);  // the pool's workers are the parallelism
+    for (const ComposedPiece& p : etude::compose(*model, o)) pieces.push_back(keep(p, *model, about)->info);
+  });
+  if (!ran) throw HttpError(503, "the server is composing as much as it can; try again in a second");
+  return {{"pieces", pieces}};
+}
+
+std::shared_ptr<Piece> ComposeService::keep(const ComposedPiece& p, const StyleModel& model, const json& about) {
+  auto piece = std::make_shared<Piece>();
+  piece->id = make_id("pc");
+  const std::string style = about["style"];
+  piece->download_name = "etude-" + style + "-" + std::to_string(p.seed);
+  fs::create_directories(pieces_.dir() / piece->id);
+  piece->dir = pieces_.dir() / piece->id;
+  save_note_sequence(p.seq, piece->dir / "piece.mid");
+  const std::span<const int32_t> composed = std::span(p.tokens).subspan(1 + p.primer_tokens);
+  const OriginalityReport r =
+      make_report(p.seq, composed, *model.tokenizer, model.ngrams ? &*model.ngrams : nullptr, p.repairs);
+  json roll = json::array();
+  for (const Note& n : p.seq.notes) roll.push_back({n.pitch, ms(n.start), ms(n.end), n.velocity});
+  const std::string base = "/api/pieces/" + piece->id + "/";
+  piece->info = about;
+  piece->info.update({{"id", piece->id}, {"seed", p.seed}, {"tokens", composed.size()}, {"notes", p.seq.notes.size()},
+                      {"seconds", ms(p.seq.total_time)}, {"repairs", p.repairs}, {"summary", report_line(r)},
+                      {"report", report_to_json(r)}, {"roll", std::move(roll)},
+                      {"files", {{"midi", base + "piece.mid"}, {"wav", base + "piece.wav"}, {"pdf", base + "score.pdf"},
+                                 {"svg", base + "score.svg"}, {"report", base + "report.json"}}}});
+  pieces_.add(piece);
+  return piece;
+}
+
+json ComposeService::add_primer(const httplib::Request& req) {
+  if (request_bytes(req) > kPrimerMax + 64 * 1024)
+    throw HttpError(413, "a primer upload is at most 1 MiB (this request has " + std::to_string(request_bytes(req)) + " bytes)");
+  const auto files = form_files(req, "file");
+  if (files.size() != 1) throw HttpError(400, "send one MIDI file as the multipart/form-data field \"file\"");
+  if (files[0]->content.size() > kPrimerMax) throw HttpError(413, "a primer MIDI file is at most 1 MiB");
+  return primers_.add(files[0]->content, files[0]->filename);
+}
+
+std::shared_ptr<Piece> ComposeService::piece(const std::string& id) {
+  std::shared_ptr<Piece> p = valid_id(id, "pc") ? pieces_.find(id) : nullptr;
+  if (!p) throw HttpError(404, "no piece " + id.substr(0, 40) + " (pieces are kept for a while; compose it again)");
+  return p;
+}
+
+fs::path ComposeService::file(Piece& piece, const std::string& name) {
+  if (name != "piece.mid" && name != "piece.wav" && name != "score.pdf" && name != "score.svg")
+    throw HttpError(404, "a piece has piece.mid, piece.wav, score.pdf, score.svg and report.json");
+  const fs::path path = piece.dir / name;
+  std::lock_guard lock(piece.render);
+  if (fs::exists(path)) return path;
+  const bool ran = render_pool_.run([&] {
+    try {
+      const NoteSequence seq = load_note_sequence(piece.dir / "piece.mid");
+      if (name == "piece.wav") render_wav(seq, path);
+      else render_score(seq, path, {.title = piece.download_name});
+    } catch (const Error& e) {
+      throw HttpError(500, "could not render " + name + ": " + e.what());
+    }
+  });
+  if (!ran) throw HttpError(503, "the server is rendering as much as it can; try again in a second");
+  return path;
+}
+
+}  // namespace etude::app::serve
