@@ -1,6 +1,8 @@
 // Whole-file reads and atomic writes; see file_io.hpp.
 #include "base/file_io.hpp"
 
+#include <thread>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -38,7 +40,9 @@ std::string read_file_text(const fs::path& path) {
 
 void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  const fs::path tmp = dir / (path.filename().string() + ".tmp-" + std::to_string(::getpid()));
+  // Unique per process and thread, so two threads writing the same path never share a temporary.
+  const fs::path tmp = dir / (path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
+                              std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id())));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     throw IoError(path.string() + ": cannot write (" + std::strerror(errno) +
@@ -55,9 +59,12 @@ void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  const int sync_err = ::fsync(fd) != 0 ? errno : 0;
+  const int close_err = ::close(fd) != 0 ? errno : 0;
+  if (sync_err != 0 || close_err != 0) {
     ::unlink(tmp.c_str());
-    throw IoError(path.string() + ": fsync/close failed (" + std::strerror(errno) + ")");
+    throw IoError(path.string() + ": " + (sync_err ? "fsync" : "close") + " failed (" +
+                  std::strerror(sync_err ? sync_err : close_err) + "); is the disk full?");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;

@@ -16,7 +16,7 @@ std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path,
                                      uint64_t max_bytes = uint64_t{1} << 32);
 std::string read_file_text(const std::filesystem::path& path);
 
-// Writes bytes to path.tmp-<pid>, fsyncs, renames over path and fsyncs the folder.
+// Writes bytes to path.tmp-<pid>-<thread>, fsyncs, renames over path and fsyncs the folder.
 void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes);
 void write_file_atomic(const std::filesystem::path& path, std::string_view text);
 

@@ -146,6 +146,8 @@ class TrackParser {
     if (checked && static_cast<int>(ev.payload.size()) != spec.length)
       return Problem{at, std::string(spec.name) + " meta event has " + std::to_string(ev.payload.size()) +
                              " data bytes, expected " + std::to_string(spec.length)};
+    if (ev.meta_type == meta::kSetTempo && ev.payload[0] == 0 && ev.payload[1] == 0 && ev.payload[2] == 0)
+      return Problem{at, "set_tempo of 0 microseconds per beat (an infinitely fast tempo; expected 1..16777215)"};
     if (ev.meta_type == meta::kKeySignature) {
       const int sharps = static_cast<int8_t>(ev.payload[0]);
       if (sharps < -7 || sharps > 7 || ev.payload[1] > 1)
@@ -366,13 +368,18 @@ class FileParser {
   MidiFile file_;
 };
 
+// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF; text that
+// fails is decoded as Latin-1 instead, so every string we hand on is valid UTF-8.
 bool valid_utf8(const std::string& s) {
   for (size_t i = 0; i < s.size();) {
     const auto c = static_cast<uint8_t>(s[i]);
-    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    const size_t n = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >> 4) == 0xE ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
     if (n == 0 || i + n > s.size()) return false;
     for (size_t k = 1; k < n; ++k)
       if ((static_cast<uint8_t>(s[i + k]) >> 6) != 2) return false;
+    const auto c1 = static_cast<uint8_t>(s[i + (n > 1 ? 1 : 0)]);
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F))
+      return false;
     i += n;
   }
   return true;

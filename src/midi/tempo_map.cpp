@@ -10,7 +10,8 @@ namespace etude {
 
 TempoMap::TempoMap(const Division& division, std::vector<TempoPoint> changes) {
   const double smpte_spt = division.is_smpte() ? 1.0 / (division.frames_per_second() * division.ticks_per_frame) : 0.0;
-  auto spt = [&](uint32_t us) { return division.is_smpte() ? smpte_spt : us * 1e-6 / division.ticks_per_beat; };
+  // A tempo of 0 (only a lenient or hand-made file has one) counts as 1 us per beat: time stays finite.
+  auto spt = [&](uint32_t us) { return division.is_smpte() ? smpte_spt : std::max<uint32_t>(us, 1) * 1e-6 / division.ticks_per_beat; };
   segments_.push_back({0, 0.0, 500000, spt(500000)});
   if (division.is_smpte()) return;
   std::stable_sort(changes.begin(), changes.end(), [](const TempoPoint& a, const TempoPoint& b) { return a.tick < b.tick; });

@@ -240,6 +240,27 @@ TEST(MidiReader, LenientSkipsMalformedMetaEventsAndKeepsTheTrack) {
   EXPECT_NE(f.warnings[1].find("key_signature out of range"), std::string::npos);
 }
 
+TEST(MidiReader, TempoZeroIsAnErrorOrSkipped) {
+  const Bytes events = cat({{0x00, 0xFF, 0x51, 0x03, 0, 0, 0}, kNote});
+  EXPECT_NE(error_of(smf(0, 96, {track(events)})).find("set_tempo of 0"), std::string::npos);
+  MidiFile f = parse(smf(0, 96, {track(events)}), true);
+  EXPECT_EQ(f.tracks[0].events.size(), 3u);  // the tempo is skipped, the note kept
+  ASSERT_EQ(f.warnings.size(), 1u);
+}
+
+TEST(MidiReader, InvalidUtf8TextIsReadAsLatin1) {
+  // Overlong (C0 80), surrogate (ED A0 80) and beyond U+10FFFF (F5): not UTF-8, so Latin-1.
+  for (const Bytes& text : {Bytes{0xC0, 0x80}, Bytes{0xED, 0xA0, 0x80}, Bytes{0xF5, 0x80, 0x80, 0x80}, Bytes{0xE0, 0x80, 0x80}}) {
+    Bytes events = {0x00, 0xFF, 0x03, static_cast<uint8_t>(text.size())};
+    events.insert(events.end(), text.begin(), text.end());
+    MidiFile f = parse(smf(0, 96, {track(cat({events, kNote}))}));
+    const std::string name = f.tracks[0].name();
+    EXPECT_EQ(name.size(), 2 * text.size());  // every byte >= 0x80 becomes two UTF-8 bytes
+  }
+  MidiFile ok = parse(smf(0, 96, {track(cat({{0x00, 0xFF, 0x03, 0x04, 0xF0, 0x9F, 0x8E, 0xB9}, kNote}))}));
+  EXPECT_EQ(ok.tracks[0].name(), "\xF0\x9F\x8E\xB9");  // valid 4-byte UTF-8 kept as is
+}
+
 TEST(MidiReader, LenientDropsAMessageCutShortByAStatusByte) {
   const Bytes events = {0x00, 0x90, 60, 0x80, 60, 0, 0x10, 0x90, 62, 100};  // note-on lacks its velocity
   EXPECT_NE(error_of(smf(0, 96, {track(events)})).find("byte offset 25: data byte 0x80 has its high bit set"), std::string::npos);
