@@ -153,8 +153,8 @@ function drawChart(canvas, rows, spec) {
     ctx.beginPath(); ctx.moveTo(pad.l, y); ctx.lineTo(w - pad.r, y); ctx.stroke();
     ctx.fillText(spec.percent ? fmtPercent(v) : v.toPrecision(3), 2, y + 4);
   }
-  const step = Math.max(1, Math.ceil((x1 - x0) / 8));
-  for (let e = Math.max(1, Math.ceil(x0)); e <= x1; e += step) ctx.fillText(String(e), X(e) - 3, h - 5);
+  const step = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].find((s) => (x1 - x0) / s <= 8) || 2000;
+  for (let e = Math.max(step, Math.ceil(x0 / step) * step); e <= x1; e += step) ctx.fillText(String(e), X(e) - 3, h - 5);
   if (finite(spec.best)) {
     ctx.fillStyle = 'rgba(234, 179, 8, 0.35)';
     const bw = Math.min(24, Math.max(8, (w - pad.l - pad.r) / (x1 - x0) / 2));
@@ -572,9 +572,11 @@ function connect(w) {
   });
   source.addEventListener('state', (e) => {
     const s = JSON.parse(e.data);
+    const changed = s.state !== w.run.state;
     w.run.state = s.state;
     w.run.message = s.message || '';
     if (FINAL_STATES.includes(s.state)) { source.close(); w.progress = null; finished(w); }
+    else if (changed) loadRuns().catch((err) => showError($('train-error'), err));
     renderMonitor();
   });
   source.onerror = () => {
@@ -678,18 +680,18 @@ function renderRuns() {
     const facts = [run.preset, run.tokenizer, `${rows.length} epochs`,
       best ? `best epoch ${best} (validation loss ${fmt(run.best_val_loss)})` : null,
       run.started ? `started ${new Date(run.started).toLocaleString()}` : null].filter(Boolean).join(' · ');
-    const links = Object.entries(run.plots || {}).map(([k, href]) => el('a', { href, target: '_blank', rel: 'noopener', text: `${k} plot` }));
+    const plots = Object.entries(run.plots || {}).flatMap(([k, href]) => [' ', el('a', { href, target: '_blank', rel: 'noopener', text: k })]);
     const item = el('article', { class: 'run', 'aria-label': `Run ${run.name}` },
       el('div', {},
         el('h3', {}, `${run.name} `, el('span', { class: `badge ${run.state}`, text: run.state })),
         el('p', { class: 'muted', text: facts }),
         run.message ? el('p', { class: 'muted', text: run.message }) : '',
+        plots.length ? el('p', { class: 'muted' }, 'Plots (PNG):', ...plots) : '',
         el('div', { class: 'buttons' },
           el('button', { type: 'button', text: 'Show curves', onclick: () => { watch(run); $('monitor-title').scrollIntoView({ block: 'nearest' }); } }),
           checkpoints.length ? select : el('span', { class: 'muted', text: 'no checkpoints yet' }),
           el('button', { type: 'button', class: 'primary', disabled: !checkpoints.length, text: 'Compose from this checkpoint',
-            onclick: () => composeFrom(run.name, select.value) }),
-          ...links)),
+            onclick: () => composeFrom(run.name, select.value) }))),
       canvas);
     item.drawChart = () => drawChart(canvas, rows, { series: LOSS_SPEC.series, best });
     return item;

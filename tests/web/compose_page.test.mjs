@@ -180,7 +180,8 @@ try {
   const state = await page.textContent('#monitor-state');
   log(`run ended: ${state} (${await page.textContent('#monitor-message')}), ${await page.getAttribute('#chart-loss', 'data-points')} epochs`);
   check(state !== 'failed', 'the run did not fail');
-  await page.waitForSelector('#runs article[aria-label="Run web-chopin"]');
+  await page.waitForSelector('#compose-run:not([hidden])');
+  await page.waitForSelector(`#runs article[aria-label="Run web-chopin"] .badge.${state}`);
   await page.screenshot({ path: path.join(outDir, 'train.png'), fullPage: true });
 
   // The new style is in the Compose drop-down: compose with it.
