@@ -1,7 +1,10 @@
 // Registers `etude serve`: the local web app (the page built into the binary and its JSON API,
 // see serve_*.hpp) on cpp-httplib, bound to 127.0.0.1 unless told otherwise. SIGINT or SIGTERM
 // stops a training run cleanly (its epoch saved), then the server, and the command exits 0.
-#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 
 #include <csignal>
 #include <cstdio>
@@ -151,13 +154,25 @@ void add_routes(httplib::Server& s, StyleCatalog& styles, ComposeService& compos
   });
 }
 
+// The one piece of global state: a signal handler can reach nothing else. SIGINT or SIGTERM
+// writes a byte to this pipe; a thread waiting on it shuts the server down cleanly.
+std::atomic<int> g_signal_pipe{-1};
+extern "C" void on_signal(int) {
+  const char byte = 1;
+  if (write(g_signal_pipe.load(), &byte, 1) < 0) {
+  }
+}
+
 void run_serve(const ServeArgs& a) {
-  // Signals go to one waiting thread (blocked everywhere else, threads started later included).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  int fds[2];
+  if (pipe(fds) != 0) throw IoError("serve: cannot create a pipe for signals");
+  g_signal_pipe = fds[1];
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND | SA_RESTART;  // a second Ctrl-C ends the process at once
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
 
   const fs::path state = a.state;
   fs::create_directories(state);
@@ -179,16 +194,22 @@ void run_serve(const ServeArgs& a) {
     throw IoError("cannot listen on " + a.host + ":" + std::to_string(a.port) + " (in use? try another --port, or 0)");
 
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    char byte = 0;
+    while (read(fds[0], &byte, 1) < 0 && errno == EINTR) {
+    }
     runs.shutdown();  // the run in progress saves its epoch first
     server.stop();
   });
   std::printf("etude serve: listening on http://%s:%d/\n", a.host.c_str(), port);
   std::fflush(stdout);
   server.listen_after_bind();
-  pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter if the server ended by itself
+  on_signal(0);  // wakes the waiter if the server ended by itself
   waiter.join();
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  g_signal_pipe = -1;
+  close(fds[0]);
+  close(fds[1]);
 }
 
 }  // namespace

@@ -453,13 +453,13 @@ bool RunManager::pump(const std::string& name, Cursor& c, httplib::DataSink& sin
   const Snapshot s = snapshot(name);
   std::string out;
   for (; c.rows < s.history.size(); ++c.rows) out += sse("epoch", s.history[c.rows]);
-  if (!s.progress.is_null() && s.progress_seq != c.progress_seq) {
-    out += sse("progress", s.progress);
-    c.progress_seq = s.progress_seq;
-  }
   if (c.first || s.state != c.state || s.message != c.message) {
     out += sse("state", {{"state", s.state}, {"message", s.message}});
     c.state = s.state, c.message = s.message;
+  }
+  if (!s.progress.is_null() && s.progress_seq != c.progress_seq) {
+    out += sse("progress", s.progress);
+    c.progress_seq = s.progress_seq;
   }
   c.first = false;
   const auto now = Clock::now();
