@@ -43,8 +43,9 @@ LoadedModel model_from_safetensors(SafetensorsFile file, const std::string& what
   } catch (const Error& e) {
     throw FormatError(what + ": etude.model metadata: " + e.what());
   }
-  LoadedModel out{Model(std::move(spec)), std::move(file.metadata)};
-  const ParamLayout& layout = out.model.layout();
+  // Every tensor is checked against the layout before the model is allocated: its size is then
+  // bounded by the file's own bytes, whatever the model JSON claims.
+  const ParamLayout layout = make_layout(spec);
   for (const TensorSlot& t : layout.tensors) {
     auto st = file.tensors.find(t.name);
     if (st == file.tensors.end())
@@ -53,7 +54,11 @@ LoadedModel model_from_safetensors(SafetensorsFile file, const std::string& what
     if (st->second.shape != t.shape)
       throw FormatError(what + ": tensor " + t.name + " has shape " + shape_text(st->second.shape) +
                         " but the model JSON needs " + shape_text(t.shape));
-    std::copy(st->second.data.begin(), st->second.data.end(), out.model.tensor(t).begin());
+  }
+  LoadedModel out{Model(std::move(spec)), std::move(file.metadata)};
+  for (const TensorSlot& t : layout.tensors) {
+    const auto& data = file.tensors.at(t.name).data;
+    std::copy(data.begin(), data.end(), out.model.tensor(t).begin());
   }
   for (const auto& [name, st] : file.tensors)
     if (!layout.find(name))

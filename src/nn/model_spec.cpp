@@ -194,8 +194,13 @@ json model_spec_to_json(const ModelSpec& s) {
 
 void validate_model_spec(const ModelSpec& s) {
   auto fail = [](const std::string& msg) { throw InvalidArgument("model: " + msg); };
-  if (s.vocab < 2) fail("vocab must be at least 2 (got " + std::to_string(s.vocab) + ")");
-  if (s.input == InputKind::embedding && s.embed_dim < 1) fail("input.dim must be positive");
+  // Sizes are bounded so a model JSON (from a file or --config) can never make the parameter
+  // count overflow or ask for terabytes: far above any model Etude trains.
+  constexpr int kMaxVocab = 1 << 20, kMaxWidth = 1 << 16;
+  if (s.vocab < 2 || s.vocab > kMaxVocab)
+    fail("vocab must be in 2.." + std::to_string(kMaxVocab) + " (got " + std::to_string(s.vocab) + ")");
+  if (s.input == InputKind::embedding && (s.embed_dim < 1 || s.embed_dim > kMaxWidth))
+    fail("input.dim must be in 1.." + std::to_string(kMaxWidth));
   if (s.window < 1 || s.batch < 1) fail("window and batch must be positive");
   if (s.clip < 0) fail("clip must be >= 0 (0 turns clipping off)");
   if (s.layers.empty() || s.layers.back().kind != LayerKind::dense ||
@@ -206,12 +211,12 @@ void validate_model_spec(const ModelSpec& s) {
     const LayerSpec& l = s.layers[i];
     const std::string at = "layers[" + std::to_string(i) + "]: ";
     if (l.kind == LayerKind::lstm) {
-      if (l.units < 1) fail(at + "lstm units must be positive");
+      if (l.units < 1 || l.units > kMaxWidth) fail(at + "lstm units must be in 1.." + std::to_string(kMaxWidth));
       if (!sequences) fail(at + "an lstm after one with return_sequences=false has no sequence to read");
       sequences = l.return_sequences;
     }
-    if (l.kind == LayerKind::dense && l.units < 1 && l.units != kVocabUnits)
-      fail(at + "dense units must be positive or \"vocab\"");
+    if (l.kind == LayerKind::dense && (l.units < 1 || l.units > kMaxWidth) && l.units != kVocabUnits)
+      fail(at + "dense units must be in 1.." + std::to_string(kMaxWidth) + " or \"vocab\"");
     if (l.kind == LayerKind::dropout && !(l.rate >= 0 && l.rate < 1))
       fail(at + "dropout rate must be in [0, 1)");
     if (l.kind == LayerKind::batchnorm && !(l.eps > 0 && l.momentum >= 0 && l.momentum <= 1))

@@ -112,6 +112,19 @@ std::string load_error(const std::vector<uint8_t>& bytes) {
   return "";
 }
 
+// A model JSON claiming enormous layers, in a file with no tensors: refused by its sizes or by the
+// missing tensors before anything is allocated (sizes near 2^31 once wrapped the parameter count).
+TEST_F(ModelFile, RefusesHugeModelJsonBeforeAllocating) {
+  for (const char* units : {"2147483647", "65536"}) {
+    const std::string model_json = std::string(R"({"input":{"type":"embedding","dim":8},"vocab":6,"layers":[)") +
+                                   R"({"type":"lstm","units":)" + units + R"(},{"type":"lstm","units":)" + units +
+                                   R"(},{"type":"dense","units":"vocab"}],"mode":"seq2seq"})";
+    const std::vector<uint8_t> bytes = encode_safetensors({}, {{kMetaModel, model_json}}, DType::f32);
+    const std::string e = load_error(bytes);
+    EXPECT_TRUE(e.find("units must be in") != std::string::npos || e.find("is missing") != std::string::npos) << e;
+  }
+}
+
 TEST_F(ModelFile, RefusesCorruptTruncatedAndMismatchedFiles) {
   Model m(small_spec(InputKind::embedding, Mode::seq2seq, {lstm(4), dense(kVocabUnits)}, 6));
   m.init_random(1);
