@@ -346,6 +346,8 @@ async function composePiece() {
     compose.pieces.unshift(...pieces);
     compose.pieces.splice(12);
     showPiece(pieces[0]);
+    $('compose-status').textContent = `Composed ${pieces.length} piece${pieces.length > 1 ? 's' : ''}: ` +
+      `${pieces[0].style}, seed ${pieces[0].seed}, ${pieces[0].notes} notes, ${fmtTime(pieces[0].seconds)}.`;
   } catch (e) {
     showError(error, e);
   } finally {
