@@ -383,7 +383,12 @@ function showPiece(piece) {
   $('piece-facts').textContent = `${piece.notes} notes · ${fmtTime(piece.seconds)} · ${piece.tokens} tokens · ` +
     `${piece.repairs} repairs`;
   const f = piece.files || {};
-  for (const k of ['midi', 'wav', 'pdf', 'svg', 'report']) $(`dl-${k}`).href = f[k] || '#';
+  const ext = { midi: 'mid', wav: 'wav', pdf: 'pdf', report: 'json' };
+  for (const k of ['midi', 'wav', 'pdf', 'svg', 'report']) {
+    const link = $(`dl-${k}`);
+    link.href = f[k] || '#';
+    if (ext[k]) link.download = `etude-${piece.style}-${piece.seed}${k === 'report' ? '-report' : ''}.${ext[k]}`;
+  }
   $('originality').textContent = originalityText(piece.report);
   const r = piece.report || {};
   const pairs = [['summary', piece.summary || '']];
