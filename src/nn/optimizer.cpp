@@ -3,6 +3,7 @@
 #include "nn/optimizer.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include "base/error.hpp"
 
@@ -43,7 +44,8 @@ Optimizer::Optimizer(OptimizerSpec opt, ScheduleSpec schedule, float clip, size_
 double Optimizer::step(std::span<float> p, std::span<float> g) {
   if (p.size() != g.size() || state_.size() != (opt_.kind == OptimizerKind::adam ? 2 : 1) * p.size())
     throw InvalidArgument("optimizer: parameter, gradient and state sizes disagree");
-  const double norm = clip_ > 0 ? clip_grad_norm(g, clip_) : 0.0;
+  // The norm is measured even without clipping: the training guard needs it to see divergence.
+  const double norm = clip_grad_norm(g, clip_ > 0 ? double(clip_) : std::numeric_limits<double>::infinity());
   const float lr = static_cast<float>(scheduled_lr(opt_, schedule_, step_));
   ++step_;
   const float wd = opt_.weight_decay;

@@ -40,6 +40,10 @@ LoadedState load_run_state(const std::filesystem::path& path) {
                       "); start a new run with another --out");
   }
   nn::LoadedModel m = nn::model_from_safetensors(std::move(file), what);
+  const size_t per_param = m.model.spec().optimizer.kind == nn::OptimizerKind::adam ? 2 : 1;
+  if (optimizer.size() != per_param * m.model.params().size())
+    throw FormatError(what + ": tensor optimizer.state holds " + std::to_string(optimizer.size()) + " values, expected " +
+                      std::to_string(per_param * m.model.params().size()) + "; start a new run with another --out");
   return {std::move(m.model), std::move(optimizer), std::move(s)};
 }
 

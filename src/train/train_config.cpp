@@ -1,6 +1,8 @@
 // TrainConfig <-> JSON (the run's stored settings); see train_config.hpp.
 #include "train/train_config.hpp"
 
+#include "base/error.hpp"
+
 namespace etude::train {
 using nlohmann::json;
 
@@ -35,6 +37,18 @@ void config_from_json(const json& j, TrainConfig& c) {
   c.sample_tokens = j.at("sample_tokens");
   c.max_rollbacks = j.at("max_rollbacks");
   c.lr_cut = j.at("lr_cut");
+  // The same ranges as the command line: a damaged or hand-edited state must not divide by zero.
+  auto check = [](bool ok, const char* what) {
+    if (!ok) throw InvalidArgument(std::string("the run's stored settings (state.safetensors): ") + what +
+                            " is out of range; start a new run with another --out");
+  };
+  check(c.epochs >= 1, "epochs");
+  check(c.checkpoint_every >= 1, "checkpoint_every");
+  check(c.batch >= 0 && c.seq >= 0 && c.lr >= 0, "batch, seq or lr");
+  check(c.val_fraction >= 0 && c.val_fraction < 1, "val_fraction");
+  check(c.transpose_min <= c.transpose_max, "transpose");
+  check(c.patience >= 0 && c.sample_tokens >= 0 && c.max_rollbacks >= 0, "patience, sample_tokens or max_rollbacks");
+  check(c.lr_cut > 0 && c.lr_cut <= 1, "lr_cut");
 }
 
 }  // namespace etude::train

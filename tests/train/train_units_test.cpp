@@ -13,6 +13,7 @@
 #include "train/batches.hpp"
 #include "train/plots.hpp"
 #include "train/run_state.hpp"
+#include "train/train_config.hpp"
 
 namespace etude::train {
 namespace {
@@ -154,5 +155,26 @@ TEST(NgramMetadata, RoundTripsAndRefusesDamage) {
   }
 }
 
+}  // namespace
+}  // namespace etude::train
+
+namespace etude::train {
+namespace {
+// A damaged or hand-edited state must be refused, not divide by zero (checkpoint_every 0).
+TEST(StoredConfig, RoundTripsAndRefusesOutOfRangeSettings) {
+  TrainConfig c;
+  c.corpus_dir = "/x";
+  TrainConfig back;
+  config_from_json(config_to_json(c), back);
+  EXPECT_EQ(config_to_json(back), config_to_json(c));
+  for (const char* field : {"checkpoint_every", "epochs", "lr_cut"}) {
+    nlohmann::json j = config_to_json(c);
+    j[field] = 0;
+    EXPECT_THROW(config_from_json(j, back), InvalidArgument) << field;
+  }
+  nlohmann::json j = config_to_json(c);
+  j["transpose"] = {3, -3};
+  EXPECT_THROW(config_from_json(j, back), InvalidArgument);
+}
 }  // namespace
 }  // namespace etude::train
