@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+
+#include "base/error.hpp"
 
 namespace etude::train {
 
@@ -14,6 +17,9 @@ std::vector<size_t> window_starts(size_t n, int time, size_t stride, size_t offs
 
 void fill_batch(std::span<const int32_t> stream, std::span<const size_t> starts, int batch, int time,
                 nn::Mode mode, int32_t* tokens, int32_t* targets) {
+  if (starts.empty())
+    throw InvalidArgument("no window of " + std::to_string(time + 1) + " tokens fits in a stream of " +
+                          std::to_string(stream.size()) + " tokens; use a smaller --seq");
   for (int b = 0; b < batch; ++b) {
     const int32_t* w = stream.data() + starts[size_t(b) < starts.size() ? size_t(b) : 0];
     std::copy_n(w, time, tokens + size_t(b) * time);
