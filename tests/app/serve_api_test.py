@@ -1,0 +1,282 @@
+# `etude serve` end to end over HTTP: every endpoint of the API with good and bad requests (bad
+# JSON, bad names, "../", out-of-range fields, non-MIDI and oversized uploads, unknown ids),
+# downloads checked (MIDI parses with mido, WAV samples, PDF/SVG), a primer continuation, a short
+# training run from uploads with its event stream, stop and resume from the data root, composing
+# from a run and a checkpoint, and SIGTERM while training (state saved, exit 0).
+import json
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+import wave
+from pathlib import Path
+
+import mido
+
+sys.path.insert(0, str(Path(__file__).parent))
+from serve_common import CHOPIN, FAST, SLICE, Server, have_inputs, make_data, train_model  # noqa: E402
+
+
+def final(events):
+    return bool(events) and events[-1][0] == "state" and events[-1][1]["state"] in ("finished", "failed", "stopped")
+
+
+@unittest.skipUnless(have_inputs(), "needs ETUDE_BIN and the shared corpus (ETUDE_CORPUS)")
+class ServeApi(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="etude-serve-api-"))
+        cls.data = make_data(cls.tmp)
+        cls.models = train_model(cls.tmp, cls.data)
+        cls.s = Server(cls.tmp, "--state", cls.tmp / "state", "--models", cls.models, "--runs", cls.tmp / "runs",
+                       "--data", cls.data)
+        cls.midi = (CHOPIN / SLICE[0]).read_bytes()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.s.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        assert rc == 0, rc
+
+    def error(self, method, path, body, status, *words):
+        status_got, h, data = self.s.request(method, path, body)
+        self.assertEqual(status_got, status, (path, body if not isinstance(body, bytes) else len(body), data[:300]))
+        message = json.loads(data)["error"]
+        for w in words:
+            self.assertIn(w, message)
+        return message
+
+    def compose(self, **fields):
+        return self.s.json("POST", "/api/compose", fields)["pieces"]
+
+    def test_health_page_and_unknown_paths(self):
+        self.assertEqual(self.s.json("GET", "/api/health"), {"ok": True, "version": "0.1.0"})
+        status, h, body = self.s.request("GET", "/")
+        self.assertEqual(status, 200)
+        self.assertTrue(h["content-type"].startswith("text/html"))
+        self.assertIn(b"<html", body.lower())
+        self.error("GET", "/no-such-file.js", None, 404)
+        self.error("GET", "/api/no-such-endpoint", None, 404)
+        self.error("POST", "/api/no-such-endpoint", b"", 404)
+
+    def test_styles_lists_the_model_with_its_card(self):
+        styles = self.s.json("GET", "/api/styles")["styles"]
+        first = styles[0]
+        self.assertEqual((first["name"], first["source"], first["tokenizer"]), ("chopin", "models", "beats"))
+        self.assertEqual(first["card"]["preset"], "small")
+        self.assertEqual(first["card"]["epoch"], 1)
+
+    def test_compose_pieces_and_downloads(self):
+        pieces = self.compose(style="chopin", length=96, seed=7, count=2, temperature=0.9, top_p=0.9, top_k=40)
+        self.assertEqual([p["seed"] for p in pieces], [7, 8])
+        p = pieces[0]
+        self.assertEqual((p["style"], p["tokens"], p["repairs"]), ("chopin", 96, 0))
+        self.assertEqual(len(p["roll"]), p["notes"])
+        self.assertGreater(p["notes"], 0)
+        for pitch, start, end, velocity in p["roll"]:
+            self.assertTrue(0 <= pitch <= 127 and 0 <= start <= end <= p["seconds"] + 1e-6 and 1 <= velocity <= 127)
+        self.assertIn("longest copied run", p["summary"])
+        self.assertEqual(p["report"]["notes"], p["notes"])
+        self.assertEqual(self.s.json("GET", f"/api/pieces/{p['id']}"), p)
+        self.assertEqual(self.s.json("GET", p["files"]["report"]), p["report"])
+        # The same seed composes the same piece.
+        again = self.compose(style="chopin", length=96, seed=7, temperature=0.9, top_p=0.9, top_k=40)[0]
+        self.assertNotEqual(again["id"], p["id"])
+        self.assertEqual(again["roll"], p["roll"])
+        # MIDI: an attachment named after style and seed, parsed by mido with the same notes.
+        status, h, body = self.s.request("GET", p["files"]["midi"])
+        self.assertEqual((status, h["content-type"]), (200, "audio/midi"))
+        self.assertEqual(h["content-disposition"], 'attachment; filename="etude-chopin-7.mid"')
+        path = self.tmp / "piece.mid"
+        path.write_bytes(body)
+        notes = sum(1 for t in mido.MidiFile(path).tracks for m in t if m.type == "note_on" and m.velocity > 0)
+        self.assertEqual(notes, p["notes"])
+        # WAV: RIFF/WAVE, stereo 16-bit, as long as the piece, not silent.
+        status, h, body = self.s.request("GET", p["files"]["wav"])
+        self.assertEqual((status, h["content-type"]), (200, "audio/wav"))
+        self.assertEqual((body[:4], body[8:12]), (b"RIFF", b"WAVE"))
+        (self.tmp / "piece.wav").write_bytes(body)
+        with wave.open(str(self.tmp / "piece.wav")) as w:
+            self.assertEqual((w.getnchannels(), w.getsampwidth()), (2, 2))
+            self.assertGreaterEqual(w.getnframes() / w.getframerate(), p["seconds"])
+            frames = w.readframes(w.getnframes())
+        self.assertTrue(any(frames[i] for i in range(0, len(frames), 7)))
+        # Score: PDF and SVG engraved by LilyPond, cached after the first request.
+        status, h, body = self.s.request("GET", p["files"]["pdf"])
+        self.assertEqual((status, h["content-type"], body[:5]), (200, "application/pdf", b"%PDF-"))
+        status, h, body = self.s.request("GET", p["files"]["svg"])
+        self.assertEqual((status, h["content-type"]), (200, "image/svg+xml"))
+        self.assertIn(b"<svg", body[:1000])
+        self.error("GET", f"/api/pieces/{p['id']}/other.txt", None, 404)
+
+    def test_compose_by_seconds(self):
+        p = self.compose(style="chopin", seconds=5, seed=3)[0]
+        self.assertLessEqual(p["seconds"], 5.0 + 1e-6)
+        self.assertGreater(p["notes"], 0)
+
+    def test_compose_bad_requests(self):
+        post = lambda body, status, *words: self.error("POST", "/api/compose", body, status, *words)  # noqa: E731
+        post(b"{not json", 400, "JSON")
+        post(b"[1, 2]", 400, "object")
+        post({}, 400, "style")
+        post({"style": "chopin", "run": "x"}, 400, "style", "run")
+        post({"style": "../models/chopin"}, 400, "style", "not a valid name")
+        post({"style": "a/b"}, 400, "style")
+        post({"style": 7}, 400, "style")
+        post({"style": "nobody"}, 404, "unknown style", "chopin")
+        post({"run": "../runs"}, 400, "run")
+        post({"run": "nobody"}, 404, "nobody")
+        for field, value in [("length", 15), ("length", 2001), ("length", 1.5), ("length", "400"), ("seconds", 4),
+                             ("seconds", 301), ("temperature", 0.05), ("temperature", 2.5), ("top_p", 0),
+                             ("top_p", 1.5), ("top_k", -1), ("top_k", 513), ("seed", -1), ("count", 0), ("count", 5),
+                             ("primer_seconds", -1)]:
+            post({"style": "chopin", field: value}, 400, field)
+        post({"style": "chopin", "length": 64, "seconds": 10}, 400, "length", "seconds")
+        post({"style": "chopin", "primer": "../../etc/passwd"}, 400, "primer")
+        post({"style": "chopin", "primer": "pr-0123456789abcdef"}, 404, "primer")
+        post(json.dumps({"style": "chopin", "pad": "x" * 70000}).encode(), 413)
+        self.error("GET", "/api/pieces/pc-0123456789abcdef", None, 404)
+        self.error("GET", "/api/pieces/..%2F..%2Fetc", None, 404)
+        self.error("GET", "/api/pieces/pc-0123456789abcdef/piece.mid", None, 404)
+
+    def test_primer_upload_and_continuation(self):
+        status, primer = self.s.upload("/api/primers", files=[("file", "prelude.mid", self.midi)], expect=201)
+        self.assertTrue(primer["id"].startswith("pr-"))
+        self.assertGreater(primer["notes"], 0)
+        self.assertGreater(primer["seconds"], 0)
+        p = self.compose(style="chopin", length=64, seed=5, primer=primer["id"], primer_seconds=4)[0]
+        self.assertEqual(p["tokens"], 64)
+        self.assertGreater(p["notes"], 0)
+        stored = list((self.tmp / "state" / "primers").iterdir())
+        self.assertIn(primer["id"] + ".mid", [f.name for f in stored])  # a server-chosen name
+        status, body = self.s.upload("/api/primers", files=[("file", "notes.txt", b"this is not a MIDI file")])
+        self.assertEqual(status, 400)
+        self.assertIn("not a MIDI file", body["error"])
+        status, body = self.s.upload("/api/primers", files=[("file", "big.mid", b"MThd" + b"\0" * (1 << 20))])
+        self.assertEqual(status, 413)
+        status, body = self.s.upload("/api/primers", fields=[("name", "x")])
+        self.assertEqual(status, 400)
+
+    def test_data_folders(self):
+        self.assertEqual(self.s.json("GET", "/api/data"), {"folders": [{"name": "Chopin", "files": len(SLICE)}]})
+
+    def test_runs_bad_requests(self):
+        up = lambda fields, files, status, *words: self.assertTrue(  # noqa: E731
+            all(w in self.s.upload("/api/runs", fields, files, expect=status)[1]["error"] for w in words))
+        up([("folder", "Chopin")], [], 400, "name")
+        up([("name", "../evil"), ("folder", "Chopin")], [], 400, "name")
+        up([("name", "x" * 65), ("folder", "Chopin")], [], 400, "name")
+        up([("name", "ok"), ("folder", "Chopin"), ("preset", "huge")], [], 400, "preset", "small")
+        up([("name", "ok"), ("folder", "Chopin"), ("tokenizer", "words")], [], 400, "tokenizer")
+        up([("name", "ok"), ("folder", "Chopin"), ("minutes", "0")], [], 400, "minutes")
+        up([("name", "ok"), ("folder", "Chopin"), ("minutes", "lots")], [], 400, "minutes")
+        up([("name", "ok"), ("folder", "../data")], [], 400, "folder")
+        up([("name", "ok")], [], 400, "folder", "files")
+        up([("name", "ok"), ("folder", "Chopin")], [("files", "a.mid", self.midi)], 400, "folder", "files")
+        up([("name", "ok")], [("files", "a.mid", self.midi), ("files", "b.txt", b"hello")], 400, "b.txt", "not a MIDI")
+        up([("name", "ok")], [("files", f"{i}.mid", b"x") for i in range(65)], 400, "64")
+        up([("name", "ok")], [("files", "big.mid", b"MThd" + b"\0" * (2 << 20))], 413)
+        status, _, _ = self.s.request("POST", "/api/runs", b"\0" * (41 << 20),
+                                      {"Content-Type": "multipart/form-data; boundary=x"})
+        self.assertEqual(status, 413)
+        self.error("GET", "/api/runs/nobody", None, 404)
+        self.error("POST", "/api/runs/nobody/stop", b"", 404)
+        self.error("POST", "/api/runs/nobody/resume", b"", 404)
+        self.error("GET", "/api/runs/nobody/events", None, 404)
+        self.error("GET", "/api/runs/..%2Fstate/plots/loss.png", None, 404)
+        self.assertFalse((self.tmp / "runs" / "ok").exists())
+
+    def test_training_runs_stream_stop_resume_and_compose(self):
+        # From uploads: a short run of two epochs, followed on its event stream.
+        files = [("files", f, (CHOPIN / f).read_bytes()) for f in SLICE]
+        fields = [("name", "mine"), ("minutes", "2"), ("epochs", "2")] + list(FAST.items())
+        status, body = self.s.upload("/api/runs", fields, files, expect=202)
+        run = body["run"]
+        self.assertEqual((run["name"], run["preset"], run["minutes"]), ("mine", "small", 2))
+        self.assertIn(run["state"], ("queued", "running"))
+        status, busy = self.s.upload("/api/runs", [("name", "other"), ("folder", "Chopin")], [], expect=409)
+        self.assertEqual(busy["error"], "a run is already training: mine; stop it or wait")
+        events = self.s.events("/api/runs/mine/events", final)
+        kinds = [e for e, _ in events]
+        self.assertEqual(events[0], ("state", events[0][1]))
+        self.assertEqual([d["epoch"] for e, d in events if e == "epoch"], [1, 2])
+        self.assertIn("progress", kinds)
+        progress = next(d for e, d in events if e == "progress")
+        self.assertTrue({"batch", "batches", "loss", "tokens_per_second", "eta_seconds"} <= set(progress))
+        self.assertEqual(events[-1][1]["state"], "finished")
+        run = self.s.json("GET", "/api/runs/mine")
+        self.assertEqual((run["state"], run["epoch"], len(run["history"])), ("finished", 2, 2))
+        self.assertEqual(run["checkpoints"][:2], ["best", "last"])
+        self.assertIn("epoch-0002", run["checkpoints"])
+        self.assertTrue(run["best_epoch"] in (1, 2) and run["best_val_loss"] > 0)
+        self.assertTrue({"train_loss", "val_loss", "train_accuracy", "val_accuracy", "copied_share"} <= set(run["history"][0]))
+        uploads = list((self.tmp / "state" / "uploads").rglob("*.mid"))
+        self.assertEqual(sorted(f.name for f in uploads), ["001.mid", "002.mid", "003.mid", "004.mid"])
+        if "loss" in run["plots"]:
+            status, h, png = self.s.request("GET", run["plots"]["loss"])
+            self.assertEqual((status, h["content-type"], png[:4]), (200, "image/png", b"\x89PNG"))
+        # A finished run's stream replays its history and ends at once.
+        replay = self.s.events("/api/runs/mine/events", lambda e: False, timeout=20)
+        self.assertEqual([e for e, _ in replay], ["epoch", "epoch", "state"])
+        # The new style appears after the models folder's and composes, from best and a checkpoint.
+        styles = self.s.json("GET", "/api/styles")["styles"]
+        self.assertEqual([(s["name"], s["source"]) for s in styles], [("chopin", "models"), ("mine", "run")])
+        self.assertEqual(self.compose(run="mine", length=32, seed=1)[0]["style"], "mine")
+        p = self.compose(run="mine", checkpoint="epoch-0002", length=32, seed=1)[0]
+        self.assertEqual(p["checkpoint"], "epoch-0002")
+        self.error("POST", "/api/compose", {"run": "mine", "checkpoint": "epoch-0099"}, 404, "epoch-0002")
+        self.error("POST", "/api/compose", {"run": "mine", "checkpoint": "../best"}, 400, "checkpoint")
+        status, _ = self.s.upload("/api/runs", [("name", "mine"), ("folder", "Chopin")], [], expect=409)
+        self.error("POST", "/api/runs/mine/stop", b"", 409, "not training")
+
+        # From the data root: stop after the first epoch, resume, stop again.
+        fields = [("name", "long"), ("folder", "Chopin"), ("minutes", "5")] + list(FAST.items())
+        self.s.upload("/api/runs", fields, [], expect=202)
+        self.s.events("/api/runs/long/events", lambda ev: any(e == "epoch" for e, _ in ev))
+        stopped = self.s.json("POST", "/api/runs/long/stop", b"")
+        self.assertEqual(stopped["name"], "long")
+        events = self.s.events("/api/runs/long/events", final)
+        self.assertEqual(events[-1][1]["state"], "stopped")
+        run = self.s.json("GET", "/api/runs/long")
+        self.assertEqual(run["state"], "stopped")
+        done = run["epoch"]
+        self.assertGreaterEqual(done, 1)
+        resumed = self.s.json("POST", "/api/runs/long/resume", b"", expect=202)
+        self.assertIn(resumed["state"], ("queued", "running"))
+        self.assertEqual(len(resumed["history"]), done)
+        self.error("POST", "/api/runs/mine/resume", b"", 409, "already training: long")
+        self.s.events("/api/runs/long/events", lambda ev: any(e == "epoch" and d["epoch"] > done for e, d in ev))
+        self.s.json("POST", "/api/runs/long/stop", b"")
+        self.s.events("/api/runs/long/events", final)
+        run = self.s.json("GET", "/api/runs/long")
+        self.assertEqual(run["state"], "stopped")
+        self.assertGreater(run["epoch"], done)
+        self.assertEqual([r["epoch"] for r in run["history"]], list(range(1, run["epoch"] + 1)))
+        self.assertEqual(self.compose(run="long", checkpoint="last", length=32)[0]["run"], "long")
+        names = [r["name"] for r in self.s.json("GET", "/api/runs")["runs"]]
+        self.assertEqual(names, ["long", "mine"])
+
+
+@unittest.skipUnless(have_inputs(), "needs ETUDE_BIN and the shared corpus (ETUDE_CORPUS)")
+class ServeShutdown(unittest.TestCase):
+    def test_sigterm_while_training_saves_the_run_and_exits_0(self):
+        tmp = Path(tempfile.mkdtemp(prefix="etude-serve-stop-"))
+        try:
+            data = make_data(tmp)
+            s = Server(tmp, "--state", tmp / "state", "--data", data, "--models", tmp / "none")
+            self.assertEqual(s.json("GET", "/api/styles"), {"styles": []})
+            fields = [("name", "bg"), ("folder", "Chopin"), ("minutes", "5")] + list(FAST.items())
+            s.upload("/api/runs", fields, [], expect=202)
+            s.events("/api/runs/bg/events", lambda ev: any(e == "progress" for e, _ in ev))
+            self.assertEqual(s.stop(), 0)
+            serve = json.loads((tmp / "state" / "runs" / "bg" / "serve.json").read_text())
+            self.assertEqual(serve["state"], "stopped")
+            self.assertIn("shut down", serve["message"])
+            self.assertTrue((tmp / "state" / "runs" / "bg" / "state.safetensors").exists())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
