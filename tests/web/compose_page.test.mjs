@@ -32,7 +32,7 @@ function check(cond, what) {
 // Runs a command to completion; rejects with its output on a non-zero exit or after `seconds`.
 function run(cmd, args, seconds) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => { output += d; });
     child.stderr.on('data', (d) => { output += d; });
@@ -47,7 +47,7 @@ function run(cmd, args, seconds) {
 
 // Starts `etude serve` and resolves with its URL once it printed the "listening on" line.
 function startServer(args) {
-  const child = spawn(ETUDE_BIN, ['serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(ETUDE_BIN, ['serve', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   child.stderrText = '';
   child.stderr.on('data', (d) => { child.stderrText += d; });
@@ -98,7 +98,8 @@ const paintedPixels = (page, id) => page.evaluate((id) => {
 }, id);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'etude-web-'));
-let server = null, browser = null;
+const env = { ...process.env, XDG_CACHE_HOME: path.join(tmp, 'cache') };  // corpus caches stay in the temp folder
+let server = null, browser = null, page = null;
 const problems = [];
 try {
   // Three small Chopin preludes: a tiny style trained by the command line, and the uploads later.
@@ -122,7 +123,7 @@ try {
 
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1366, height: 768 } });
-  const page = await context.newPage();
+  page = await context.newPage();
   page.setDefaultTimeout(30000);
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -172,11 +173,19 @@ try {
   await page.getByRole('button', { name: 'Train', exact: true }).click();
   await page.waitForSelector('#monitor:not([hidden])');
   log('training started');
-  await page.waitForFunction(() => Number(document.getElementById('chart-loss').dataset.points) >= 1, null, { timeout: 120000 });
-  log('first epoch drawn');
-  check(await page.locator('#history-table tbody tr').count() >= 1, 'the history table has a row');
-  await page.waitForFunction(() => ['finished', 'stopped', 'failed'].includes(document.getElementById('monitor-state').textContent),
-    null, { timeout: 120000 });
+  // The curve grows: the number of epochs drawn, sampled until the run ends.
+  const drawn = [];
+  for (const end = Date.now() + 150000; Date.now() < end;) {
+    const { points, state } = await page.evaluate(() => ({
+      points: Number(document.getElementById('chart-loss').dataset.points || 0),
+      state: document.getElementById('monitor-state').textContent }));
+    if (drawn[drawn.length - 1] !== points) drawn.push(points);
+    if (['finished', 'stopped', 'failed'].includes(state)) break;
+    await page.waitForTimeout(250);
+  }
+  log('epochs drawn while training:', drawn.join(' → '));
+  check(drawn[drawn.length - 1] >= 1, 'at least one epoch point is drawn');
+  check(await page.locator('#history-table tbody tr').count() === drawn[drawn.length - 1], 'the history table has a row per epoch drawn');
   const state = await page.textContent('#monitor-state');
   log(`run ended: ${state} (${await page.textContent('#monitor-message')}), ${await page.getAttribute('#chart-loss', 'data-points')} epochs`);
   check(state !== 'failed', 'the run did not fail');
@@ -197,6 +206,7 @@ try {
   log('ok');
 } catch (e) {
   console.error(e.stack || e);
+  if (page) await page.screenshot({ path: path.join(outDir, 'failure.png'), fullPage: true }).catch(() => {});
   if (problems.length) console.error(problems.join('\n'));
   if (server && server.child.stderrText) console.error(`server stderr:\n${server.child.stderrText.slice(-4000)}`);
   process.exitCode = 1;
