@@ -155,7 +155,8 @@ void add_routes(httplib::Server& s, StyleCatalog& styles, ComposeService& compos
 }
 
 // The one piece of global state: a signal handler can reach nothing else. SIGINT or SIGTERM
-// writes a byte to this pipe; a thread waiting on it shuts the server down cleanly.
+// writes a byte to this pipe (on whichever thread the signal lands: OpenBLAS starts threads
+// before main, so signals cannot be blocked everywhere); SignalPipe::wait() returns on it.
 std::atomic<int> g_signal_pipe{-1};
 extern "C" void on_signal(int) {
   const char byte = 1;
@@ -163,17 +164,34 @@ extern "C" void on_signal(int) {
   }
 }
 
-void run_serve(const ServeArgs& a) {
-  int fds[2];
-  if (pipe(fds) != 0) throw IoError("serve: cannot create a pipe for signals");
-  g_signal_pipe = fds[1];
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND | SA_RESTART;  // a second Ctrl-C ends the process at once
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+class SignalPipe {
+ public:
+  SignalPipe() {
+    if (pipe(fds_) != 0) throw IoError("serve: cannot create a pipe for signals");
+    g_signal_pipe = fds_[1];
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;  // a second Ctrl-C ends the process at once
+    for (int sig : {SIGINT, SIGTERM}) sigaction(sig, &sa, nullptr);
+  }
+  ~SignalPipe() {
+    for (int sig : {SIGINT, SIGTERM}) signal(sig, SIG_DFL);
+    g_signal_pipe = -1;
+    close(fds_[0]);
+    close(fds_[1]);
+  }
+  void wait() {
+    char byte = 0;
+    while (read(fds_[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+  }
+  void wake() { on_signal(0); }
 
+ private:
+  int fds_[2];
+};
+
+void run_serve(const ServeArgs& a) {
   const fs::path state = a.state;
   fs::create_directories(state);
   if (!a.web.empty() && !fs::is_directory(a.web)) throw IoError("--web " + a.web + ": no such folder");
@@ -193,23 +211,17 @@ void run_serve(const ServeArgs& a) {
   if (port <= 0)
     throw IoError("cannot listen on " + a.host + ":" + std::to_string(a.port) + " (in use? try another --port, or 0)");
 
+  SignalPipe signals;
   std::thread waiter([&] {
-    char byte = 0;
-    while (read(fds[0], &byte, 1) < 0 && errno == EINTR) {
-    }
+    signals.wait();
     runs.shutdown();  // the run in progress saves its epoch first
     server.stop();
   });
   std::printf("etude serve: listening on http://%s:%d/\n", a.host.c_str(), port);
   std::fflush(stdout);
   server.listen_after_bind();
-  on_signal(0);  // wakes the waiter if the server ended by itself
+  signals.wake();  // the waiter too, if the server ended by itself
   waiter.join();
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
-  g_signal_pipe = -1;
-  close(fds[0]);
-  close(fds[1]);
 }
 
 }  // namespace
