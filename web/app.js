@@ -105,7 +105,7 @@ function drawRoll(canvas, roll, total) {
       ctx.fillStyle = '#c9d1d9'; ctx.fillText(`C${p / 12 - 1}`, 2, y + rowH - 1);
     }
   }
-  const every = [1, 2, 5, 10, 15, 30, 60, 120].find((s) => total / s <= 12) || 300;
+  const every = [1, 2, 5, 10, 15, 30, 60, 120].find((s) => ((w - label) * s) / total >= 48) || 300;
   ctx.fillStyle = '#8b949e';
   for (let t = every; t < total; t += every) {
     ctx.fillRect(xOf(t), 0, 1, h);
@@ -198,11 +198,12 @@ const ACC_SPEC = {
   series: [{ key: 'train_accuracy', label: 'train', color: '#2b4c7e' }, { key: 'val_accuracy', label: 'validation', color: '#c2410c' }],
   points: [{ key: 'copied_share', label: 'copied', color: '#7c3aed' }],
 };
+// The epoch of the lowest validation loss (the server's best_epoch while no rows carry one).
 function bestEpoch(run, rows) {
-  if (run && finite(run.best_epoch) && run.best_epoch > 0) return run.best_epoch;
   let best = null;
   for (const r of rows) if (finite(r.val_loss) && (!best || r.val_loss < best.val_loss)) best = r;
-  return best ? best.epoch : null;
+  if (best) return best.epoch;
+  return run && finite(run.best_epoch) && run.best_epoch > 0 ? run.best_epoch : null;
 }
 const sortedRows = (history) => [...(history || [])].sort((a, b) => a.epoch - b.epoch);
 
@@ -644,6 +645,8 @@ function renderMonitor() {
     $('chart-loss').setAttribute('aria-label', `Loss per epoch: ${rows.length} epochs` +
       (bestRow ? `, best epoch ${best} (validation loss ${fmt(bestRow.val_loss)})` : ''));
   }
+  const item = [...$('runs').children].find((i) => i.runName === run.name);
+  if (item) item.refresh();
   $('history-table').tBodies[0].replaceChildren(...rows.map((r) => el('tr', {},
     ...[r.epoch, fmt(r.train_loss), fmt(r.val_loss), fmtPercent(r.train_accuracy), fmtPercent(r.val_accuracy),
       fmtPercent(r.copied_share), eventText(r)].map((v) => el('td', { text: String(v) })))));
@@ -676,41 +679,51 @@ async function loadRuns() {
 function renderRuns() {
   const box = $('runs');
   if (!train.runs.length) { box.replaceChildren(el('p', { class: 'muted', text: 'No runs yet.' })); return; }
-  box.replaceChildren(...train.runs.map((run) => {
-    const rows = sortedRows(run.history);
-    const best = bestEpoch(run, rows);
-    const canvas = el('canvas', { class: 'chart', role: 'img',
-      'aria-label': `Loss of ${run.name}: ${rows.length} epochs${best ? `, best epoch ${best}` : ''}` });
-    const checkpoints = run.checkpoints || [];
-    const select = el('select', { 'aria-label': `Checkpoint of ${run.name}` },
-      ...checkpoints.map((c) => el('option', { value: c, text: c })));
-    const facts = [run.preset, run.tokenizer, `${rows.length} epochs`,
-      best ? `best epoch ${best} (validation loss ${fmt(run.best_val_loss)})` : null,
+  box.replaceChildren(...train.runs.map(runItem));
+  for (const item of box.children) item.refresh();
+}
+
+// One run of the list; refresh() redraws it from the monitor's live rows when it is the watched run.
+function runItem(run) {
+  const checkpoints = run.checkpoints || [];
+  const select = el('select', { 'aria-label': `Checkpoint of ${run.name}` },
+    ...checkpoints.map((c) => el('option', { value: c, text: c })));
+  const badge = el('span'), facts = el('p', { class: 'muted' }), canvas = el('canvas', { class: 'chart', role: 'img' });
+  const plots = Object.entries(run.plots || {}).flatMap(([k, href]) => [' ', el('a', { href, target: '_blank', rel: 'noopener', text: k })]);
+  const item = el('article', { class: 'run', 'aria-label': `Run ${run.name}` },
+    el('div', {},
+      el('h3', {}, `${run.name} `, badge),
+      facts,
+      run.message ? el('p', { class: 'muted', text: run.message }) : '',
+      plots.length ? el('p', { class: 'muted' }, 'Plots (PNG):', ...plots) : '',
+      el('div', { class: 'buttons' },
+        el('button', { type: 'button', text: 'Show curves', onclick: () => { watch(run); $('monitor-title').scrollIntoView({ block: 'nearest' }); } }),
+        checkpoints.length ? select : el('span', { class: 'muted', text: 'no checkpoints yet' }),
+        el('button', { type: 'button', class: 'primary', disabled: !checkpoints.length, text: 'Compose from this checkpoint',
+          onclick: () => composeFrom(run.name, select.value) }))),
+    canvas);
+  item.refresh = () => {
+    const w = train.watched && train.watched.run.name === run.name ? train.watched : null;
+    const rows = w ? sortedRows([...w.rows.values()]) : sortedRows(run.history);
+    const state = w ? w.run.state : run.state;
+    const best = bestEpoch(run, rows), bestRow = rows.find((r) => r.epoch === best);
+    badge.textContent = state;
+    badge.className = `badge ${state}`;
+    facts.textContent = [run.preset, run.tokenizer, `${rows.length} epochs`,
+      bestRow ? `best epoch ${best} (validation loss ${fmt(bestRow.val_loss)})` : null,
       run.started ? `started ${new Date(run.started).toLocaleString()}` : null].filter(Boolean).join(' · ');
-    const plots = Object.entries(run.plots || {}).flatMap(([k, href]) => [' ', el('a', { href, target: '_blank', rel: 'noopener', text: k })]);
-    const item = el('article', { class: 'run', 'aria-label': `Run ${run.name}` },
-      el('div', {},
-        el('h3', {}, `${run.name} `, el('span', { class: `badge ${run.state}`, text: run.state })),
-        el('p', { class: 'muted', text: facts }),
-        run.message ? el('p', { class: 'muted', text: run.message }) : '',
-        plots.length ? el('p', { class: 'muted' }, 'Plots (PNG):', ...plots) : '',
-        el('div', { class: 'buttons' },
-          el('button', { type: 'button', text: 'Show curves', onclick: () => { watch(run); $('monitor-title').scrollIntoView({ block: 'nearest' }); } }),
-          checkpoints.length ? select : el('span', { class: 'muted', text: 'no checkpoints yet' }),
-          el('button', { type: 'button', class: 'primary', disabled: !checkpoints.length, text: 'Compose from this checkpoint',
-            onclick: () => composeFrom(run.name, select.value) }))),
-      canvas);
-    item.drawChart = () => drawChart(canvas, rows, { series: LOSS_SPEC.series, best });
-    return item;
-  }));
-  if (!$('panel-train').hidden) for (const item of box.children) if (item.drawChart) item.drawChart();
+    canvas.setAttribute('aria-label', `Loss of ${run.name}: ${rows.length} epochs${bestRow ? `, best epoch ${best}` : ''}`);
+    if (!$('panel-train').hidden) drawChart(canvas, rows, { series: LOSS_SPEC.series, best });
+  };
+  item.runName = run.name;
+  return item;
 }
 
 // ---------------------------------------------------------------- start
 function redrawVisible() {
   drawCurrentRoll();
   renderMonitor();
-  for (const item of $('runs').children) if (item.drawChart) item.drawChart();
+  for (const item of $('runs').children) if (item.refresh) item.refresh();
 }
 let resizeTimer = 0;
 window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(redrawVisible, 100); });
