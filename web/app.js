@@ -659,7 +659,18 @@ async function runAction(action) {
   showError(error, null);
   try {
     const run = await api(`/api/runs/${encodeURIComponent(w.run.name)}/${action}`, { method: 'POST' });
-    if (action === 'resume') { watch(run); loadRuns().catch((e) => showError(error, e)); } else { w.run.state = run.state; w.run.message = run.message; renderMonitor(); }
+    if (action === 'resume') {
+      watch(run);
+      loadRuns().catch((e) => showError(error, e));
+      return;
+    }
+    w.run.state = run.state;
+    w.run.message = run.message || 'Stopping: the epoch in progress is being saved…';
+    if (FINAL_STATES.includes(run.state)) {
+      if (w.source) w.source.close();
+      finished(w);
+    }
+    renderMonitor();
   } catch (e) {
     showError(error, e);
   }
