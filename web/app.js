@@ -205,7 +205,10 @@ function bestEpoch(run, rows) {
   if (best) return best.epoch;
   return run && finite(run.best_epoch) && run.best_epoch > 0 ? run.best_epoch : null;
 }
-const sortedRows = (history) => [...(history || [])].sort((a, b) => a.epoch - b.epoch);
+// History rows by epoch; a negative copied_share means "not measured in this epoch".
+const sortedRows = (history) => (history || [])
+  .map((r) => (finite(r.copied_share) && r.copied_share >= 0 ? r : { ...r, copied_share: null }))
+  .sort((a, b) => a.epoch - b.epoch);
 
 // ---------------------------------------------------------------- tabs
 const tabs = [...document.querySelectorAll('[role="tab"]')];
@@ -272,6 +275,7 @@ const CARD_LABELS = {
 };
 const CARD_MAIN = ['styles', 'preset', 'epoch', 'best_epoch', 'val_loss', 'val_accuracy', 'copied_share'];
 function cardValue(key, v) {
+  if (key === 'copied_share' && v < 0) return 'not measured';
   if (key === 'copied_share' || key.endsWith('accuracy')) return fmtPercent(v);
   if (key === 'seconds' && finite(v)) return v < 120 ? `${v.toFixed(1)} s` : `${(v / 60).toFixed(1)} min`;
   if (Array.isArray(v)) return v.join(', ');
