@@ -29,6 +29,9 @@ class ServeApi(unittest.TestCase):
         cls.tmp = Path(tempfile.mkdtemp(prefix="etude-serve-api-"))
         cls.data = make_data(cls.tmp)
         cls.models = train_model(cls.tmp, cls.data)
+        (cls.models / "broken.safetensors").write_bytes(b"not a model file")
+        (cls.tmp / "runs").mkdir()
+        shutil.copytree(cls.tmp / "tiny-run", cls.tmp / "runs" / "cli-run")  # a run made by `etude train`
         cls.s = Server(cls.tmp, "--state", cls.tmp / "state", "--models", cls.models, "--runs", cls.tmp / "runs",
                        "--data", cls.data)
         cls.midi = (CHOPIN / SLICE[0]).read_bytes()
@@ -60,12 +63,26 @@ class ServeApi(unittest.TestCase):
         self.error("GET", "/api/no-such-endpoint", None, 404)
         self.error("POST", "/api/no-such-endpoint", b"", 404)
 
-    def test_styles_lists_the_model_with_its_card(self):
+    def test_styles_lists_models_with_cards_then_runs(self):
         styles = self.s.json("GET", "/api/styles")["styles"]
-        first = styles[0]
-        self.assertEqual((first["name"], first["source"], first["tokenizer"]), ("chopin", "models", "beats"))
-        self.assertEqual(first["card"]["preset"], "small")
-        self.assertEqual(first["card"]["epoch"], 1)
+        broken, chopin, run = styles[:3]
+        self.assertEqual((broken["name"], broken["source"]), ("broken", "models"))
+        self.assertIn("broken.safetensors", broken["error"])
+        self.assertNotIn("tokenizer", broken)
+        self.assertEqual((chopin["name"], chopin["source"], chopin["tokenizer"]), ("chopin", "models", "beats"))
+        self.assertEqual((chopin["card"]["preset"], chopin["card"]["epoch"]), ("small", 1))
+        self.assertEqual((run["name"], run["source"], run["tokenizer"]), ("cli-run", "run", "beats"))
+        self.error("POST", "/api/compose", {"style": "broken"}, 500, "broken", "could not be loaded")
+
+    def test_a_run_made_by_etude_train_is_listed(self):
+        run = self.s.json("GET", "/api/runs/cli-run")
+        self.assertEqual((run["state"], run["message"], run["preset"], run["tokenizer"]),
+                         ("finished", "completed 1 epoch", "small", "beats"))
+        self.assertEqual((run["epoch"], run["best_epoch"], len(run["history"])), (1, 1, 1))
+        self.assertIsNone(run["minutes"])
+        self.assertRegex(run["started"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertNotIn("progress", run)
+        self.assertEqual(self.compose(run="cli-run", checkpoint="epoch-0001", length=16)[0]["tokens"], 16)
 
     def test_compose_pieces_and_downloads(self):
         pieces = self.compose(style="chopin", length=96, seed=7, count=2, temperature=0.9, top_p=0.9, top_k=40)
@@ -221,7 +238,8 @@ class ServeApi(unittest.TestCase):
         self.assertEqual([e for e, _ in replay], ["epoch", "epoch", "state"])
         # The new style appears after the models folder's and composes, from best and a checkpoint.
         styles = self.s.json("GET", "/api/styles")["styles"]
-        self.assertEqual([(s["name"], s["source"]) for s in styles], [("chopin", "models"), ("mine", "run")])
+        self.assertEqual([(s["name"], s["source"]) for s in styles],
+                         [("broken", "models"), ("chopin", "models"), ("cli-run", "run"), ("mine", "run")])
         self.assertEqual(self.compose(run="mine", length=32, seed=1)[0]["style"], "mine")
         p = self.compose(run="mine", checkpoint="epoch-0002", length=32, seed=1)[0]
         self.assertEqual(p["checkpoint"], "epoch-0002")
@@ -255,11 +273,28 @@ class ServeApi(unittest.TestCase):
         self.assertEqual([r["epoch"] for r in run["history"]], list(range(1, run["epoch"] + 1)))
         self.assertEqual(self.compose(run="long", checkpoint="last", length=32)[0]["run"], "long")
         names = [r["name"] for r in self.s.json("GET", "/api/runs")["runs"]]
-        self.assertEqual(names, ["long", "mine"])
+        self.assertEqual(names, ["cli-run", "long", "mine"])
 
 
 @unittest.skipUnless(have_inputs(), "needs ETUDE_BIN and the shared corpus (ETUDE_CORPUS)")
 class ServeShutdown(unittest.TestCase):
+    def test_page_from_a_web_folder(self):
+        tmp = Path(tempfile.mkdtemp(prefix="etude-serve-web-"))
+        try:
+            (tmp / "web" / "sub").mkdir(parents=True)
+            (tmp / "web" / "index.html").write_text("<html>hello</html>")
+            (tmp / "web" / "sub" / "x.css").write_text("body {}")
+            (tmp / "secret.txt").write_text("secret")
+            s = Server(tmp, "--state", tmp / "state", "--web", tmp / "web", "--models", tmp / "none")
+            self.assertEqual(s.request("GET", "/")[2], b"<html>hello</html>")
+            status, h, body = s.request("GET", "/sub/x.css")
+            self.assertEqual((status, h["content-type"], body), (200, "text/css; charset=utf-8", b"body {}"))
+            for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/sub/../../secret.txt", "/app.js"]:
+                self.assertIn(s.request("GET", path)[0], (400, 404), path)
+            self.assertEqual(s.stop(), 0)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_sigterm_while_training_saves_the_run_and_exits_0(self):
         tmp = Path(tempfile.mkdtemp(prefix="etude-serve-stop-"))
         try:
