@@ -82,7 +82,6 @@ function fitCanvas(canvas) {
 }
 
 const BLACK_KEYS = new Set([1, 3, 6, 8, 10]);
-const NOTE_NAMES = ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B'];
 
 // The piano roll: one bar per note, [pitch, start, end, velocity]; black-key rows shaded.
 function drawRoll(canvas, roll, total) {
