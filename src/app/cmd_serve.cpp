@@ -1,6 +1,7 @@
 // Registers `etude serve`: the local web app (the page built into the binary and its JSON API,
 // see serve_*.hpp) on cpp-httplib, bound to 127.0.0.1 unless told otherwise. SIGINT or SIGTERM
 // stops a training run cleanly (its epoch saved), then the server, and the command exits 0.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -192,6 +193,10 @@ class SignalPipe {
 };
 
 void run_serve(const ServeArgs& a) {
+  // Blocks of 1 MiB and more are mapped and unmapped (glibc would otherwise raise this threshold
+  // after the first large free and keep every compose's large buffers in per-thread heaps:
+  // measured +40 MiB per 200 requests; with it the server's memory stays flat).
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   const fs::path state = a.state;
   fs::create_directories(state);
   if (!a.web.empty() && !fs::is_directory(a.web)) throw IoError("--web " + a.web + ": no such folder");

@@ -8,7 +8,6 @@
 #include "base/error.hpp"
 #include "compose/originality.hpp"
 #include "music/midi_convert.hpp"
-#include "nn/trainer.hpp"
 #include "render/score.hpp"
 #include "render/wav.hpp"
 
@@ -70,7 +69,6 @@ json ComposeService::compose(const json& body) {
     } catch (const Error& e) {
       throw HttpError(500, "the model file of " + about["style"].get<std::string>() + " could not be loaded: " + e.what());
     }
-    nn::set_compute_threads(1);  // the pool's workers are the parallelism
     for (const ComposedPiece& p : etude::compose(*model, o)) pieces.push_back(keep(p, *model, about)->info);
   });
   if (!ran) throw HttpError(503, "the server is composing as much as it can; try again in a second");

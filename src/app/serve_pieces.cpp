@@ -8,29 +8,51 @@
 #include "base/file_io.hpp"
 #include "midi/midi_file.hpp"
 #include "music/midi_convert.hpp"
+#include "nn/trainer.hpp"
 
 namespace etude::app::serve {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-bool WorkPool::run(const std::function<void()>& job) {
+WorkPool::WorkPool(int workers, int queue) : limit_(size_t(workers + queue)) {
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+}
+
+WorkPool::~WorkPool() {
   {
-    std::unique_lock lock(m_);
-    if (running_ + waiting_ >= workers_ + queue_) return false;
-    ++waiting_;
-    cv_.wait(lock, [&] { return running_ < workers_; });
-    --waiting_;
-    ++running_;
+    std::lock_guard lock(m_);
+    stopping_ = true;
   }
-  struct Leave {
-    WorkPool& p;
-    ~Leave() {
-      std::lock_guard lock(p.m_);
-      --p.running_;
-      p.cv_.notify_one();
-    }
-  } leave{*this};
-  job();
+  cv_.notify_all();
+  for (std::thread& t : threads_) t.join();
+}
+
+void WorkPool::work() {
+  nn::set_compute_threads(1);  // the workers are the parallelism
+  std::unique_lock lock(m_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;  // stopping, nothing left
+    std::function<void()> job = std::move(jobs_.front());
+    jobs_.pop_front();
+    ++busy_;
+    lock.unlock();
+    job();
+    lock.lock();
+    --busy_;
+  }
+}
+
+bool WorkPool::run(const std::function<void()>& job) {
+  auto task = std::make_shared<std::packaged_task<void()>>(job);
+  std::future<void> done = task->get_future();
+  {
+    std::lock_guard lock(m_);
+    if (stopping_ || busy_ + jobs_.size() >= limit_) return false;
+    jobs_.emplace_back([task] { (*task)(); });
+  }
+  cv_.notify_one();
+  done.get();
   return true;
 }
 

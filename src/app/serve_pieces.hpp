@@ -3,6 +3,7 @@
 // dropped), uploaded primers and composed pieces (oldest evicted, their files deleted with them).
 #pragma once
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -13,6 +14,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,18 +24,24 @@
 
 namespace etude::app::serve {
 
-// At most `workers` jobs run at once and at most `queue` more wait for a turn.
+// `workers` threads of its own run jobs; at most `queue` more jobs wait for one. Per-thread state
+// (malloc arenas, OpenMP teams) stays bounded by the worker count, not the HTTP thread count.
 class WorkPool {
  public:
-  WorkPool(int workers, int queue) : workers_(workers), queue_(queue) {}
-  // Runs job in the calling thread once a worker is free; false, without running it, when every
-  // worker is busy and the queue is full.
+  WorkPool(int workers, int queue);
+  ~WorkPool();  // finishes the waiting jobs, then joins the workers
+  // Runs job on a worker and waits for it (its exception is rethrown here); false, without
+  // running it, when every worker is busy and the queue is full.
   bool run(const std::function<void()>& job);
 
  private:
+  void work();
   std::mutex m_;
   std::condition_variable cv_;
-  int workers_, queue_, running_ = 0, waiting_ = 0;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  size_t limit_, busy_ = 0;
+  bool stopping_ = false;
 };
 
 // Loaded style models by file (path, size and modification time: a retrained file loads anew).
