@@ -5,38 +5,77 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <numeric>
 
 #include "base/error.hpp"
+#include "nn/cpu/packed_lstm.hpp"
 #include "nn/layers.hpp"
 
 namespace etude::nn {
+namespace {
+
+void input_forward(const Model& model, const int32_t* tokens, int n, float* y) {
+  const ModelSpec& spec = model.spec();
+  const ParamLayout& layout = model.layout();
+  switch (spec.input) {
+    case InputKind::embedding:
+      embedding_forward(model.tensor(layout.tensors[layout.embedding_slot]).data(), spec.embed_dim, tokens, n, y);
+      break;
+    case InputKind::scalar: scalar_forward(tokens, n, spec.vocab, y); break;
+    case InputKind::onehot: onehot_forward(tokens, n, spec.vocab, y); break;
+  }
+}
+
+}  // namespace
 
 Stepper::Stepper(const Model& model, int streams, LstmBackend backend, Precision precision)
     : model_(model), streams_(streams) {
   if (streams < 1) throw InvalidArgument("stepper: streams must be positive (got " + std::to_string(streams) + ")");
   const ModelSpec& spec = model.spec();
+  const ParamLayout& layout = model.layout();
   const size_t n = spec.layers.size();
-  kernels_.resize(n);
+  const bool fast = backend == LstmBackend::fast;
+  if (fast) lstm_.resize(n);  // empty: the reference backend
+  else kernels_.resize(n);
+  dense_.resize(n);
   h_.resize(n), c_.resize(n), h_next_.resize(n), c_next_.resize(n);
   int f = input_features(spec);
   act_.emplace_back(size_t(streams) * f);
   for (size_t i = 0; i < n; ++i) {
     const LayerSpec& l = spec.layers[i];
+    const auto& s = layout.layer_slots[i];
+    auto P = [&](int k) { return model.tensor(layout.tensors[s[k]]).data(); };
+    const int out = layout.features[i];
     if (l.kind == LayerKind::lstm) {
-      const LstmDims d{1, streams, f, l.units};
-      kernels_[i] = backend == LstmBackend::fast ? make_cpu_lstm(d, precision, /*inference_only=*/true) : make_reference_lstm(d);
-      for (auto* v : {&h_[i], &c_[i], &h_next_[i], &c_next_[i]}) v->assign(size_t(streams) * l.units, 0.0f);
+      const LstmParams p{P(0), P(1), P(2), P(3)};
+      const bool table = fast && i == 0 && double(spec.vocab) * f * 4 * out <= kTableMacs;
+      if (table) {  // the input stage of every token, then its gates
+        std::vector<int32_t> all(spec.vocab);
+        std::iota(all.begin(), all.end(), 0);
+        std::vector<float> x(size_t(spec.vocab) * f);
+        input_forward(model, all.data(), spec.vocab, x.data());
+        table_row_ = size_t(out + kPanelLanes - 1) / kPanelLanes * kPanelRows;
+        table_.resize(spec.vocab * table_row_);
+        PackedLstm::input_gates(p, f, out, x.data(), spec.vocab, table_.data());
+        rows_.resize(streams);
+      }
+      if (fast) lstm_[i] = std::make_unique<PackedLstm>(p, f, out, precision, !table);
+      else kernels_[i] = make_reference_lstm({1, streams, f, out});
+      for (auto* v : {&h_[i], &c_[i], &h_next_[i], &c_next_[i]}) v->assign(size_t(streams) * out, 0.0f);
     }
-    step_macs_ += double(streams) * model.layout().features[i] *
-                  (l.kind == LayerKind::lstm ? 4.0 * (f + l.units) : l.kind == LayerKind::dense ? f : 0.0);
-    f = model.layout().features[i];
+    if (fast && l.kind == LayerKind::dense) dense_[i] = std::make_unique<PackedDense>(P(0), P(1), f, out, int(l.activation));
+    step_macs_ += double(streams) * out *
+                  (l.kind == LayerKind::lstm ? 4.0 * (f + out) : l.kind == LayerKind::dense ? f : 0.0);
+    f = out;
     act_.emplace_back(size_t(streams) * f);
   }
 }
 
 Stepper::~Stepper() = default;
 
-int Stepper::step_threads() const { return step_macs_ < kSingleThreadMacs ? 1 : omp_get_max_threads(); }
+int Stepper::step_threads() const {
+  return threads_ > 0 ? threads_ : step_macs_ < kSingleThreadMacs ? 1 : omp_get_max_threads();
+}
 
 void Stepper::reset() {
   for (auto* states : {&h_, &c_})
@@ -54,30 +93,69 @@ void Stepper::reset_stream(int s) {
 }
 
 std::span<const float> Stepper::step(std::span<const int32_t> tokens) {
-  const ModelSpec& spec = model_.spec();
-  const ParamLayout& layout = model_.layout();
   if (tokens.size() != size_t(streams_))
     throw InvalidArgument("stepper: got " + std::to_string(tokens.size()) + " tokens for " +
                           std::to_string(streams_) + " streams");
-  check_tokens(tokens, spec.vocab, "tokens");
-  const int B = streams_;
-  // The thread count is this calling thread's OpenMP setting: narrowed for the step, then restored.
-  const int threads = omp_get_max_threads(), use = step_threads();
-  if (use != threads) omp_set_num_threads(use);
-  switch (spec.input) {
-    case InputKind::embedding:
-      embedding_forward(model_.tensor(layout.tensors[layout.embedding_slot]).data(), spec.embed_dim, tokens.data(), B,
-                        act_[0].data());
-      break;
-    case InputKind::scalar: scalar_forward(tokens.data(), B, spec.vocab, act_[0].data()); break;
-    case InputKind::onehot: onehot_forward(tokens.data(), B, spec.vocab, act_[0].data()); break;
+  check_tokens(tokens, model_.spec().vocab, "tokens");
+  if (table_.empty()) {
+    input_forward(model_, tokens.data(), streams_, act_[0].data());
+  } else {
+    for (int b = 0; b < streams_; ++b) rows_[b] = table_.data() + size_t(tokens[b]) * table_row_;
   }
+  const float* y = lstm_.empty() ? step_reference(act_[0].data()) : step_fast(act_[0].data(), step_threads());
+  for (size_t i = 0; i < h_.size(); ++i) std::swap(h_[i], h_next_[i]), std::swap(c_[i], c_next_[i]);
+  return {y, act_.back().size()};
+}
+
+// Every thread of the team walks the layers; the layers' loops share the work (orphaned `omp for`,
+// each ending in a barrier), so a step is one parallel region.
+const float* Stepper::step_fast(const float* input, int threads) {
+  const ModelSpec& spec = model_.spec();
+  const ParamLayout& layout = model_.layout();
+  const int B = streams_;
+  const float* out = nullptr;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const float* x = input;
+    int f = input_features(spec);
+    for (size_t i = 0; i < spec.layers.size(); ++i) {
+      const LayerSpec& l = spec.layers[i];
+      float* y = act_[i + 1].data();
+      const int in = f;
+      f = layout.features[i];
+      switch (l.kind) {
+        case LayerKind::lstm:
+          lstm_[i]->step(B, x, i == 0 && !table_.empty() ? rows_.data() : nullptr, h_[i].data(), c_[i].data(),
+                         h_next_[i].data(), c_next_[i].data());
+          x = h_next_[i].data();
+          continue;
+        case LayerKind::dense: dense_[i]->step(B, x, y); break;
+        case LayerKind::dropout: continue;
+        case LayerKind::batchnorm: {
+          const auto& s = layout.layer_slots[i];
+          auto P = [&](int k) { return model_.tensor(layout.tensors[s[k]]).data(); };
+#pragma omp single
+          batchnorm_forward_eval(x, B, in, P(0), P(1), l.eps, P(2), P(3), y);
+          break;
+        }
+      }
+      x = y;
+    }
+#pragma omp master
+    out = x;
+  }
+  return out;
+}
+
+const float* Stepper::step_reference(const float* x) {
+  const ModelSpec& spec = model_.spec();
+  const ParamLayout& layout = model_.layout();
+  const int B = streams_;
   int f = input_features(spec);
   for (size_t i = 0; i < spec.layers.size(); ++i) {
     const LayerSpec& l = spec.layers[i];
     const auto& s = layout.layer_slots[i];
     auto P = [&](int k) { return model_.tensor(layout.tensors[s[k]]).data(); };
-    const float* x = act_[i].data();
     float* y = act_[i + 1].data();
     const int in = f;
     f = layout.features[i];
@@ -85,16 +163,14 @@ std::span<const float> Stepper::step(std::span<const int32_t> tokens) {
       case LayerKind::lstm:
         kernels_[i]->forward({P(0), P(1), P(2), P(3)}, x, h_[i].data(), c_[i].data(), y, h_next_[i].data(),
                              c_next_[i].data(), false);
-        std::swap(h_[i], h_next_[i]);
-        std::swap(c_[i], c_next_[i]);
         break;
       case LayerKind::dense: dense_forward(x, B, in, P(0), P(1), f, int(l.activation), y); break;
       case LayerKind::dropout: std::copy_n(x, size_t(B) * f, y); break;
       case LayerKind::batchnorm: batchnorm_forward_eval(x, B, f, P(0), P(1), l.eps, P(2), P(3), y); break;
     }
+    x = y;
   }
-  if (use != threads) omp_set_num_threads(threads);
-  return act_.back();
+  return x;
 }
 
 std::vector<float> Stepper::run(std::span<const int32_t> tokens) {

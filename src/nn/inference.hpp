@@ -11,10 +11,17 @@
 
 namespace etude::nn {
 
+class PackedLstm;
+class PackedDense;
+
+// The fast backend steps packed copies of the weights (cpu/packed_lstm.hpp: f32 exact, or bf16
+// rounded once; the first LSTM's input part from a per-token table when the model's vocabulary
+// allows), all layers of a step in one OpenMP parallel region; the reference backend steps the
+// naive kernels.
 class Stepper {
  public:
-  // Reads the model's parameters in place: the model must outlive the stepper and not move, and
-  // its weights must not change while the stepper lives (a bf16 stepper rounds them once).
+  // Reads the model's parameters (fast: packs them once, here): the model must outlive the stepper
+  // and not move, and its weights must not change while the stepper lives.
   Stepper(const Model& model, int streams, LstmBackend backend = LstmBackend::fast,
           Precision precision = Precision::f32);
   ~Stepper();
@@ -25,7 +32,10 @@ class Stepper {
   // about 1.5x faster than one on an idle machine. On a busy machine one descheduled thread stalls
   // every step: compose with --threads 1 there.
   int step_threads() const;
+  void set_step_threads(int n) { threads_ = n; }  // n > 0: exactly n threads; 0: as above
   static constexpr double kSingleThreadMacs = 1e6;
+  // The token table is built when vocab x (first layer's input features) x 4H stays below this.
+  static constexpr double kTableMacs = double(1 << 29);
   void reset();                 // every stream back to the zero state
   void reset_stream(int s);     // one stream back to the zero state
   // Feeds tokens[s] to stream s; returns the logits [streams][vocab], valid until the next step.
@@ -34,10 +44,21 @@ class Stepper {
   std::vector<float> run(std::span<const int32_t> tokens);
 
  private:
+  const float* input_stage(std::span<const int32_t> tokens);  // act_[0], or table rows
+  const float* step_reference(const float* x);
+  const float* step_fast(const float* x, int threads);
   const Model& model_;
   int streams_;
   double step_macs_ = 0;
-  std::vector<std::unique_ptr<LstmKernel>> kernels_;       // per layer (lstm only), T=1
+  int threads_ = 0;
+  std::vector<std::unique_ptr<LstmKernel>> kernels_;       // reference: per layer (lstm only), T=1
+  std::vector<std::unique_ptr<PackedLstm>> lstm_;          // fast: per layer (lstm only)
+  std::vector<std::unique_ptr<PackedDense>> dense_;        // fast: per layer (dense only)
+  // fast, first layer an LSTM: the input part of its gates for every token [vocab][gate size]
+  // (W_ih x + biases; the step then reads one row instead of multiplying by W_ih).
+  std::vector<float> table_;
+  size_t table_row_ = 0;
+  std::vector<const float*> rows_;                           // per stream: its token's table row
   std::vector<std::vector<float>> h_, c_, h_next_, c_next_;  // per layer [streams][H]
   std::vector<std::vector<float>> act_;                      // act_[0] input, act_[i+1] layer i
 };

@@ -8,6 +8,8 @@
 #include <bit>
 #include <cmath>
 
+#include "nn/cpu/vec_math.hpp"
+
 namespace etude::nn {
 
 LstmBlasStep::LstmBlasStep(const LstmDims& d, Precision precision)
@@ -28,32 +30,9 @@ static void add_projection(int rows, int K, int G, const float* A, const float* 
 
 static float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
-// bf16 <-> f32: bf16 is the upper half of an f32 (rounded to nearest even; weights are finite).
-static uint16_t to_bf16(float v) {
-  const uint32_t u = std::bit_cast<uint32_t>(v);
-  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
+// bf16 -> f32: bf16 is the upper half of an f32.
 static float widen(uint16_t w) { return std::bit_cast<float>(uint32_t(w) << 16); }
 static float widen(float w) { return w; }
-
-// exp for the gate activations, written so that a loop over units vectorizes (libm's expf is a
-// scalar call): Cephes' expf (range reduction by ln 2, degree-6 polynomial, about 1 ulp), inputs
-// clamped to where the result is a normal float.
-static inline float exp_vec(float x) {
-  x = std::fmin(std::fmax(x, -87.0f), 88.0f);
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float q = 1.9875691500e-4f;
-  q = q * r + 1.3981999507e-3f;
-  q = q * r + 8.3334519073e-3f;
-  q = q * r + 4.1665795894e-2f;
-  q = q * r + 1.6666665459e-1f;
-  q = q * r + 5.0000001201e-1f;
-  const float y = q * r * r + r + 1.0f;
-  return y * std::bit_cast<float>(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
-}
-static inline float sigmoid_vec(float v) { return 1.0f / (1.0f + exp_vec(-v)); }
-static inline float tanh_vec(float v) { return 1.0f - 2.0f / (exp_vec(2.0f * v) + 1.0f); }
 
 // One step of B streams over weights wi [4H][I], wh [4H][H] (f32, or bf16 widened on load), the
 // threads sharing blocks of hidden units: each unit's four gate rows are read in one pass for
@@ -95,12 +74,7 @@ static void fused_step(const W* wi, const W* wh, const LstmParams& p, int I, int
         z[3][u] = p.b_ih[3 * H + j] + p.b_hh[3 * H + j] + s3;
       }
       const size_t o = size_t(b) * H + j0;
-#pragma omp simd
-      for (int u = 0; u < n; ++u) {
-        const float c = sigmoid_vec(z[1][u]) * cp[o + u] + sigmoid_vec(z[0][u]) * tanh_vec(z[2][u]);
-        cn[o + u] = c;
-        hn[o + u] = sigmoid_vec(z[3][u]) * tanh_vec(c);
-      }
+      lstm_cell(&z[0][0], kBlock, n, cp + o, cn + o, hn + o);
     }
   }
 }
