@@ -222,6 +222,9 @@ void run_serve(const ServeArgs& a) {
     runs.shutdown();  // the run in progress saves its epoch first
     server.stop();
   });
+  if (a.host != "127.0.0.1" && a.host != "localhost" && a.host != "::1")
+    std::fprintf(stderr, "etude serve: warning: listening on %s: anyone who can reach it may compose and train "
+                 "(there is no authentication)\n", a.host.c_str());
   std::printf("etude serve: listening on http://%s:%d/\n", a.host.c_str(), port);
   std::fflush(stdout);
   server.listen_after_bind();

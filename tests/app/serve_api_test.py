@@ -248,6 +248,15 @@ class ServeApi(unittest.TestCase):
         status, _ = self.s.upload("/api/runs", [("name", "mine"), ("folder", "Chopin")], [], expect=409)
         self.error("POST", "/api/runs/mine/stop", b"", 409, "not training")
 
+        # A run that cannot train (one piece: nothing to hold out for validation) fails with the reason.
+        fields = [("name", "tiny"), ("seq", "1024"), ("epochs", "1")]
+        self.s.upload("/api/runs", fields, [("files", "one.mid", self.midi)], expect=202)
+        events = self.s.events("/api/runs/tiny/events", final)
+        self.assertEqual(events[-1][1]["state"], "failed")
+        run = self.s.json("GET", "/api/runs/tiny")
+        self.assertEqual((run["state"], run["epoch"], run["checkpoints"]), ("failed", 0, []))
+        self.assertIn("only 1 usable piece", run["message"])
+
         # From the data root: stop after the first epoch, resume, stop again.
         fields = [("name", "long"), ("folder", "Chopin"), ("minutes", "5")] + list(FAST.items())
         self.s.upload("/api/runs", fields, [], expect=202)
@@ -273,7 +282,7 @@ class ServeApi(unittest.TestCase):
         self.assertEqual([r["epoch"] for r in run["history"]], list(range(1, run["epoch"] + 1)))
         self.assertEqual(self.compose(run="long", checkpoint="last", length=32)[0]["run"], "long")
         names = [r["name"] for r in self.s.json("GET", "/api/runs")["runs"]]
-        self.assertEqual(names, ["cli-run", "long", "mine"])
+        self.assertEqual(names, ["cli-run", "long", "mine", "tiny"])
 
 
 @unittest.skipUnless(have_inputs(), "needs ETUDE_BIN and the shared corpus (ETUDE_CORPUS)")
