@@ -145,7 +145,8 @@ void add_routes(httplib::Server& s, StyleCatalog& styles, ComposeService& compos
   // gets a JSON error body too.
   s.set_error_handler([](const Request& req, Response& res) {
     if (!res.body.empty()) return;
-    const std::string what = res.status == 413 ? "the request body is too large (at most 32 MiB of uploads)"
+    const std::string what = res.status == 413 ? "the request body is too large (compose: 64 KiB of JSON sent as "
+                                                 "application/json; a primer 1 MiB; a training upload 32 MiB)"
                              : res.status == 404 ? "no such endpoint: " + req.method + " " + req.path.substr(0, 100)
                                                  : "the request could not be handled (HTTP " + std::to_string(res.status) + ")";
     reply_error(res, res.status, what);
