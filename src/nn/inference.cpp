@@ -5,10 +5,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 
 #include "base/error.hpp"
 #include "nn/cpu/packed_lstm.hpp"
+#include "nn/cpu/step_team.hpp"
 #include "nn/layers.hpp"
 
 namespace etude::nn {
@@ -73,6 +75,29 @@ Stepper::Stepper(const Model& model, int streams, LstmBackend backend, Precision
 
 Stepper::~Stepper() = default;
 
+// Steps 0-1 warm up, 2-9 alternate between the two choices, then the faster one runs, the other
+// probed once per interval (doubling while it keeps losing, up to 1024 steps).
+int Stepper::choose_threads() {
+  const int n = step_threads();
+  if (threads_ > 0 || n == 1) return n;
+  const int64_t k = tune_.steps;
+  const int choice = k < 10 ? int(k % 2) : k == tune_.next_probe ? 1 - tune_.best : tune_.best;
+  return choice ? n : 1;
+}
+
+void Stepper::record_step(int choice, double ms) {
+  const int64_t k = tune_.steps++;
+  if (threads_ > 0 || step_threads() == 1 || k < 2) return;
+  tune_.ms[choice] = k < 4 ? ms : 0.75 * tune_.ms[choice] + 0.25 * ms;
+  if (k < 9) return;
+  const int best = tune_.ms[1] < tune_.ms[0];
+  if (k == 9 || k == tune_.next_probe) {
+    tune_.interval = best == tune_.best && k > 9 ? std::min<int64_t>(tune_.interval * 2, 1024) : 64;
+    tune_.next_probe = k + tune_.interval;
+  }
+  tune_.best = best;
+}
+
 int Stepper::step_threads() const {
   return threads_ > 0 ? threads_ : step_macs_ < kSingleThreadMacs ? 1 : omp_get_max_threads();
 }
@@ -102,20 +127,29 @@ std::span<const float> Stepper::step(std::span<const int32_t> tokens) {
   } else {
     for (int b = 0; b < streams_; ++b) rows_[b] = table_.data() + size_t(tokens[b]) * table_row_;
   }
-  const float* y = lstm_.empty() ? step_reference(act_[0].data()) : step_fast(act_[0].data(), step_threads());
+  const float* y = nullptr;
+  if (lstm_.empty()) {
+    y = step_reference(act_[0].data());
+  } else {
+    const int threads = choose_threads();
+    const auto t0 = std::chrono::steady_clock::now();
+    y = step_fast(act_[0].data(), threads);
+    record_step(threads > 1, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    last_threads_ = threads;
+  }
   for (size_t i = 0; i < h_.size(); ++i) std::swap(h_[i], h_next_[i]), std::swap(c_[i], c_next_[i]);
   return {y, act_.back().size()};
 }
 
-// Every thread of the team walks the layers; the layers' loops share the work (orphaned `omp for`,
-// each ending in a barrier), so a step is one parallel region.
+// Every member of the team walks the layers, computing its share of each, with a barrier between
+// layers: a step is one job of the team.
 const float* Stepper::step_fast(const float* input, int threads) {
+  if (!team_ || team_->size() != threads) team_ = std::make_unique<StepTeam>(threads);
   const ModelSpec& spec = model_.spec();
   const ParamLayout& layout = model_.layout();
   const int B = streams_;
   const float* out = nullptr;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
+  auto job = [&](int part, int parts) {
     const float* x = input;
     int f = input_features(spec);
     for (size_t i = 0; i < spec.layers.size(); ++i) {
@@ -123,27 +157,28 @@ const float* Stepper::step_fast(const float* input, int threads) {
       float* y = act_[i + 1].data();
       const int in = f;
       f = layout.features[i];
+      if (l.kind == LayerKind::dropout) continue;
+      if (i > 0) team_->barrier();  // the previous layer's output is complete
       switch (l.kind) {
         case LayerKind::lstm:
           lstm_[i]->step(B, x, i == 0 && !table_.empty() ? rows_.data() : nullptr, h_[i].data(), c_[i].data(),
-                         h_next_[i].data(), c_next_[i].data());
-          x = h_next_[i].data();
-          continue;
-        case LayerKind::dense: dense_[i]->step(B, x, y); break;
-        case LayerKind::dropout: continue;
+                         h_next_[i].data(), c_next_[i].data(), part, parts);
+          y = h_next_[i].data();
+          break;
+        case LayerKind::dense: dense_[i]->step(B, x, y, part, parts); break;
         case LayerKind::batchnorm: {
           const auto& s = layout.layer_slots[i];
           auto P = [&](int k) { return model_.tensor(layout.tensors[s[k]]).data(); };
-#pragma omp single
-          batchnorm_forward_eval(x, B, in, P(0), P(1), l.eps, P(2), P(3), y);
+          if (part == 0) batchnorm_forward_eval(x, B, in, P(0), P(1), l.eps, P(2), P(3), y);
           break;
         }
+        case LayerKind::dropout: break;
       }
       x = y;
     }
-#pragma omp master
-    out = x;
-  }
+    if (part == 0) out = x;
+  };
+  team_->run(job);
   return out;
 }
 

@@ -13,11 +13,12 @@ namespace etude::nn {
 
 class PackedLstm;
 class PackedDense;
+class StepTeam;
 
 // The fast backend steps packed copies of the weights (cpu/packed_lstm.hpp: f32 exact, or bf16
 // rounded once; the first LSTM's input part from a per-token table when the model's vocabulary
-// allows), all layers of a step in one OpenMP parallel region; the reference backend steps the
-// naive kernels.
+// allows), a step's layers shared by a team of threads that sleep rather than spin when they wait
+// (cpu/step_team.hpp); the reference backend steps the naive kernels.
 class Stepper {
  public:
   // Reads the model's parameters (fast: packs them once, here): the model must outlive the stepper
@@ -26,12 +27,14 @@ class Stepper {
           Precision precision = Precision::f32);
   ~Stepper();
   int streams() const { return streams_; }
-  // Threads a step runs on: 1 when a step's GEMM work is below kSingleThreadMacs (a tiny model: a
+  // Threads a step may run on: 1 when a step's work is below kSingleThreadMacs (a tiny model: a
   // barrier then costs more than it saves), otherwise the OpenMP default (set_compute_threads).
-  // A step of `default` (about 3.9M multiply-adds) is memory-bound: two cores stream its weights
-  // about 1.5x faster than one on an idle machine. On a busy machine one descheduled thread stalls
-  // every step: compose with --threads 1 there.
+  // The fast backend then times its steps and runs each on whichever of 1 and that many threads
+  // has been faster lately (probing the other now and then): a step of `default` streams 13 MB of
+  // weights, which two cores do faster than one on an idle machine, while on a busy one a
+  // descheduled partner makes every step wait. Results are the same bit for bit either way.
   int step_threads() const;
+  int last_step_threads() const { return last_threads_; }
   void set_step_threads(int n) { threads_ = n; }  // n > 0: exactly n threads; 0: as above
   static constexpr double kSingleThreadMacs = 1e6;
   // The token table is built when vocab x (first layer's input features) x 4H stays below this.
@@ -50,10 +53,18 @@ class Stepper {
   const Model& model_;
   int streams_;
   double step_macs_ = 0;
-  int threads_ = 0;
+  int threads_ = 0, last_threads_ = 1;
+  struct Tuning {  // the automatic choice between 1 and step_threads() threads
+    double ms[2] = {0, 0};  // recent step times (moving average) of each choice
+    int64_t steps = 0, next_probe = 0, interval = 64;
+    int best = 1;
+  } tune_;
+  int choose_threads();
+  void record_step(int choice, double ms);
   std::vector<std::unique_ptr<LstmKernel>> kernels_;       // reference: per layer (lstm only), T=1
   std::vector<std::unique_ptr<PackedLstm>> lstm_;          // fast: per layer (lstm only)
   std::vector<std::unique_ptr<PackedDense>> dense_;        // fast: per layer (dense only)
+  std::unique_ptr<StepTeam> team_;                          // fast: the step's threads
   // fast, first layer an LSTM: the input part of its gates for every token [vocab][gate size]
   // (W_ih x + biases; the step then reads one row instead of multiplying by W_ih).
   std::vector<float> table_;

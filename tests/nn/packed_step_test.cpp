@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nn/cpu/packed_lstm.hpp"
+#include "nn/cpu/step_team.hpp"
 #include "nn/inference.hpp"
 #include "nn_test_util.hpp"
 
@@ -42,7 +43,7 @@ struct Steps {
   Vec y, c;
 };
 Steps run_packed(const Layer& l, int B, const Vec& xs, const Vec& h0, const Vec& c0, Precision precision,
-                 bool table = false, int threads = 1) {
+                 bool table = false, int parts = 1) {
   const int T = int(xs.size() / (size_t(B) * l.I));
   const PackedLstm k(l.params(), l.I, l.H, precision, !table);
   Vec gates;
@@ -54,8 +55,9 @@ Steps run_packed(const Layer& l, int B, const Vec& xs, const Vec& h0, const Vec&
   Vec h = h0, c = c0, hn(h.size()), cn(c.size()), y;
   for (int t = 0; t < T; ++t) {
     for (int b = 0; b < B; ++b) rows[b] = gates.data() + (size_t(t) * B + b) * k.gate_size();
-#pragma omp parallel num_threads(threads)
-    k.step(B, xs.data() + size_t(t) * B * l.I, table ? rows.data() : nullptr, h.data(), c.data(), hn.data(), cn.data());
+    for (int part = 0; part < parts; ++part)
+      k.step(B, xs.data() + size_t(t) * B * l.I, table ? rows.data() : nullptr, h.data(), c.data(), hn.data(),
+             cn.data(), part, parts);
     std::swap(h, hn), std::swap(c, cn);
     y.insert(y.end(), h.begin(), h.end());
   }
@@ -97,8 +99,8 @@ TEST(PackedStep, LstmMatchesReferenceInF32AndBf16) {
     // The table path (input part precomputed from the f32 weights) equals the plain f32 path.
     const Steps table = run_packed(l, s.B, xs, h0, c0, Precision::f32, true);
     EXPECT_EQ(table.y, f32.y) << name(s) << " table";
-    // Two threads share the panels; each unit's arithmetic is the same.
-    EXPECT_EQ(run_packed(l, s.B, xs, h0, c0, Precision::bf16, false, 2).y, bf16.y) << name(s) << " 2 threads";
+    // A step split in parts (threads share the panels): each unit's arithmetic is the same.
+    EXPECT_EQ(run_packed(l, s.B, xs, h0, c0, Precision::bf16, false, 3).y, bf16.y) << name(s) << " 3 parts";
   }
 }
 
@@ -136,6 +138,28 @@ TEST(PackedStep, DenseMatchesPlainLoops) {
       }
     PackedDense(w.data(), b.data(), in, out, act).step(B, x.data(), got.data());
     EXPECT_LT(rel_err(got, want), 1e-6) << "activation " << act;
+  }
+}
+
+// Jobs and barriers of the step team: every member sees what the others wrote before the barrier.
+TEST(PackedStep, TeamBarriersOrderEveryJob) {
+  for (int threads : {1, 2, 3}) {
+    StepTeam team(threads);
+    std::vector<int> slot(threads);
+    long bad = 0, runs = 0;
+    for (int job_no = 0; job_no < 2000; ++job_no) {
+      auto job = [&](int m, int n) {
+        slot[m] = job_no * 10 + m;
+        team.barrier();
+        int wrong = 0;
+        for (int k = 0; k < n; ++k) wrong += slot[k] != job_no * 10 + k;
+        team.barrier();  // nobody writes the next job's value before all have read
+        if (m == 0) bad += wrong, ++runs;
+      };
+      team.run(job);
+    }
+    EXPECT_EQ(bad, 0) << threads << " threads";
+    EXPECT_EQ(runs, 2000);
   }
 }
 

@@ -119,9 +119,8 @@ void PackedLstm::input_gates(const LstmParams& p, int I, int H, const float* x, 
 }
 
 void PackedLstm::step(int B, const float* x, const float* const* gates, const float* hp, const float* cp, float* hn,
-                      float* cn) const {
-#pragma omp for schedule(static)
-  for (int q = 0; q < panels_; ++q) {
+                      float* cn, int part, int parts) const {
+  for (int q = panels_ * part / parts; q < panels_ * (part + 1) / parts; ++q) {
     const int j0 = q * kPanelLanes, n = std::min(kPanelLanes, H_ - j0);
     for (int b = 0; b < B; ++b) {
       alignas(64) float z[kPanelRows];
@@ -147,9 +146,8 @@ PackedDense::PackedDense(const float* w, const float* b, int in, int out, int ac
   std::copy_n(b, out, bias_.begin());
 }
 
-void PackedDense::step(int B, const float* x, float* y) const {
-#pragma omp for schedule(static)
-  for (int q = 0; q < w_.panels(); ++q) {
+void PackedDense::step(int B, const float* x, float* y, int part, int parts) const {
+  for (int q = w_.panels() * part / parts; q < w_.panels() * (part + 1) / parts; ++q) {
     const int r0 = q * kPanelRows, n = std::min(kPanelRows, out_ - r0);
     for (int b = 0; b < B; ++b) {
       alignas(64) float z[kPanelRows];

@@ -38,9 +38,9 @@ class PackedMatrix {
 };
 
 // One LSTM layer (PyTorch layout, gates i f g o) stepped for B streams. Panel p holds hidden
-// units 16p..16p+15, its four vectors the four gates. Steps work-share panels over the enclosing
-// OpenMP team (an orphaned `omp for`; called outside a parallel region it runs on one thread), and
-// each stream's arithmetic is the same for any B and any thread count.
+// units 16p..16p+15, its four vectors the four gates. A step may be split into `parts` run by
+// different threads (part computes its share of the panels); each stream's arithmetic is the same
+// for any B and any split.
 class PackedLstm {
  public:
   // with_input false: the layer's input part comes from input_gates() rows (a per-token table),
@@ -53,7 +53,7 @@ class PackedLstm {
   static void input_gates(const LstmParams& p, int I, int H, const float* x, int n, float* g);
   // hn/cn [B][H] from hp/cp [B][H] and either x [B][I] or gates[b] (a row of input_gates).
   void step(int B, const float* x, const float* const* gates, const float* hp, const float* cp, float* hn,
-            float* cn) const;
+            float* cn, int part = 0, int parts = 1) const;
 
  private:
   int I_, H_, panels_;
@@ -65,7 +65,7 @@ class PackedLstm {
 class PackedDense {
  public:
   PackedDense(const float* w, const float* b, int in, int out, int act);
-  void step(int B, const float* x, float* y) const;
+  void step(int B, const float* x, float* y, int part = 0, int parts = 1) const;
 
  private:
   int in_, out_, act_;
