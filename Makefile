@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build test fuzz bench clean
+.PHONY: all setup configure build test demo fuzz bench clean
 all: build
 
 setup:
@@ -15,6 +15,10 @@ configure: setup
 
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS) -- --no-print-directory
+
+# `make demo`: compose one piece with the shipped chopin model into out/ (MIDI, WAV, PDF + PNG score).
+demo: build
+	@bash scripts/demo.sh $(BUILD)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 1500

@@ -27,6 +27,7 @@ StyleModel load_style_model(const fs::path& path) {
   try {
     out.tokenizer = make_tokenizer(nlohmann::json::parse(*tok));
     if (const std::string* card = meta(nn::kMetaTraining)) out.card = nlohmann::json::parse(*card);
+    if (const std::string* card = meta(kMetaCard)) out.model_card = nlohmann::json::parse(*card);
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(what + ": metadata is not valid JSON (" + e.what() + "); re-save the model");
   } catch (const InvalidArgument& e) {
@@ -52,6 +53,7 @@ std::vector<StyleEntry> list_styles(const fs::path& dir) {
       StyleModel m = load_style_model(e.path());
       s.tokenizer = m.tokenizer->name();
       s.card = std::move(m.card);
+      if (!m.model_card.empty()) s.card["model_card"] = std::move(m.model_card);
     } catch (const Error& err) {
       s.error = err.what();
     }

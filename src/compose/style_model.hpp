@@ -16,12 +16,17 @@
 
 namespace etude {
 
+// The model card of a shipped model (JSON written by `etude export`: source and license, epoch
+// chosen and why, validation loss of the stored weights, copy measure, reproduce command).
+inline constexpr const char* kMetaCard = "etude.card";
+
 struct StyleModel {
   std::filesystem::path path;
   std::unique_ptr<nn::Model> model;      // heap-held: an inference stepper keeps a reference to it
   std::unique_ptr<Tokenizer> tokenizer;  // from etude.tokenizer; its vocabulary matches the model's
   std::optional<NgramIndex> ngrams;      // from etude.ngrams; absent in files saved without one
   nlohmann::json card = nlohmann::json::object();  // etude.training (epoch, val_loss, seconds, ...)
+  nlohmann::json model_card = nlohmann::json::object();  // etude.card; {} when the file has none
 };
 
 // IoError for a missing file; FormatError naming the file for anything corrupt or missing inside
@@ -35,7 +40,7 @@ struct StyleEntry {
   std::string name;  // file stem
   std::filesystem::path path;
   std::string tokenizer;                           // empty when the file could not be read
-  nlohmann::json card = nlohmann::json::object();  // the model card
+  nlohmann::json card = nlohmann::json::object();  // etude.training, plus "model_card": etude.card when present
   std::string error;                               // why the file could not be read, else empty
 };
 // Every *.safetensors in dir, sorted by name; a broken file is listed with its error. IoError

@@ -23,6 +23,7 @@
 #include "train/copy_measure.hpp"
 #include "train/plots.hpp"
 #include "train/run_state.hpp"
+#include "train/validation.hpp"
 
 namespace etude::train {
 namespace {
@@ -77,22 +78,15 @@ Data load_data(const TrainConfig& c) {
                           "; point etude train at a folder of MIDI files");
   }
   d.tokenizer = make_tokenizer(d.corpus.tokenizer);
-  for (const Piece& p : d.corpus.pieces) (p.split == Split::train ? d.train : d.val).push_back(&p);
-  if (d.val.empty()) {
-    if (d.train.size() < 2)
-      throw InvalidArgument(c.corpus_dir.string() + ": only one usable piece; training needs at least two "
-                            "(one is held out for validation)");
-    d.val.push_back(d.train.back());
-    d.train.pop_back();
-    d.note = "the split held out no piece; " + d.val[0]->path + " is the validation piece";
-  }
+  PieceSplit split = split_pieces(d.corpus, c.corpus_dir);
+  d.train = std::move(split.train), d.val = std::move(split.val), d.note = std::move(split.note);
   uint64_t h = fnv1a(corpus_options_key(o));
   for (const auto* group : {&d.train, &d.val})
     for (const Piece* p : *group) {
       h = fnv1a(p->path, h);
       h = fnv1a(std::span(reinterpret_cast<const uint8_t*>(p->tokens.data()), p->tokens.size() * 4), h);
     }
-  for (const Piece* p : d.val) d.val_stream.insert(d.val_stream.end(), p->tokens.begin(), p->tokens.end());
+  d.val_stream = validation_stream(d.val);
   for (const Piece* p : d.train) d.train_tokens += p->tokens.size();
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
@@ -270,7 +264,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
   if (!loaded) model.init_random(c.seed);
   const nn::ModelSpec spec = model.spec();
   const int B = spec.batch, T = spec.window, V = spec.vocab;
-  const size_t stride = spec.mode == nn::Mode::seq2seq ? size_t(T) : size_t(std::max(1, T / 16));
+  const size_t stride = window_stride(spec);
   if (d.train_tokens < size_t(T) + 1 || d.val_stream.size() < size_t(T) + 1)
     throw InvalidArgument(c.corpus_dir.string() + ": too little music for windows of " + std::to_string(T + 1) +
                           " tokens (training " + std::to_string(d.train_tokens) + ", validation " +

@@ -1,0 +1,150 @@
+// Registers `etude export` (a training checkpoint -> a shipped style model: bf16/f16 storage, the
+// model card in the metadata, its validation loss re-measured on the stored weights) and `etude
+// evaluate` (a model's validation loss on the split `etude train` used, compared with its card).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "app/commands.hpp"
+#include "base/error.hpp"
+#include "base/file_io.hpp"
+#include "compose/style_model.hpp"
+#include "corpus/ngram_index.hpp"
+#include "nn/model_io.hpp"
+#include "nn/trainer.hpp"
+#include "train/validation.hpp"
+
+namespace etude::app {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json parse_meta(const nn::LoadedModel& m, const char* key, const std::string& file) {
+  auto it = m.metadata.find(key);
+  if (it == m.metadata.end()) return json::object();
+  try {
+    return json::parse(it->second);
+  } catch (const json::exception& e) {
+    throw FormatError(file + ": metadata " + key + " is not valid JSON (" + e.what() + "); re-export the model");
+  }
+}
+
+json validation_json(const train::Validation& v, double fraction) {
+  return {{"loss", v.score.loss()}, {"accuracy", v.score.accuracy()}, {"perplexity", std::exp(v.score.loss())},
+          {"pieces", v.pieces}, {"tokens", v.tokens}, {"fraction", fraction}, {"windows", "non-overlapping, as in training"},
+          {"note", v.note}};
+}
+
+// Validation on the stored weights of `m` (loaded from a file, so rounded to its dtype).
+train::Validation validate(nn::LoadedModel& m, const std::string& file, const fs::path& dir, double fraction,
+                           unsigned threads) {
+  auto it = m.metadata.find(nn::kMetaTokenizer);
+  if (it == m.metadata.end()) throw FormatError(file + ": no etude.tokenizer in the metadata (save it with `etude train`)");
+  nn::set_compute_threads(int(threads));
+  return train::validate_model(m.model, json::parse(it->second), dir, fraction, threads);
+}
+
+struct ExportArgs {
+  std::string source, out, dtype = "bf16", card, corpus;
+  double val_fraction = 0.1;
+  int threads = 0;
+};
+
+void run_export(const ExportArgs& a) {
+  nn::LoadedModel src = nn::load_model(a.source);
+  json card = json::object();
+  if (!a.card.empty()) {
+    const std::vector<uint8_t> bytes = read_file_bytes(a.card);
+    try {
+      card = json::parse(bytes.begin(), bytes.end());
+    } catch (const json::exception& e) {
+      throw FormatError(a.card + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!card.is_object()) throw FormatError(a.card + ": a model card is a JSON object");
+  }
+  const nn::DType dtype = nn::parse_dtype(a.dtype);
+  card["storage"] = nn::dtype_name(dtype);
+  card["parameters"] = src.model.params().size();
+  card["training_record"] = parse_meta(src, nn::kMetaTraining, a.source);
+  std::map<std::string, std::string> meta = src.metadata;
+  meta.erase(nn::kMetaModel);
+  if (auto it = meta.find(kMetaNgrams); it != meta.end())  // rewritten in the current (compact) form
+    it->second = NgramIndex::from_metadata(it->second, a.source + " (etude.ngrams)").to_metadata();
+  // The stored weights are what the card describes: round-trip through the file format first.
+  nn::LoadedModel stored = nn::decode_model(nn::encode_model(src.model, dtype, meta), a.out);
+  if (!a.corpus.empty()) {
+    const train::Validation v = validate(stored, a.out, a.corpus, a.val_fraction, unsigned(a.threads));
+    card["validation"] = validation_json(v, a.val_fraction);
+    std::printf("validation on the stored %s weights: loss %.4f nats/token, accuracy %.3f (%zu pieces, %zu tokens)\n",
+                nn::dtype_name(dtype), v.score.loss(), v.score.accuracy(), v.pieces, v.tokens);
+  }
+  meta[kMetaCard] = card.dump();
+  nn::save_model(a.out, src.model, dtype, meta);
+  std::printf("%s: %.2f MB (%s weights, %zu parameters)\n", a.out.c_str(), double(fs::file_size(a.out)) / 1e6,
+              nn::dtype_name(dtype), src.model.params().size());
+}
+
+void run_evaluate(const std::string& model, const std::string& dir, double fraction, bool fraction_given,
+                  int threads, bool as_json) {
+  nn::LoadedModel m = nn::load_model(model);
+  const json card = parse_meta(m, kMetaCard, model);
+  const json recorded = card.value("validation", json::object());
+  if (!fraction_given) fraction = recorded.value("fraction", fraction);
+  const train::Validation v = validate(m, model, dir, fraction, unsigned(threads));
+  json out = validation_json(v, fraction);
+  out["model"] = model;
+  out["folder"] = dir;
+  if (recorded.contains("loss")) {
+    out["card_loss"] = recorded["loss"];
+    out["difference"] = v.score.loss() - recorded["loss"].get<double>();
+  }
+  if (as_json) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::printf("validation loss %.4f nats/token (perplexity %.2f), accuracy %.3f over %zu pieces (%zu tokens) of %s\n",
+              v.score.loss(), std::exp(v.score.loss()), v.score.accuracy(), v.pieces, v.tokens, dir.c_str());
+  if (out.contains("card_loss"))
+    std::printf("model card: %.4f (difference %+.5f)\n", out["card_loss"].get<double>(), out["difference"].get<double>());
+}
+
+}  // namespace
+
+void add_model_commands(CLI::App& app) {
+  auto e = std::make_shared<ExportArgs>();
+  CLI::App* x = app.add_subcommand("export", "Store a trained model for shipping: bf16/f16 weights, a model card, re-measured validation");
+  x->add_option("SOURCE", e->source, "model file: RUN/best.safetensors or RUN/checkpoints/epoch-NNNN.safetensors")->required();
+  x->add_option("--out", e->out, "the shipped file, e.g. models/chopin.safetensors")->required();
+  x->add_option("--dtype", e->dtype, "weight storage: bf16, f16 or f32")->capture_default_str();
+  x->add_option("--card", e->card, "model card JSON (source, license, why this epoch, ...) stored as etude.card");
+  x->add_option("--corpus", e->corpus, "the folder it was trained on: measure the stored weights' validation loss into the card");
+  x->add_option("--val-fraction", e->val_fraction, "the training run's --val-fraction")->capture_default_str()->check(CLI::Range(0.0, 0.5));
+  x->add_option("--threads", e->threads, "compute threads (0 = every core)")->capture_default_str()->check(CLI::Range(0, 1024));
+  x->footer("The card gains storage, parameters, training_record (etude.training) and validation. Exit codes: 0 written, "
+            "1 usage error, 2 unreadable model or card, corpus that does not fit the model, unwritable output.");
+  x->callback([e] { run_export(*e); });
+
+  struct EvalArgs {
+    std::string model, dir;
+    double fraction = 0.1;
+    int threads = 0;
+    bool json = false;
+  };
+  auto v = std::make_shared<EvalArgs>();
+  CLI::App* ev = app.add_subcommand("evaluate", "Validation loss and accuracy of a model on the split `etude train` uses");
+  ev->add_option("--model", v->model, "model file (.safetensors)")->required();
+  ev->add_option("DIR", v->dir, "the folder the model was trained on")->required();
+  CLI::Option* fraction = ev->add_option("--val-fraction", v->fraction, "share held out (default: the card's, else 0.1)")
+                              ->check(CLI::Range(0.0, 0.5));
+  ev->add_option("--threads", v->threads, "compute threads (0 = every core)")->capture_default_str()->check(CLI::Range(0, 1024));
+  ev->add_flag("--json", v->json, "print JSON");
+  ev->footer("Loss in nats per token over non-overlapping windows, as training reports it; with a model card, also "
+             "the difference from the card's. Exit codes: 0 measured, 1 usage error, 2 unreadable model, folder "
+             "without usable pieces or with another vocabulary.");
+  ev->callback([v, fraction] { run_evaluate(v->model, v->dir, v->fraction, fraction->count() > 0, v->threads, v->json); });
+}
+
+}  // namespace etude::app

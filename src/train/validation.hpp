@@ -1,0 +1,45 @@
+// The train/validation split exactly as `etude train` uses it (the corpus's hash split, with one
+// piece moved to validation when the hash held out none), and the validation loss of any model on
+// it: what `etude evaluate` re-measures for a model card.
+#pragma once
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "corpus/corpus.hpp"
+#include "nn/network.hpp"
+#include "train/batches.hpp"
+
+namespace etude::train {
+
+struct PieceSplit {
+  std::vector<const Piece*> train, val;
+  std::string note;  // set when the hash held out no piece and one was moved to validation
+};
+// InvalidArgument naming `dir` when the corpus has no pieces or fewer than two.
+PieceSplit split_pieces(const Corpus& corpus, const std::filesystem::path& dir);
+
+// Window stride of training and validation: the whole window for seq2seq, T/16 for seq2one.
+size_t window_stride(const nn::ModelSpec& spec);
+
+// The validation pieces' tokens, concatenated in corpus order (what training validates on).
+std::vector<int32_t> validation_stream(std::span<const Piece* const> val);
+
+struct Validation {
+  Score score;                 // mean cross-entropy (nats per token) and top-1 accuracy
+  size_t pieces = 0, tokens = 0;
+  std::vector<std::string> paths;  // the validation pieces, relative to the folder
+  std::string note;
+};
+
+// Loads (or reuses the cache of) `dir` with the tokenizer stored in the model file (its to_json():
+// {"name", "config", "vocab"}) and scores `model` on the validation split over non-overlapping
+// windows of the model's own batch and window, as training does. InvalidArgument when the folder
+// tokenizes to another vocabulary than the model's (another tokenizer or fitted on other data).
+Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json, const std::filesystem::path& dir,
+                          double val_fraction = 0.1, unsigned threads = 0);
+
+}  // namespace etude::train
