@@ -11,6 +11,10 @@
 
 namespace etude::nn {
 
+// Below this probability relative to the most likely token, a token is sorted for top-p only when
+// the likelier ones do not reach the mass asked for (the result is the same either way).
+constexpr double kTopPFloor = 1e-4;
+
 void validate_sampling(const SamplingOptions& o) {
   if (!(o.temperature > 0.0f) || !std::isfinite(o.temperature))
     throw InvalidArgument("sampling: temperature " + std::to_string(o.temperature) +
@@ -54,13 +58,26 @@ std::span<const double> Sampler::distribution(std::span<const float> logits, std
     order_.resize(keep);
   }
   if (options_.top_p < 1.0f) {
-    std::sort(order_.begin(), order_.end(), likelier);
     double total = 0.0;
     for (int32_t v : order_) total += probs_[v];
-    double mass = 0.0;
-    size_t i = 0;
-    while (i < order_.size() && mass < options_.top_p * total * (1.0 - 1e-12)) mass += probs_[order_[i++]];
-    for (; i < order_.size(); ++i) probs_[order_[i]] = 0.0;
+    const double goal = options_.top_p * total * (1.0 - 1e-12);
+    // The kept set is the shortest most-likely prefix reaching the goal. Usually it lies among the
+    // tokens above kTopPFloor (relative to the most likely): those sort first in the full order,
+    // so sorting only them gives the same prefix and the same sums; if they fall short, sort all.
+    auto first = order_.begin();
+    auto candidates = std::partition(order_.begin(), order_.end(), [&](int32_t v) { return probs_[v] >= kTopPFloor; });
+    for (auto end : {candidates, order_.end()}) {
+      std::sort(first, end, likelier);
+      double mass = 0.0;
+      size_t i = 0;
+      while (i < size_t(end - order_.begin()) && mass < goal) mass += probs_[order_[i++]];
+      if (mass < goal && end != order_.end()) {
+        first = end;  // the candidates are sorted already; the rest follow them
+        continue;
+      }
+      for (; i < order_.size(); ++i) probs_[order_[i]] = 0.0;
+      break;
+    }
   }
   double total = 0.0;
   for (double p : probs_) total += p;
