@@ -2,6 +2,7 @@
 // see serve_*.hpp) on cpp-httplib, bound to 127.0.0.1 unless told otherwise. SIGINT or SIGTERM
 // stops a training run cleanly (its epoch saved), then the server, and the command exits 0.
 #include <malloc.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -201,6 +202,7 @@ void run_serve(const ServeArgs& a) {
   const fs::path state = a.state;
   fs::create_directories(state);
   if (!a.web.empty() && !fs::is_directory(a.web)) throw IoError("--web " + a.web + ": no such folder");
+  if (!a.data.empty() && !fs::is_directory(a.data)) throw IoError("--data " + a.data + ": no such folder");
   const fs::path runs_dir = a.runs.empty() ? state / "runs" : fs::path(a.runs);
   StyleCatalog styles(models_folder(a.models), runs_dir);
   ComposeService composer(styles, state, a.limits);
@@ -210,6 +212,12 @@ void run_serve(const ServeArgs& a) {
   const size_t threads = size_t(a.limits.workers + a.limits.queue + kStreamsMax + 8);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server.set_payload_max_length(kRunUploadBytesMax + (8 << 20));
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second server
+  // share the port silently instead of failing to listen.
+  server.set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   add_routes(server, styles, composer, runs, a.web);
   int port = a.port;
   if (port == 0) port = server.bind_to_any_port(a.host);

@@ -5,6 +5,7 @@
 # from a run and a checkpoint, and SIGTERM while training (state saved, exit 0).
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import mido
 
 sys.path.insert(0, str(Path(__file__).parent))
-from serve_common import CHOPIN, FAST, SLICE, Server, have_inputs, make_data, train_model  # noqa: E402
+from serve_common import CHOPIN, ETUDE, FAST, SLICE, Server, have_inputs, make_data, train_model  # noqa: E402
 
 
 def final(events):
@@ -286,7 +287,26 @@ class ServeApi(unittest.TestCase):
 
 
 @unittest.skipUnless(have_inputs(), "needs ETUDE_BIN and the shared corpus (ETUDE_CORPUS)")
-class ServeShutdown(unittest.TestCase):
+class ServeProcess(unittest.TestCase):
+    def test_bad_flags_and_a_busy_port(self):
+        tmp = Path(tempfile.mkdtemp(prefix="etude-serve-flags-"))
+        try:
+            run = lambda *a: subprocess.run([ETUDE, "serve", *map(str, a)],  # noqa: E731
+                                            capture_output=True, text=True, timeout=20)
+            r = run("--state", tmp / "state", "--data", tmp / "missing")
+            self.assertEqual((r.returncode, r.stdout), (2, ""))
+            self.assertIn("--data", r.stderr)
+            self.assertEqual(len(r.stderr.strip().split("\n")), 1)
+            self.assertEqual(run("--state", tmp / "state", "--port", "70000").returncode, 1)
+            s = Server(tmp, "--state", tmp / "state", "--models", tmp / "none")
+            self.addCleanup(s.stop)
+            r = run("--port", s.port, "--state", tmp / "state2")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn(f"cannot listen on 127.0.0.1:{s.port}", r.stderr)
+            self.assertEqual(s.stop(), 0)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_page_from_a_web_folder(self):
         tmp = Path(tempfile.mkdtemp(prefix="etude-serve-web-"))
         try:
@@ -295,6 +315,7 @@ class ServeShutdown(unittest.TestCase):
             (tmp / "web" / "sub" / "x.css").write_text("body {}")
             (tmp / "secret.txt").write_text("secret")
             s = Server(tmp, "--state", tmp / "state", "--web", tmp / "web", "--models", tmp / "none")
+            self.addCleanup(s.stop)
             self.assertEqual(s.request("GET", "/")[2], b"<html>hello</html>")
             status, h, body = s.request("GET", "/sub/x.css")
             self.assertEqual((status, h["content-type"], body), (200, "text/css; charset=utf-8", b"body {}"))
@@ -309,6 +330,7 @@ class ServeShutdown(unittest.TestCase):
         try:
             data = make_data(tmp)
             s = Server(tmp, "--state", tmp / "state", "--data", data, "--models", tmp / "none")
+            self.addCleanup(s.stop)
             self.assertEqual(s.json("GET", "/api/styles"), {"styles": []})
             fields = [("name", "bg"), ("folder", "Chopin"), ("minutes", "5")] + list(FAST.items())
             s.upload("/api/runs", fields, [], expect=202)

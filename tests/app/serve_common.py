@@ -123,6 +123,7 @@ class Server:
         raise AssertionError("no VmRSS")
 
     def stop(self, sig=15, timeout=60):
+        """Ends the server (SIGTERM) and returns its exit code; again: the same code."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         rc = self.proc.wait(timeout=timeout)
