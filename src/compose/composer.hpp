@@ -23,7 +23,8 @@ struct ComposeOptions {
   double primer_seconds = 0.0;  // > 0: only the primer's first seconds are used
   bool keep_primer = false;     // true: the piece begins with the primer; false: only what follows
   // LSTM weights of the token steps: f32 (exactly the trained weights) or bf16 (rounded once: half
-  // the memory traffic, logits within about 1e-2 relative; faster only where memory is the limit).
+  // the memory traffic, about 2x faster steps; on a Chopin `default` model logits within 2e-3 of
+  // the largest, and 9 of 20 seeds gave the same 500 tokens as f32).
   nn::Precision precision = nn::Precision::f32;
 };
 

@@ -135,7 +135,6 @@ std::span<const float> Stepper::step(std::span<const int32_t> tokens) {
     const auto t0 = std::chrono::steady_clock::now();
     y = step_fast(act_[0].data(), threads);
     record_step(threads > 1, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    last_threads_ = threads;
   }
   for (size_t i = 0; i < h_.size(); ++i) std::swap(h_[i], h_next_[i]), std::swap(c_[i], c_next_[i]);
   return {y, act_.back().size()};

@@ -34,7 +34,6 @@ class Stepper {
   // weights, which two cores do faster than one on an idle machine, while on a busy one a
   // descheduled partner makes every step wait. Results are the same bit for bit either way.
   int step_threads() const;
-  int last_step_threads() const { return last_threads_; }
   void set_step_threads(int n) { threads_ = n; }  // n > 0: exactly n threads; 0: as above
   static constexpr double kSingleThreadMacs = 1e6;
   // The token table is built when vocab x (first layer's input features) x 4H stays below this.
@@ -53,7 +52,7 @@ class Stepper {
   const Model& model_;
   int streams_;
   double step_macs_ = 0;
-  int threads_ = 0, last_threads_ = 1;
+  int threads_ = 0;
   struct Tuning {  // the automatic choice between 1 and step_threads() threads
     double ms[2] = {0, 0};  // recent step times (moving average) of each choice
     int64_t steps = 0, next_probe = 0, interval = 64;
