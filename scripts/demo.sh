@@ -11,23 +11,15 @@ SEED=${3:-$(( $(date +%s) % 10000 ))}
 [ -x "$BUILD/etude" ] || make build BUILD="$BUILD"
 mkdir -p out
 start=$(date +%s.%N)
+echo "Composing in the style '$STYLE' (seed $SEED); the line below is the originality summary:"
 "$BUILD/etude" compose --style "$STYLE" --models models --seed "$SEED" --out "out/demo-$STYLE.mid" \
   --wav "out/demo-$STYLE.wav" --score "out/demo-$STYLE.pdf" --report "out/demo-$STYLE.json" --threads 1
-# The same seed composes the same piece again: engrave its first page as a PNG too.
-"$BUILD/etude" compose --style "$STYLE" --models models --seed "$SEED" --out "out/.demo-$STYLE-png.mid" \
-  --score "out/demo-$STYLE.png" --threads 1 >/dev/null && rm -f "out/.demo-$STYLE-png.mid"
+# A PNG of the score's first page, from the PDF through Ghostscript (installed with LilyPond).
+gs -q -dSAFER -dBATCH -dNOPAUSE -sDEVICE=pnggray -r100 -dFirstPage=1 -dLastPage=1 \
+  -sOutputFile="out/demo-$STYLE.png" "out/demo-$STYLE.pdf" 2>/dev/null || echo "(no PNG: Ghostscript missing)"
 end=$(date +%s.%N)
 echo
-echo "Composed in the style '$STYLE' (seed $SEED) in $(printf '%.1f' "$(echo "$end - $start" | bc)") s:"
+echo "Composed and rendered in $(printf '%.1f' "$(echo "$end - $start" | bc)") s:"
 for f in "out/demo-$STYLE".{mid,wav,pdf,png,json}; do [ -f "$f" ] && echo "  $f"; done
-/usr/bin/python3 - "out/demo-$STYLE.json" <<'PY'
-import json, sys
-p = json.load(open(sys.argv[1]))["pieces"][0]
-c = p["copying"] or {}
-print(f"Originality: {p['notes']} notes, {p['seconds']:.0f} s, {p['key']['name']}; longest run copied from one "
-      f"training piece: {c.get('longest_copied_run', '?')} notes"
-      + (f" ({c['longest_copied_piece']})" if c.get("longest_copied_piece") else "")
-      + f"; {c.get('copied_ngram_share', 0) * 100:.0f}% of its 8-note runs occur in the training pieces; "
-      f"longest repeated token: {p['longest_repeated_token']['length']} in a row.")
-PY
+echo "(the .json is the full originality report: longest copy from a training piece, repeats, key, range)"
 echo "Listen: out/demo-$STYLE.wav  Read: out/demo-$STYLE.pdf  Other styles: $BUILD/etude styles"
