@@ -53,11 +53,8 @@ class LstmKernel {
 
 // The naive reference (plain loops, float accumulation in double): the oracle for tests.
 std::unique_ptr<LstmKernel> make_reference_lstm(const LstmDims& dims);
-// The fast CPU kernel (oneDNN LSTM primitives). Throws DeviceError if oneDNN refuses the shape.
-// inference_only: the kernel only ever runs inference on weights that do not change during its
-// life (a composing Stepper); then a bf16 kernel may round the weights once, at its first call,
-// and step on that copy. A kernel that trains must not, so it is false by default.
-std::unique_ptr<LstmKernel> make_cpu_lstm(const LstmDims& dims, Precision precision = Precision::f32,
-                                          bool inference_only = false);
+// The fast CPU kernel (oneDNN LSTM primitives; small f32 inference calls on BLAS). Throws
+// DeviceError if oneDNN refuses the shape. (Composing steps packed weights instead: inference.hpp.)
+std::unique_ptr<LstmKernel> make_cpu_lstm(const LstmDims& dims, Precision precision = Precision::f32);
 
 }  // namespace etude::nn

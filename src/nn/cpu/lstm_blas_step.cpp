@@ -5,18 +5,15 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 
 #include "nn/cpu/vec_math.hpp"
 
 namespace etude::nn {
 
-LstmBlasStep::LstmBlasStep(const LstmDims& d, Precision precision)
+LstmBlasStep::LstmBlasStep(const LstmDims& d)
     : d_(d),
-      precision_(precision),
-      w_bf16_(precision == Precision::bf16 ? size_t(4) * d.H * (d.I + d.H) : 0),
-      gates_(d.B > 1 && d.T > 1 && precision == Precision::f32 ? size_t(d.T) * d.B * 4 * d.H : 0),
+      gates_(d.B > 1 && d.T > 1 ? size_t(d.T) * d.B * 4 * d.H : 0),
       h_(size_t(d.B) * d.H),
       c_(size_t(d.B) * d.H),
       h2_(size_t(d.B) * d.H),
@@ -30,17 +27,12 @@ static void add_projection(int rows, int K, int G, const float* A, const float* 
 
 static float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
-// bf16 -> f32: bf16 is the upper half of an f32.
-static float widen(uint16_t w) { return std::bit_cast<float>(uint32_t(w) << 16); }
-static float widen(float w) { return w; }
-
-// One step of B streams over weights wi [4H][I], wh [4H][H] (f32, or bf16 widened on load), the
+// One step of B streams over weights wi [4H][I], wh [4H][H], the
 // threads sharing blocks of hidden units: each unit's four gate rows are read in one pass for
 // both matrix-vector products, then the block's cell updates run vectorized; one barrier per
 // step. Each stream's arithmetic does not depend on B. h and c are read from hp/cp [B][H] and
 // written to hn/cn.
-template <class W>
-static void fused_step(const W* wi, const W* wh, const LstmParams& p, int I, int H, int B, const float* x,
+static void fused_step(const float* wi, const float* wh, const LstmParams& p, int I, int H, int B, const float* x,
                        const float* hp, const float* cp, float* hn, float* cn) {
   constexpr int kBlock = 16;
   const size_t si = size_t(H) * I, sh = size_t(H) * H;  // from one gate's rows to the next
@@ -52,21 +44,21 @@ static void fused_step(const W* wi, const W* wh, const LstmParams& p, int I, int
       float z[4][kBlock];  // gate pre-activations i, f, g, o of the block's units
       for (int u = 0; u < n; ++u) {
         const int j = j0 + u;
-        const W *wi0 = wi + size_t(j) * I, *wh0 = wh + size_t(j) * H;
+        const float *wi0 = wi + size_t(j) * I, *wh0 = wh + size_t(j) * H;
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
         for (int k = 0; k < I; ++k) {
-          s0 += widen(wi0[k]) * xb[k];
-          s1 += widen(wi0[si + k]) * xb[k];
-          s2 += widen(wi0[2 * si + k]) * xb[k];
-          s3 += widen(wi0[3 * si + k]) * xb[k];
+          s0 += wi0[k] * xb[k];
+          s1 += wi0[si + k] * xb[k];
+          s2 += wi0[2 * si + k] * xb[k];
+          s3 += wi0[3 * si + k] * xb[k];
         }
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
         for (int k = 0; k < H; ++k) {
-          s0 += widen(wh0[k]) * hb[k];
-          s1 += widen(wh0[sh + k]) * hb[k];
-          s2 += widen(wh0[2 * sh + k]) * hb[k];
-          s3 += widen(wh0[3 * sh + k]) * hb[k];
+          s0 += wh0[k] * hb[k];
+          s1 += wh0[sh + k] * hb[k];
+          s2 += wh0[2 * sh + k] * hb[k];
+          s3 += wh0[3 * sh + k] * hb[k];
         }
         z[0][u] = p.b_ih[j] + p.b_hh[j] + s0;
         z[1][u] = p.b_ih[H + j] + p.b_hh[H + j] + s1;
@@ -79,8 +71,7 @@ static void fused_step(const W* wi, const W* wh, const LstmParams& p, int I, int
   }
 }
 
-template <class W>
-void LstmBlasStep::forward_fused(const W* wi, const W* wh, const LstmParams& p, const float* x, const float* h0,
+void LstmBlasStep::forward_fused(const LstmParams& p, const float* x, const float* h0,
                                  const float* c0, float* y, float* hT, float* cT) {
   const int B = d_.B, H = d_.H, I = d_.I;
   const size_t BH = size_t(B) * H;
@@ -89,7 +80,7 @@ void LstmBlasStep::forward_fused(const W* wi, const W* wh, const LstmParams& p, 
   for (int t = 0; t < d_.T; ++t) {  // h_/c_ and h2_/c2_: the state's double buffer
     float* hn = t % 2 ? h_.data() : h2_.data();
     float* cn = t % 2 ? c_.data() : c2_.data();
-    fused_step(wi, wh, p, I, H, B, x + size_t(t) * B * I, hp, cp, hn, cn);
+    fused_step(p.w_ih, p.w_hh, p, I, H, B, x + size_t(t) * B * I, hp, cp, hn, cn);
     if (y) std::copy(hn, hn + BH, y + size_t(t) * BH);
     hp = hn, cp = cn;
   }
@@ -101,17 +92,8 @@ void LstmBlasStep::forward(const LstmParams& p, const float* x, const float* h0,
                            float* y, float* hT, float* cT) {
   const int B = d_.B, H = d_.H, G = 4 * d_.H;
   const size_t BH = size_t(B) * H;
-  if (precision_ == Precision::bf16) {
-    const size_t n_ih = size_t(4) * H * d_.I;
-    if (!converted_) {
-      std::transform(p.w_ih, p.w_ih + n_ih, w_bf16_.begin(), to_bf16);
-      std::transform(p.w_hh, p.w_hh + size_t(4) * H * H, w_bf16_.begin() + n_ih, to_bf16);
-      converted_ = true;
-    }
-    return forward_fused(w_bf16_.data(), w_bf16_.data() + n_ih, p, x, h0, c0, y, hT, cT);
-  }
-  // Composing (one step of any number of streams, or one stream): fused, each stream alone.
-  if (B == 1 || d_.T == 1) return forward_fused(p.w_ih, p.w_hh, p, x, h0, c0, y, hT, cT);
+  // One step of any number of streams, or one stream: fused, each stream alone.
+  if (B == 1 || d_.T == 1) return forward_fused(p, x, h0, c0, y, hT, cT);
   // A few steps of several streams: the input projection of all steps in one GEMM, then per step.
   for (size_t row = 0; row < size_t(d_.T) * B; ++row)
     for (int r = 0; r < G; ++r) gates_[row * G + r] = p.b_ih[r] + p.b_hh[r];

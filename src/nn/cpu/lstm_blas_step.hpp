@@ -1,7 +1,7 @@
-// The inference-only LSTM path for small calls: one stream, or one step of any number of streams,
-// runs a fused matrix-vector step (OpenMP), each stream's arithmetic independent of the others;
-// a few steps of several streams use OpenBLAS GEMMs. bf16 always runs the fused step over bf16
-// weights (f32 activations and sums).
+// The inference-only f32 LSTM path for small calls: one stream, or one step of any number of
+// streams, runs a fused matrix-vector step (OpenMP), each stream's arithmetic independent of the
+// others; a few steps of several streams use OpenBLAS GEMMs. Weights are read as given (they may
+// change between calls); composing steps packed copies instead (packed_lstm.hpp).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -16,22 +16,16 @@ inline constexpr int kBlasStepMaxRows = 64;
 
 class LstmBlasStep {
  public:
-  explicit LstmBlasStep(const LstmDims& d, Precision precision = Precision::f32);
-  // Same buffers and meaning as LstmKernel::forward (inference: nothing kept for backward).
-  // bf16: the weights are rounded to bf16 once, at the first call, and that copy is used from then
-  // on (composing steps a fixed model; build a new kernel after the weights change). Each stream's
-  // arithmetic is the same for every B, so a batch of streams equals the streams run alone.
+  explicit LstmBlasStep(const LstmDims& d);
+  // Same buffers and meaning as LstmKernel::forward (inference: nothing kept for backward). Each
+  // stream's arithmetic is the same for every B, so a batch of streams equals the streams alone.
   void forward(const LstmParams& p, const float* x, const float* h0, const float* c0, float* y,
                float* hT, float* cT);
 
  private:
-  template <class W>
-  void forward_fused(const W* wi, const W* wh, const LstmParams& p, const float* x, const float* h0,
-                     const float* c0, float* y, float* hT, float* cT);
+  void forward_fused(const LstmParams& p, const float* x, const float* h0, const float* c0, float* y, float* hT,
+                     float* cT);
   LstmDims d_;
-  Precision precision_;
-  std::vector<uint16_t> w_bf16_;  // bf16: [4H][I] then [4H][H], rounded at the first call
-  bool converted_ = false;
   std::vector<float> gates_;  // [T][B][4H] pre-activations (B > 1)
   std::vector<float> h_, c_;  // [B][H] running state
   std::vector<float> h2_, c2_, zeros_;  // the other half of the fused path's state double buffer

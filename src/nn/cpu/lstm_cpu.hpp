@@ -7,10 +7,9 @@
 
 namespace etude::nn {
 
-// blas_for_small_inference: inference forwards with T*B <= kBlasStepMaxRows run on LstmBlasStep
-// instead of oneDNN (in bf16 only with inference_only, as LstmBlasStep keeps a bf16 copy of the
-// weights made at its first call). Off: every call goes to oneDNN (for comparing the two).
+// blas_for_small_inference: f32 inference forwards with T*B <= kBlasStepMaxRows run on LstmBlasStep
+// instead of oneDNN. Off: every call goes to oneDNN (for comparing the two).
 std::unique_ptr<LstmKernel> make_onednn_lstm(const LstmDims& dims, Precision precision,
-                                             bool blas_for_small_inference, bool inference_only = false);
+                                             bool blas_for_small_inference);
 
 }  // namespace etude::nn

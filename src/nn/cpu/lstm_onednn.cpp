@@ -72,7 +72,7 @@ struct Weight {
 
 class OnednnLstm final : public LstmKernel {
  public:
-  OnednnLstm(const LstmDims& d, Precision prec, bool blas_for_small_inference, bool inference_only)
+  OnednnLstm(const LstmDims& d, Precision prec, bool blas_for_small_inference)
       : d_(d), prec_(prec), eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {
     const memory::dim T = d.T, B = d.B, I = d.I, H = d.H;
     const bool bf16 = prec == Precision::bf16;
@@ -170,8 +170,7 @@ class OnednnLstm final : public LstmKernel {
     bwd_.run = std::move(run);
     grads_out_ = {Call::reorder(dw_ih_, g_ih_), Call::reorder(dw_hh_, g_hh_)};
 
-    if (blas_for_small_inference && d.T * d.B <= kBlasStepMaxRows && (!bf16 || inference_only))
-      blas_ = std::make_unique<LstmBlasStep>(d, prec);
+    if (blas_for_small_inference && d.T * d.B <= kBlasStepMaxRows && !bf16) blas_ = std::make_unique<LstmBlasStep>(d);
   }
 
   const LstmDims& dims() const override { return d_; }
@@ -258,14 +257,14 @@ class OnednnLstm final : public LstmKernel {
 }  // namespace
 
 std::unique_ptr<LstmKernel> make_onednn_lstm(const LstmDims& dims, Precision precision,
-                                             bool blas_for_small_inference, bool inference_only) {
+                                             bool blas_for_small_inference) {
   if (dims.T < 1 || dims.B < 1 || dims.I < 1 || dims.H < 1)
     throw InvalidArgument("CPU LSTM: dims " + shape(dims) + " must all be at least 1");
-  return std::make_unique<OnednnLstm>(dims, precision, blas_for_small_inference, inference_only);
+  return std::make_unique<OnednnLstm>(dims, precision, blas_for_small_inference);
 }
 
-std::unique_ptr<LstmKernel> make_cpu_lstm(const LstmDims& dims, Precision precision, bool inference_only) {
-  return make_onednn_lstm(dims, precision, true, inference_only);
+std::unique_ptr<LstmKernel> make_cpu_lstm(const LstmDims& dims, Precision precision) {
+  return make_onednn_lstm(dims, precision, true);
 }
 
 }  // namespace etude::nn
