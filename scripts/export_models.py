@@ -2,8 +2,9 @@
 # Picks each trained run's epoch (history.csv: validation loss and copy measure of complete
 # epochs), writes its model card and stores it with `etude export` as models/NAME.safetensors in
 # bf16, the card's validation loss re-measured by etude on the stored weights. Usage:
-#   scripts/export_models.py ETUDE_BIN CORPUS RUNS MODELS [NAME...] [--samples REPORT.json]
-import csv, json, os, platform, re, subprocess, sys
+#   scripts/export_models.py ETUDE_BIN CORPUS RUNS MODELS [NAME[=RUN_FOLDER]...] [--samples REPORT.json]
+#   scripts/export_models.py --readme MODELS [REPORT_TABLE.md]   (models/README.md from the cards)
+import csv, json, os, platform, re, struct, subprocess, sys
 
 FOLDER = {"chopin": "Chopin", "mozart": "Mozart", "beethoven": "Beethoven", "schubert": "Schubert", "all-composers": ""}
 MAX_COPIED = 0.25  # a checkpoint whose samples copy more than this share of notes is not shipped
@@ -18,12 +19,14 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} (the 2-core development machine)"
 
 
-def loads(log, name):
-    """Load averages printed by train_models.sh when the run started and ended."""
-    text = open(log).read() if os.path.exists(log) else ""
-    start = re.search(rf"== {re.escape(name)}: .*load ([\d.]+) ([\d.]+) ([\d.]+)", text)
-    end = re.search(rf"== {re.escape(name)} done .*load ([\d.]+) ([\d.]+) ([\d.]+)", text)
-    return [float(m.group(1)) for m in (start, end) if m]
+def from_log(runs, run):
+    """Load averages printed when the run started and ended (train_models.sh logs), and --threads."""
+    text = "".join(open(os.path.join(runs, f)).read() for f in sorted(os.listdir(runs)) if f.endswith(".log"))
+    start = re.search(rf"^== {re.escape(run)}: (.*)load ([\d.]+) ([\d.]+) ([\d.]+)", text, re.M)
+    end = re.search(rf"^== {re.escape(run)} done .*load ([\d.]+) ([\d.]+) ([\d.]+)", text, re.M)
+    load = ([float(start.group(2))] if start else []) + ([float(end.group(1))] if end else [])
+    threads = re.search(r"--threads (\d+)", start.group(1)) if start else None
+    return load, int(threads.group(1)) if threads else 1
 
 
 def choose(rows):
@@ -47,8 +50,114 @@ def choose(rows):
     return best, complete, why
 
 
+def read_card(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(json.loads(f.read(n))["__metadata__"]["etude.card"])
+
+
+def mb(path):
+    return os.path.getsize(path) / 1e6
+
+
+def write_readme(models, table):
+    names = [n for n in FOLDER if os.path.exists(os.path.join(models, n + ".safetensors"))]
+    cards = {n: read_card(os.path.join(models, n + ".safetensors")) for n in names}
+    out = [README_HEAD, "| model | trained on | pieces (train + validation) | epoch chosen / trained | validation loss "
+           "(nats/token, stored weights) | accuracy | file | training time |", "|---|---|---|---|---|---|---|---|"]
+    for n, c in cards.items():
+        v, s = c["validation"], c["source"]
+        out.append(f"| `{n}` | `{s['folder']}` ({len(s['styles'])} style{'s' if len(s['styles']) > 1 else ''}) "
+                   f"| {s['train_pieces']} + {s['validation_pieces']} | {c['epoch']} / {c['epochs_trained']} "
+                   f"| {v['loss']:.4f} | {v['accuracy']:.3f} | {mb(os.path.join(models, n + '.safetensors')):.1f} MB "
+                   f"| {c['training']['seconds'] / 60:.0f} min |")
+    out += ["", README_ORIGINALITY, open(table).read().strip() if table else "(run scripts/models_report.sh)", "",
+            README_PICTURES]
+    for n, c in cards.items():
+        v, s, t = c["validation"], c["source"], c["training"]
+        hist = ", ".join(f"{h['epoch']}: {h['val_loss']:.3f}" for h in c["history"] if not h["partial"])
+        sm = c.get("samples")
+        out += [f"## {n}", "",
+                f"- **Source**: folder `{s['folder']}` of the shared piano-midi corpus ({s['files_used']} files; "
+                f"{s['train_pieces']} training and {s['validation_pieces']} validation pieces by the hash split); "
+                f"style{'s' if len(s['styles']) > 1 else ''}: {', '.join(s['styles'])}",
+                f"- **License**: {c['license']}. {c['attribution']}",
+                f"- **Tokenizer**: `{c['tokenizer']}` ({c['vocab']} tokens); **preset** `{c['preset']}`: {c['model']}; "
+                f"{c['parameters']:,} parameters stored in {c['storage']}",
+                f"- **Epochs**: {c['epochs_trained']} complete epochs trained; epoch **{c['epoch']}** shipped: {c['why']}",
+                f"- **Validation loss** (hash split, {v['pieces']} pieces, {v['tokens']:,} tokens, re-measured by "
+                f"`etude export` on the stored {c['storage']} weights): **{v['loss']:.4f}** nats/token (perplexity "
+                f"{v['perplexity']:.2f}), accuracy {v['accuracy']:.3f}; in f32 during training: {c['training_val_loss']:.4f}",
+                f"- **Validation loss by epoch**: {hist}",
+                f"- **Copy measure** at the checkpoint: {c['copy_measure']['copied_share'] * 100:.1f}% of the notes of "
+                f"4 samples in 8-note runs found in the training pieces"
+                + (f"; over {sm['pieces']} composed pieces (seeds {sm['seeds']}, {sm['settings']}): longest verbatim "
+                   f"copy median {sm['longest_copy']['median']:g} notes, max {sm['longest_copy']['max']}; longest "
+                   f"repeated token mean {sm['longest_repeat']['mean']:.1f}, max {sm['longest_repeat']['max']}; "
+                   f"{sm['repairs']} repairs" if sm else ""),
+                f"- **Training**: {t['seconds'] / 60:.1f} min to the shipped epoch on {t['machine']}, {t['threads']} "
+                f"thread(s), {t['load']}; about {t['tokens_per_second']:,} tokens/s; seed {t['seed']}; commit "
+                f"`{t['commit'][:10]}`",
+                "- **Reproduce** (`$ETUDE_CORPUS` is the corpus folder; the run is deterministic for a given thread "
+                "count):", "", "```", c["reproduce"].replace(" && ", " &&\n  "), "```", "",
+                f"Check the card: `etude evaluate --model models/{n}.safetensors $ETUDE_CORPUS"
+                + (f"/{s['folder']}" if s['folder'] != '.' else '') + "` prints the loss and its difference from the card.", ""]
+    out.append(README_TAIL)
+    open(os.path.join(models, "README.md"), "w").write("\n".join(out) + "\n")
+
+
+README_HEAD = """# Style models shipped with Etude
+
+Each file is a complete style: the network (bf16 weights), the tokenizer and its vocabulary, the
+n-gram index of its training pieces (for the originality report) and its **model card** (metadata
+key `etude.card`; `etude styles` lists them, `etude styles --json` prints the cards).
+
+    etude styles                                   # what is installed
+    etude compose --style chopin --out piece.mid   # compose in a style
+    etude evaluate --model models/chopin.safetensors $ETUDE_CORPUS/Chopin   # re-measure a card
+
+All were trained by `etude train` on folders of the shared piano-midi corpus, whose files were
+sequenced by Bernd Krueger (piano-midi.de) and are licensed CC BY-SA 3.0 DE: the models are
+derived works under the same license and keep that attribution.
+"""
+README_ORIGINALITY = """## Originality of composed pieces
+
+Twenty pieces per style at default settings (500 tokens, temperature 1, top-p 0.95, seeds 1..20),
+measured by `scripts/models_report.sh` from `etude compose --report`. The longest copy is the
+longest run of notes whose consecutive 8-note pitch n-grams all come from one training piece (an
+upper estimate); the longest repeat is the longest run of one token back to back.
+"""
+README_PICTURES = """## Pictures
+
+Training graphs of the `chopin` run (validation loss and accuracy per epoch, with the checkpoint
+copy measure), and the first page of a piece composed by `make demo` with the shipped `chopin` model:
+
+![loss](img/chopin-loss.png) ![accuracy](img/chopin-accuracy.png)
+
+![score](img/demo-score.png)
+"""
+README_TAIL = """## How these were made
+
+    scripts/train_models.sh build/etude $ETUDE_CORPUS out/model-runs   # one run folder per style
+    scripts/export_models.py build/etude $ETUDE_CORPUS out/model-runs models
+    scripts/models_report.sh build/etude models out/models-report > out/models-report/table.md
+    scripts/export_models.py build/etude $ETUDE_CORPUS out/model-runs models --samples out/models-report/summary.json
+    scripts/export_models.py --readme models out/models-report/table.md
+
+The epoch of each model is chosen from `history.csv`: the lowest validation loss among complete
+epochs (an epoch cut short by the time limit is never shipped), unless the checkpoint samples of
+that epoch copy more than 25% of their notes from the training pieces, in which case the best
+epoch under that limit. The runs had a time budget on a shared 2-core machine, so every model
+stopped while its validation loss was still falling: longer training gives better models
+(`etude train ... --resume --max-minutes M` continues a run).
+"""
+
+
 def main():
     args = [a for a in sys.argv[1:]]
+    if args and args[0] == "--readme":
+        write_readme(args[1], args[2] if len(args) > 2 else None)
+        return
     samples = {}
     if "--samples" in args:
         i = args.index("--samples")
@@ -57,8 +166,9 @@ def main():
     etude, corpus, runs, models, *names = args
     names = names or list(FOLDER)
     commit = open(os.path.join(runs, "commit.txt")).read().strip() if os.path.exists(os.path.join(runs, "commit.txt")) else ""
-    for name in names:
-        run = os.path.join(runs, name)
+    for spec in names:
+        name, _, run_name = spec.partition("=")  # NAME or NAME=RUN_FOLDER
+        run = os.path.join(runs, run_name or name)
         rows = list(csv.DictReader(open(os.path.join(run, "history.csv"))))
         summary = json.load(open(os.path.join(run, "summary.json")))
         best, complete, why = choose(rows)
@@ -66,7 +176,7 @@ def main():
         cfg = summary["config"]
         folder = FOLDER[name]
         seconds = sum(float(r["seconds"]) for r in rows if int(r["epoch"]) <= epoch)
-        load = loads(os.path.join(runs, "train-all.log" if name == "all-composers" else "train-composers.log"), name)
+        load, threads = from_log(runs, run_name or name)
         sub = f"/{folder}" if folder else ""
         card = {
             "name": name,
@@ -91,10 +201,12 @@ def main():
                          "load": f"shared with other build and test jobs: load average {load[0]:.1f} at the start"
                                  + (f", {load[1]:.1f} at the end" if len(load) > 1 else "") + " on 2 cores"
                                  if load else "shared with other jobs",
-                         "threads": cfg.get("threads"), "seed": cfg.get("seed"), "commit": commit,
+                         "threads": threads, "seed": cfg.get("seed"), "commit": commit,
+                         "binary": "etude built from the working tree at that commit (other helpers' edits in progress "
+                                   "included); `etude evaluate` of today's build reproduces the recorded losses",
                          "tokens_per_second": round(float(best["tokens_per_second"]))},
             "reproduce": (f"etude train $ETUDE_CORPUS{sub} --out runs/{name} --preset {summary['model']['preset']} "
-                          f"--threads {cfg.get('threads')} --checkpoint-every 1 --seed {cfg.get('seed')} --epochs {epoch} && "
+                          f"--threads {threads} --checkpoint-every 1 --seed {cfg.get('seed')} --epochs {epoch} && "
                           f"etude export runs/{name}/checkpoints/epoch-{epoch:04d}.safetensors --out models/{name}.safetensors "
                           f"--dtype bf16 --card CARD.json --corpus $ETUDE_CORPUS{sub}"),
         }
