@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -24,24 +25,25 @@ PackedMatrix::PackedMatrix(const float* w, int cols, const std::vector<int>& row
   data_.reset(std::aligned_alloc(align, (bytes + align - 1) / align * align));
   if (!data_) throw std::bad_alloc();
   if (align == kHuge) madvise(data_.get(), bytes, MADV_HUGEPAGE);  // advice only: failure is harmless
-  auto value = [&](int p, int v, int u, int k) {
-    const int r = rows[size_t(p) * kPanelRows + v * kPanelLanes + u];
-    return r < 0 ? 0.0f : w[size_t(r) * cols + k];
-  };
+  // Each source row is copied to its slot of every column: f32 slots are floats 16v + u of a
+  // column's 64; bf16 slots are halves 32h + 2u + (v & 1) of a column's 64, h = v / 2.
 #pragma omp parallel for schedule(static)
   for (int p = 0; p < panels_; ++p) {
-    if (!bf16_) {
-      V16* out = static_cast<V16*>(data_.get()) + size_t(p) * cols * 4;
-      for (int k = 0; k < cols; ++k)
-        for (int v = 0; v < 4; ++v, ++out)
-          for (int u = 0; u < kPanelLanes; ++u) (*out)[u] = value(p, v, u, k);
-    } else {
-      U16* out = static_cast<U16*>(data_.get()) + size_t(p) * cols * 2;
-      for (int k = 0; k < cols; ++k)
-        for (int h = 0; h < 2; ++h, ++out)
-          for (int u = 0; u < kPanelLanes; ++u)
-            (*out)[u] = uint32_t(to_bf16(value(p, 2 * h, u, k))) | uint32_t(to_bf16(value(p, 2 * h + 1, u, k))) << 16;
-    }
+    std::byte* panel = static_cast<std::byte*>(data_.get()) + size_t(p) * cols * kPanelRows * (bf16_ ? 2 : 4);
+    std::memset(panel, 0, size_t(cols) * kPanelRows * (bf16_ ? 2 : 4));
+    for (int v = 0; v < 4; ++v)
+      for (int u = 0; u < kPanelLanes; ++u) {
+        const int r = rows[size_t(p) * kPanelRows + v * kPanelLanes + u];
+        if (r < 0) continue;
+        const float* src = w + size_t(r) * cols;
+        if (!bf16_) {
+          float* dst = reinterpret_cast<float*>(panel) + v * kPanelLanes + u;
+          for (int k = 0; k < cols; ++k) dst[size_t(k) * kPanelRows] = src[k];
+        } else {
+          uint16_t* dst = reinterpret_cast<uint16_t*>(panel) + (v / 2) * 2 * kPanelLanes + 2 * u + (v & 1);
+          for (int k = 0; k < cols; ++k) dst[size_t(k) * kPanelRows] = to_bf16(src[k]);
+        }
+      }
   }
 }
 
