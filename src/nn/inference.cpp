@@ -16,6 +16,9 @@
 namespace etude::nn {
 namespace {
 
+// Several threads are chosen when their steps take less than this share of one thread's.
+constexpr double kMultiThreadGain = 0.85;
+
 void input_forward(const Model& model, const int32_t* tokens, int n, float* y) {
   const ModelSpec& spec = model.spec();
   const ParamLayout& layout = model.layout();
@@ -75,8 +78,9 @@ Stepper::Stepper(const Model& model, int streams, LstmBackend backend, Precision
 
 Stepper::~Stepper() = default;
 
-// Steps 0-1 warm up, 2-9 alternate between the two choices, then the faster one runs, the other
-// probed once per interval (doubling while it keeps losing, up to 1024 steps).
+// Steps 0-1 warm up, 2-9 alternate between the two choices, then the faster one runs (several
+// threads only when clearly faster: a waiting thread costs the other programs their share), the
+// other probed once per interval (doubling while it keeps losing, up to 1024 steps).
 int Stepper::choose_threads() {
   const int n = step_threads();
   if (threads_ > 0 || n == 1) return n;
@@ -88,10 +92,13 @@ int Stepper::choose_threads() {
 void Stepper::record_step(int choice, double ms) {
   const int64_t k = tune_.steps++;
   if (threads_ > 0 || step_threads() == 1 || k < 2) return;
-  tune_.ms[choice] = k < 4 ? ms : 0.75 * tune_.ms[choice] + 0.25 * ms;
+  // A probe replaces the other choice's old estimate; the running choice keeps a slow moving
+  // average, so that occasional long stalls (a descheduled thread) count in it.
+  const bool probe = k == tune_.next_probe;
+  tune_.ms[choice] = k < 4 || probe ? ms : 0.9 * tune_.ms[choice] + 0.1 * ms;
   if (k < 9) return;
-  const int best = tune_.ms[1] < tune_.ms[0];
-  if (k == 9 || k == tune_.next_probe) {
+  const int best = tune_.ms[1] < kMultiThreadGain * tune_.ms[0];
+  if (k == 9 || probe) {
     tune_.interval = best == tune_.best && k > 9 ? std::min<int64_t>(tune_.interval * 2, 1024) : 64;
     tune_.next_probe = k + tune_.interval;
   }

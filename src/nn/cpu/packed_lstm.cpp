@@ -26,8 +26,8 @@ PackedMatrix::PackedMatrix(const float* w, int cols, const std::vector<int>& row
   if (!data_) throw std::bad_alloc();
   if (align == kHuge) madvise(data_.get(), bytes, MADV_HUGEPAGE);  // advice only: failure is harmless
   // Each source row is copied to its slot of every column: f32 slots are floats 16v + u of a
-  // column's 64; bf16 slots are halves 32h + 2u + (v & 1) of a column's 64, h = v / 2.
-#pragma omp parallel for schedule(static)
+  // column's 64; bf16 slots are halves 32h + 2u + (v & 1) of a column's 64, h = v / 2. One thread:
+  // on a busy machine OpenMP's spinning workers made this 5x slower with two.
   for (int p = 0; p < panels_; ++p) {
     std::byte* panel = static_cast<std::byte*>(data_.get()) + size_t(p) * cols * kPanelRows * (bf16_ ? 2 : 4);
     std::memset(panel, 0, size_t(cols) * kPanelRows * (bf16_ ? 2 : 4));
@@ -111,8 +111,7 @@ void PackedLstm::input_gates(const LstmParams& p, int I, int H, const float* x, 
   const int panels = lstm_panels(H), G = panels * kPanelRows;
   const PackedMatrix w_ih(p.w_ih, I, lstm_rows(H), Precision::f32);
   const std::vector<float> bias = lstm_bias(p, H);
-#pragma omp parallel for schedule(static)
-  for (int q = 0; q < panels; ++q)  // a panel's weights stay in cache over the n rows
+  for (int q = 0; q < panels; ++q)  // a panel's weights stay in cache over the n rows (one thread, as above)
     for (int r = 0; r < n; ++r) {
       float* z = g + size_t(r) * G + size_t(q) * kPanelRows;
       std::copy_n(&bias[size_t(q) * kPanelRows], kPanelRows, z);
