@@ -138,7 +138,10 @@ void render_score(const NoteSequence& seq, const fs::path& out, const ScoreOptio
     fs::path dir;
     ~Cleanup() { std::error_code ec; fs::remove_all(dir, ec); }
   } cleanup{dir};
-  write_file_atomic(dir / "score.ly", lilypond_source(seq, o));
+  // SVG and PNG hold the whole piece on one page as tall as it needs (LilyPond would otherwise
+  // write score-1.svg, score-2.svg ...); the PDF keeps its A4 pages.
+  const std::string one_page = ext == ".pdf" ? "" : "\\paper { page-breaking = #ly:one-page-breaking }\n";
+  write_file_atomic(dir / "score.ly", lilypond_source(seq, o) + one_page);
   const std::string format = "--" + ext.substr(1), base = (dir / "score").string(), ly = (dir / "score.ly").string(),
                     log = (dir / "lilypond.log").string();
   std::vector<std::string> args = {o.lilypond, format, "-dno-point-and-click", "-o", base, ly};
