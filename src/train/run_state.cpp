@@ -3,6 +3,7 @@
 
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/json_text.hpp"
 #include "nn/model_io.hpp"
 
 namespace etude::train {
@@ -18,7 +19,7 @@ void save_run_state(const std::filesystem::path& path, const nn::Model& model, s
   for (const nn::TensorSlot& t : model.layout().tensors) views.push_back({t.name, t.shape, model.tensor(t)});
   views.push_back({kOptimizerTensor, {int64_t(optimizer.size())}, optimizer});
   nn::write_safetensors(path, views,
-                        {{nn::kMetaModel, nn::model_spec_to_json(model.spec()).dump()}, {kMetaState, json(s).dump()}},
+                        {{nn::kMetaModel, nn::model_spec_to_json(model.spec()).dump()}, {kMetaState, utf8_dump(json(s))}},
                         nn::DType::f32);
 }
 

@@ -13,6 +13,7 @@
 
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/json_text.hpp"
 #include "corpus/augment.hpp"
 #include "corpus/corpus.hpp"
 #include "corpus/hash.hpp"
@@ -302,7 +303,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
                     {"tokenizer", d.tokenizer->name()}, {"preset", c.model_json.is_null() ? c.preset : "custom"},
                     {"seed", c.seed}, {"seconds", st.seconds}, {"copied_share", r.copied_share}};
     return std::map<std::string, std::string>{
-        {nn::kMetaTokenizer, tokenizer_json}, {nn::kMetaTraining, card.dump()}, {kMetaNgrams, ngrams_text}};
+        {nn::kMetaTokenizer, tokenizer_json}, {nn::kMetaTraining, utf8_dump(card)}, {kMetaNgrams, ngrams_text}};
   };
 
   const double limit_s = c.max_minutes > 0 ? c.max_minutes * 60 : 0;
@@ -354,8 +355,9 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     Score val;
     if (diverged.empty()) {
       val = evaluate(model, d.val_stream, stride);
-      if (!std::isfinite(val.loss()) || !all_finite(model.params()) || !all_finite(model.buffers()))
-        diverged = "validation loss or weights not finite";
+      if (!std::isfinite(val.loss()) || !all_finite(model.params()) || !all_finite(model.buffers()) ||
+          !all_finite(opt->state()))
+        diverged = "validation loss, weights or optimizer state not finite";
     }
     if (!diverged.empty()) {  // roll back to the last good state with a smaller learning rate
       std::copy(good.params.begin(), good.params.end(), model.params().begin());
@@ -412,7 +414,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     save_run_state(state_path, model, opt->state(), st);
     take_snapshot();
     write_file_atomic(c.out / "history.csv", history_csv(st.history));
-    write_file_atomic(c.out / "summary.json", summary_json(c, d, model, st, last_epoch ? stop_reason : "running").dump(2));
+    write_file_atomic(c.out / "summary.json", utf8_dump(summary_json(c, d, model, st, last_epoch ? stop_reason : "running"), 2));
     if (checkpoint && plot_note.empty()) {
       plot_note = draw_plots(c.out, st.history, c.checkpoint_every);
       if (!plot_note.empty()) note(plot_note);
@@ -423,7 +425,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     progress(p);
     if (last_epoch) break;
   }
-  write_file_atomic(c.out / "summary.json", summary_json(c, d, model, st, stop_reason, pending).dump(2));
+  write_file_atomic(c.out / "summary.json", utf8_dump(summary_json(c, d, model, st, stop_reason, pending), 2));
   TrainResult r{st.epoch, st.best_epoch, st.best_val_loss, stop_reason, c.out / "best.safetensors"};
   if (stop_reason == "diverged")
     throw InvalidArgument("training diverged " + std::to_string(consecutive) + " times in a row in epoch " +

@@ -8,6 +8,7 @@
 
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/json_text.hpp"
 #include "corpus/ngram_index.hpp"
 #include "nn/model_io.hpp"
 #include "train/batches.hpp"
@@ -178,3 +179,14 @@ TEST(StoredConfig, RoundTripsAndRefusesOutOfRangeSettings) {
 }
 }  // namespace
 }  // namespace etude::train
+
+namespace etude {
+namespace {
+// A Latin-1 folder name in a card or summary must not throw at the end of an epoch.
+TEST(JsonText, InvalidUtf8BecomesReplacementCharacter) {
+  const nlohmann::json card = {{"corpus", "/midi/\xC9tudes"}};
+  EXPECT_THROW((void)card.dump(), nlohmann::json::type_error);
+  EXPECT_EQ(utf8_dump(card), "{\"corpus\":\"/midi/\xEF\xBF\xBDtudes\"}");
+}
+}  // namespace
+}  // namespace etude
