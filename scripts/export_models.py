@@ -3,6 +3,7 @@
 # epochs), writes its model card and stores it with `etude export` as models/NAME.safetensors in
 # bf16, the card's validation loss re-measured by etude on the stored weights. Usage:
 #   scripts/export_models.py ETUDE_BIN CORPUS RUNS MODELS [NAME[=RUN_FOLDER]...] [--samples REPORT.json]
+#   scripts/export_models.py --add-samples ETUDE_BIN MODELS REPORT/summary.json  (after models_report.sh)
 #   scripts/export_models.py --readme MODELS [REPORT_TABLE.md]   (models/README.md from the cards)
 import csv, json, os, platform, re, struct, subprocess, sys
 
@@ -141,7 +142,7 @@ README_TAIL = """## How these were made
     scripts/train_models.sh build/etude $ETUDE_CORPUS out/model-runs   # one run folder per style
     scripts/export_models.py build/etude $ETUDE_CORPUS out/model-runs models
     scripts/models_report.sh build/etude models out/models-report > out/models-report/table.md
-    scripts/export_models.py build/etude $ETUDE_CORPUS out/model-runs models --samples out/models-report/summary.json
+    scripts/export_models.py --add-samples build/etude models out/models-report/summary.json
     scripts/export_models.py --readme models out/models-report/table.md
 
 The epoch of each model is chosen from `history.csv`: the lowest validation loss among complete
@@ -157,6 +158,19 @@ def main():
     args = [a for a in sys.argv[1:]]
     if args and args[0] == "--readme":
         write_readme(args[1], args[2] if len(args) > 2 else None)
+        return
+    if args and args[0] == "--add-samples":  # ETUDE_BIN MODELS REPORT.json: cards gain the report, weights unchanged
+        etude, models, report = args[1:4]
+        for name, summary in json.load(open(report)).items():
+            path = os.path.join(models, name + ".safetensors")
+            card = read_card(path)
+            card["samples"] = summary
+            tmp = path + ".card.json"
+            json.dump(card, open(tmp, "w"), indent=2)
+            subprocess.run([etude, "export", path, "--out", path, "--dtype", card["storage"].lower(), "--card", tmp],
+                           check=True, stdout=subprocess.DEVNULL)
+            os.remove(tmp)
+            print(f"{name}: card has the samples of {summary['pieces']} pieces")
         return
     samples = {}
     if "--samples" in args:
