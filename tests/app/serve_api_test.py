@@ -250,7 +250,7 @@ class ServeApi(unittest.TestCase):
         self.error("POST", "/api/runs/mine/stop", b"", 409, "not training")
 
         # A run that cannot train (one piece: nothing to hold out for validation) fails with the reason.
-        fields = [("name", "tiny"), ("seq", "1024"), ("epochs", "1")]
+        fields = [("name", "tiny"), ("epochs", "1")]
         self.s.upload("/api/runs", fields, [("files", "one.mid", self.midi)], expect=202)
         events = self.s.events("/api/runs/tiny/events", final)
         self.assertEqual(events[-1][1]["state"], "failed")
