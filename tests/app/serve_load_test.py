@@ -2,8 +2,9 @@
 # concurrent clients against --workers 2 --queue 4; a client answered 503 waits (a tenth of
 # Retry-After, to keep the test short) and asks again. Every answer must be 200 or the documented
 # 503 with Retry-After: 1 (no other failure, no pile-up), all 200 pieces arrive, and the server's
-# memory stays flat: VmRSS after the run within 8 MiB of VmRSS after a warm-up that fills the
-# piece cache. Then a burst of 8 long requests at once: the 2 beyond workers + queue get 503.
+# memory stays flat: VmRSS after the run within 8 MiB of VmRSS after a warm-up of 100 requests
+# in the same pattern (which fills the piece cache). Then a burst of 8 long requests at once: the
+# 2 beyond workers + queue get 503.
 import shutil
 import sys
 import tempfile
@@ -32,38 +33,40 @@ class ServeLoad(unittest.TestCase):
         try:
             models = train_model(tmp, make_data(tmp))
             s = Server(tmp, "--state", tmp / "state", "--models", models, "--workers", "2", "--queue", "4")
-            # Warm-up: two clients, enough pieces to fill the cache (64) and load the model.
-            def warm(n):
-                for i in range(n):
-                    s.json("POST", "/api/compose", dict(BODY, seed=i))
-            threads = [threading.Thread(target=warm, args=(40,)) for _ in range(2)]
-            [t.start() for t in threads]
-            [t.join() for t in threads]
-            rss_warm = s.rss_kib()
+            lock = threading.Lock()
 
-            results, lock = [], threading.Lock()
-            todo = iter(range(REQUESTS))
+            def load(requests, first_seed):
+                """requests pieces from CLIENTS clients; [(status, retry_after, ms, body)] of every answer."""
+                results, todo = [], iter(range(requests))
 
-            def client():
-                while True:
-                    with lock:
-                        i = next(todo, None)
-                    if i is None:
-                        return
+                def client():
                     while True:
-                        t0 = time.perf_counter()
-                        status, headers, body = s.request("POST", "/api/compose", dict(BODY, seed=1000 + i))
-                        ms = 1000 * (time.perf_counter() - t0)
                         with lock:
-                            results.append((status, headers.get("retry-after"), ms, body))
-                        if status != 503:
-                            break
-                        time.sleep(0.1)
+                            i = next(todo, None)
+                        if i is None:
+                            return
+                        while True:
+                            t0 = time.perf_counter()
+                            status, headers, body = s.request("POST", "/api/compose", dict(BODY, seed=first_seed + i))
+                            ms = 1000 * (time.perf_counter() - t0)
+                            with lock:
+                                results.append((status, headers.get("retry-after"), ms, body))
+                            if status != 503:
+                                break
+                            time.sleep(0.1)
 
+                threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+                [t.start() for t in threads]
+                [t.join() for t in threads]
+                return results
+
+            # Warm-up with the same pattern: the model loaded, the piece cache (64) full, every
+            # HTTP and worker thread that the load reaches has run.
+            warm = load(100, 0)
+            self.assertEqual(sum(r[0] == 200 for r in warm), 100)
+            rss_warm = s.rss_kib()
             t0 = time.perf_counter()
-            threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-            [t.start() for t in threads]
-            [t.join() for t in threads]
+            results = load(REQUESTS, 1000)
             wall = time.perf_counter() - t0
             rss_after = s.rss_kib()
 
