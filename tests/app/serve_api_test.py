@@ -3,6 +3,7 @@
 # downloads checked (MIDI parses with mido, WAV samples, PDF/SVG), a primer continuation, a short
 # training run from uploads with its event stream, stop and resume from the data root, composing
 # from a run and a checkpoint, and SIGTERM while training (state saved, exit 0).
+import http.client
 import json
 import shutil
 import subprocess
@@ -176,6 +177,35 @@ class ServeApi(unittest.TestCase):
         status, body = self.s.upload("/api/primers", fields=[("name", "x")])
         self.assertEqual(status, 400)
 
+    def test_a_long_rest_in_a_tiny_midi_is_refused(self):
+        # 40 bytes of MIDI holding a rest of about 37 hours: its tokens would fill the memory.
+        track = bytes([0x00, 0x90, 60, 64, 0x8F, 0xFF, 0xFF, 0x7F, 0x80, 60, 0, 0x00, 0xFF, 0x2F, 0x00])
+        midi = b"MThd" + bytes([0, 0, 0, 6, 0, 0, 0, 1, 0, 1]) + b"MTrk" + len(track).to_bytes(4, "big") + track
+        status, body = self.s.upload("/api/primers", files=[("file", "rest.mid", midi)])
+        self.assertEqual(status, 400)
+        self.assertIn("uploads are at most 3600 s", body["error"])
+
+    def test_foreign_hosts_origins_and_oversized_bodies_are_refused_before_reading(self):
+        self.error("GET", "/api/styles", None, 403)  # sanity of the helper below: no Host header override
+        status, _, data = self.s.request("GET", "/api/health", headers={"Host": "evil.example"})
+        self.assertEqual(status, 403, data)  # DNS rebinding: another host name pointing at 127.0.0.1
+        status, _, data = self.s.request("POST", "/api/compose", {"style": "chopin", "length": 16},
+                                         headers={"Origin": "http://evil.example"})
+        self.assertEqual(status, 403, data)  # a cross-site POST from another page
+        ok = self.s.json("POST", "/api/compose", {"style": "chopin", "length": 16},
+                         headers={"Origin": f"http://127.0.0.1:{self.s.port}"})
+        self.assertEqual(len(ok["pieces"]), 1)
+        c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=30)
+        try:  # only the headers are sent: the 413 must come before any body is read
+            c.putrequest("POST", "/api/compose")
+            c.putheader("Content-Type", "application/json")
+            c.putheader("Content-Length", str(10 << 20))
+            c.endheaders()
+            r = c.getresponse()
+            self.assertEqual(r.status, 413)
+        finally:
+            c.close()
+
     def test_data_folders(self):
         self.assertEqual(self.s.json("GET", "/api/data"), {"folders": [{"name": "Chopin", "files": len(SLICE)}]})
 
@@ -288,60 +318,57 @@ class ServeApi(unittest.TestCase):
 
 @unittest.skipUnless(have_inputs(), "needs ETUDE_BIN and the shared corpus (ETUDE_CORPUS)")
 class ServeProcess(unittest.TestCase):
+    def folder(self):
+        tmp = Path(tempfile.mkdtemp(prefix="etude-serve-process-"))
+        self.addCleanup(shutil.rmtree, tmp, True)
+        return tmp
+
+    def start(self, tmp, *args):
+        s = Server(tmp, "--state", tmp / "state", *args)
+        self.addCleanup(s.stop)  # runs before the folder's removal
+        return s
+
     def test_bad_flags_and_a_busy_port(self):
-        tmp = Path(tempfile.mkdtemp(prefix="etude-serve-flags-"))
-        try:
-            run = lambda *a: subprocess.run([ETUDE, "serve", *map(str, a)],  # noqa: E731
-                                            capture_output=True, text=True, timeout=20)
-            r = run("--state", tmp / "state", "--data", tmp / "missing")
-            self.assertEqual((r.returncode, r.stdout), (2, ""))
-            self.assertIn("--data", r.stderr)
-            self.assertEqual(len(r.stderr.strip().split("\n")), 1)
-            self.assertEqual(run("--state", tmp / "state", "--port", "70000").returncode, 1)
-            s = Server(tmp, "--state", tmp / "state", "--models", tmp / "none")
-            self.addCleanup(s.stop)
-            r = run("--port", s.port, "--state", tmp / "state2")
-            self.assertEqual(r.returncode, 2)
-            self.assertIn(f"cannot listen on 127.0.0.1:{s.port}", r.stderr)
-            self.assertEqual(s.stop(), 0)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        tmp = self.folder()
+        run = lambda *a: subprocess.run([ETUDE, "serve", *map(str, a)],  # noqa: E731
+                                        capture_output=True, text=True, timeout=20)
+        r = run("--state", tmp / "state", "--data", tmp / "missing")
+        self.assertEqual((r.returncode, r.stdout), (2, ""))
+        self.assertIn("--data", r.stderr)
+        self.assertEqual(len(r.stderr.strip().split("\n")), 1)
+        self.assertEqual(run("--state", tmp / "state", "--port", "70000").returncode, 1)
+        s = self.start(tmp, "--models", tmp / "none")
+        r = run("--port", s.port, "--state", tmp / "state2")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(f"cannot listen on 127.0.0.1:{s.port}", r.stderr)
+        self.assertEqual(s.stop(), 0)
 
     def test_page_from_a_web_folder(self):
-        tmp = Path(tempfile.mkdtemp(prefix="etude-serve-web-"))
-        try:
-            (tmp / "web" / "sub").mkdir(parents=True)
-            (tmp / "web" / "index.html").write_text("<html>hello</html>")
-            (tmp / "web" / "sub" / "x.css").write_text("body {}")
-            (tmp / "secret.txt").write_text("secret")
-            s = Server(tmp, "--state", tmp / "state", "--web", tmp / "web", "--models", tmp / "none")
-            self.addCleanup(s.stop)
-            self.assertEqual(s.request("GET", "/")[2], b"<html>hello</html>")
-            status, h, body = s.request("GET", "/sub/x.css")
-            self.assertEqual((status, h["content-type"], body), (200, "text/css; charset=utf-8", b"body {}"))
-            for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/sub/../../secret.txt", "/app.js"]:
-                self.assertIn(s.request("GET", path)[0], (400, 404), path)
-            self.assertEqual(s.stop(), 0)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        tmp = self.folder()
+        (tmp / "web" / "sub").mkdir(parents=True)
+        (tmp / "web" / "index.html").write_text("<html>hello</html>")
+        (tmp / "web" / "sub" / "x.css").write_text("body {}")
+        (tmp / "secret.txt").write_text("secret")
+        s = self.start(tmp, "--web", tmp / "web", "--models", tmp / "none")
+        self.assertEqual(s.request("GET", "/")[2], b"<html>hello</html>")
+        status, h, body = s.request("GET", "/sub/x.css")
+        self.assertEqual((status, h["content-type"], body), (200, "text/css; charset=utf-8", b"body {}"))
+        for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/sub/../../secret.txt", "/app.js"]:
+            self.assertIn(s.request("GET", path)[0], (400, 404), path)
+        self.assertEqual(s.stop(), 0)
 
     def test_sigterm_while_training_saves_the_run_and_exits_0(self):
-        tmp = Path(tempfile.mkdtemp(prefix="etude-serve-stop-"))
-        try:
-            data = make_data(tmp)
-            s = Server(tmp, "--state", tmp / "state", "--data", data, "--models", tmp / "none")
-            self.addCleanup(s.stop)
-            self.assertEqual(s.json("GET", "/api/styles"), {"styles": []})
-            fields = [("name", "bg"), ("folder", "Chopin"), ("minutes", "5")] + list(FAST.items())
-            s.upload("/api/runs", fields, [], expect=202)
-            s.events("/api/runs/bg/events", lambda ev: any(e == "progress" for e, _ in ev))
-            self.assertEqual(s.stop(), 0)
-            serve = json.loads((tmp / "state" / "runs" / "bg" / "serve.json").read_text())
-            self.assertEqual(serve["state"], "stopped")
-            self.assertIn("shut down", serve["message"])
-            self.assertTrue((tmp / "state" / "runs" / "bg" / "state.safetensors").exists())
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        tmp = self.folder()
+        s = self.start(tmp, "--data", make_data(tmp), "--models", tmp / "none")
+        self.assertEqual(s.json("GET", "/api/styles"), {"styles": []})
+        fields = [("name", "bg"), ("folder", "Chopin"), ("minutes", "5")] + list(FAST.items())
+        s.upload("/api/runs", fields, [], expect=202)
+        s.events("/api/runs/bg/events", lambda ev: any(e == "progress" for e, _ in ev))
+        self.assertEqual(s.stop(), 0)
+        serve = json.loads((tmp / "state" / "runs" / "bg" / "serve.json").read_text())
+        self.assertEqual(serve["state"], "stopped")
+        self.assertIn("shut down", serve["message"])
+        self.assertTrue((tmp / "state" / "runs" / "bg" / "state.safetensors").exists())
 
 
 if __name__ == "__main__":
