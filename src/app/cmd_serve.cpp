@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
+#include <utility>
 #include <string>
 #include <thread>
 
@@ -79,6 +81,29 @@ void serve_asset(const fs::path& web, const Request& req, Response& res) {
 void fail(Response& res, int status, const std::string& message) {
   reply_error(res, status, message);
   if (status == 503) res.set_header("Retry-After", "1");
+}
+
+bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
+
+// Checks made before a body is read: a request too large for its endpoint (by Content-Length) is
+// refused with 413 at once; on a loopback server, a Host other than loopback (DNS rebinding) or a
+// POST from another page's Origin (cross-site request) is refused with 403.
+std::optional<std::pair<int, std::string>> refuse_before_body(const Request& req, bool loopback) {
+  const std::string host = req.get_header_value("Host");
+  const std::string host_name = host.starts_with("[") ? host.substr(0, host.find(']') + 1) : host.substr(0, host.find(':'));
+  if (loopback && host_name != "127.0.0.1" && host_name != "localhost" && host_name != "[::1]")
+    return std::pair{403, "this server answers only requests for 127.0.0.1 or localhost"};
+  const std::string origin = req.get_header_value("Origin");
+  if (req.method == "POST" && !origin.empty() && origin != "http://" + host)
+    return std::pair{403, "requests from another site's page are refused (Origin " + origin.substr(0, 100) + ")"};
+  const size_t limit = req.path == "/api/runs" ? kRunUploadBytesMax + (1 << 20)
+                       : req.path == "/api/primers" ? kPrimerMax + (64 << 10)
+                                                     : kComposeBodyMax;
+  const std::string length = req.get_header_value("Content-Length");
+  const bool digits = !length.empty() && length.size() <= 12 && length.find_first_not_of("0123456789") == std::string::npos;
+  if (!length.empty() && (!digits || std::stoull(length) > limit))
+    return std::pair{413, "the request body is too large (compose: 64 KiB of JSON; a primer 1 MiB; a training upload 32 MiB)"};
+  return std::nullopt;
 }
 
 // A handler whose errors become {"error": ...} with their status.
@@ -209,14 +234,25 @@ void run_serve(const ServeArgs& a) {
   RunManager runs(runs_dir, state, a.data, a.threads);
 
   httplib::Server server;
-  const size_t threads = size_t(a.limits.workers + a.limits.queue + kStreamsMax + 8);
+  // Enough HTTP threads for every compose and render slot (each pool: workers + queue), every
+  // event stream and a few quick requests besides.
+  const size_t threads = size_t(2 * (a.limits.workers + a.limits.queue) + kStreamsMax + 8);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server.set_payload_max_length(kRunUploadBytesMax + (8 << 20));
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second server
   // share the port silently instead of failing to listen.
-  server.set_socket_options([](socket_t sock) {
+  socket_t listening = -1;
+  server.set_socket_options([&listening](socket_t sock) {
     const int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listening = sock;
+  });
+  server.set_pre_routing_handler([loopback = is_loopback(a.host)](const Request& req, Response& res) {
+    if (auto refusal = refuse_before_body(req, loopback)) {
+      fail(res, refusal->first, refusal->second);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
   });
   add_routes(server, styles, composer, runs, a.web);
   int port = a.port;
@@ -224,6 +260,7 @@ void run_serve(const ServeArgs& a) {
   else if (!server.bind_to_port(a.host, port)) port = -1;
   if (port <= 0)
     throw IoError("cannot listen on " + a.host + ":" + std::to_string(a.port) + " (in use? try another --port, or 0)");
+  if (listening >= 0) ::listen(listening, SOMAXCONN);  // httplib listens with a backlog of 5: bursts were reset
 
   SignalPipe signals;
   std::thread waiter([&] {
@@ -231,7 +268,7 @@ void run_serve(const ServeArgs& a) {
     runs.shutdown();  // the run in progress saves its epoch first
     server.stop();
   });
-  if (a.host != "127.0.0.1" && a.host != "localhost" && a.host != "::1")
+  if (!is_loopback(a.host))
     std::fprintf(stderr, "etude serve: warning: listening on %s: anyone who can reach it may compose and train "
                  "(there is no authentication)\n", a.host.c_str());
   std::printf("etude serve: listening on http://%s:%d/\n", a.host.c_str(), port);

@@ -49,13 +49,16 @@ json ComposeService::compose(const json& body) {
   if (length && seconds) throw HttpError(400, "give \"length\" (tokens) or \"seconds\", not both");
   o.length = int(length.value_or(400));
   o.seconds = seconds.value_or(0);
+  o.max_tokens = 4000;  // seconds mode: bounded work per request, whatever the model plays
   o.sampling.temperature = float(number_field(body, "temperature", 0.1, 2.0).value_or(1.0));
   o.sampling.top_p = float(number_field(body, "top_p", 0, 1).value_or(0.95));
   if (o.sampling.top_p <= 0) throw HttpError(400, "top_p: must be in (0, 1] (1 keeps every token)");
   o.sampling.top_k = int(integer_field(body, "top_k", 0, 512).value_or(0));
   o.count = int(integer_field(body, "count", 1, 4).value_or(1));
   o.seed = uint64_t(integer_field(body, "seed", 0, kMaxSeed).value_or(int64_t(std::random_device{}() % 1000000)));
-  o.primer_seconds = number_field(body, "primer_seconds", 0, 600).value_or(0);
+  // 0 (or absent): the primer's first kPrimerSecondsMax seconds, so a long primer stays cheap.
+  o.primer_seconds = number_field(body, "primer_seconds", 0, kPrimerSecondsMax).value_or(0);
+  if (o.primer_seconds == 0) o.primer_seconds = kPrimerSecondsMax;
   if (auto primer = string_field(body, "primer")) {
     if (!valid_id(*primer, "pr")) throw HttpError(400, "primer: \"" + primer->substr(0, 40) + "\" is not a primer id (pr-...)");
     o.primer = primers_.load(*primer);
@@ -118,7 +121,9 @@ fs::path ComposeService::file(Piece& piece, const std::string& name) {
   if (name != "piece.mid" && name != "piece.wav" && name != "score.pdf" && name != "score.svg")
     throw HttpError(404, "a piece has piece.mid, piece.wav, score.pdf, score.svg and report.json");
   const fs::path path = piece.dir / name;
-  std::lock_guard lock(piece.render);
+  // One render per piece at a time; a second request for it gets 503 instead of piling up.
+  std::unique_lock lock(piece.render, std::try_to_lock);
+  if (!lock) throw HttpError(503, "this piece is being rendered; try again in a second");
   if (fs::exists(path)) return path;
   const bool ran = render_pool_.run([&] {
     try {

@@ -26,6 +26,7 @@ struct ComposeLimits {
 
 inline constexpr size_t kComposeBodyMax = 64 * 1024;
 inline constexpr size_t kPrimerMax = 1024 * 1024;
+inline constexpr double kPrimerSecondsMax = 120;  // the most of a primer that is continued
 
 class ComposeService {
  public:

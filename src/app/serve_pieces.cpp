@@ -156,6 +156,10 @@ NoteSequence parse_midi_upload(const std::string& bytes, const std::string& what
     throw HttpError(400, what + " is not a MIDI file: " + e.what());
   }
   if (seq.notes.empty()) throw HttpError(400, what + " holds no notes");
+  // A few bytes of MIDI can hold a rest of days (one delta time); its tokens would fill the memory.
+  if (seq.total_time > kUploadSecondsMax)
+    throw HttpError(400, what + " lasts " + std::to_string(int64_t(seq.total_time)) + " s; uploads are at most " +
+                             std::to_string(int(kUploadSecondsMax)) + " s of music");
   return seq;
 }
 

@@ -98,7 +98,10 @@ class PieceStore {
   std::list<std::shared_ptr<Piece>> pieces_;  // oldest first
 };
 
-// Uploaded bytes as music: HttpError 400 naming `what` unless they are a MIDI file with notes.
+// Uploaded music lasts at most this long (a few bytes of MIDI can hold a rest of days).
+inline constexpr double kUploadSecondsMax = 3600;
+// Uploaded bytes as music: HttpError 400 naming `what` unless they are a MIDI file with notes
+// lasting at most kUploadSecondsMax.
 NoteSequence parse_midi_upload(const std::string& bytes, const std::string& what);
 
 // A folder emptied of what an earlier server left (pieces and primers do not outlive it).

@@ -258,8 +258,10 @@ json RunManager::start(const httplib::Request& req) {
   c.tokenizer = one_of(form_field(req, "tokenizer"), "tokenizer", tokenizer_names(), "beats");
   c.max_minutes = form_number(req, "minutes", 0.1, 120, 5);
   c.epochs = int(form_number(req, "epochs", 1, 100000, c.epochs));
-  c.batch = int(form_number(req, "batch", 1, 1024, 0));
-  c.seq = int(form_number(req, "seq", 2, 1024, 0));
+  // Activation memory grows with batch x seq: bounded so one form cannot take gigabytes.
+  c.batch = int(form_number(req, "batch", 1, 256, 0));
+  c.seq = int(form_number(req, "seq", 2, 512, 0));
+  if (int64_t(c.batch) * c.seq > 16384) throw HttpError(400, "batch x seq is at most 16384 tokens");
   c.threads = threads_;
   const auto folder = form_field(req, "folder");
   const auto files = form_files(req, "files");
@@ -392,7 +394,12 @@ void RunManager::train_main(Live& l, train::TrainConfig config) {
   try {
     const train::TrainResult r = train::run_training(config, on_progress, [&l] { return l.stop.load(); });
     std::tie(state, message) = outcome(r.stop_reason, r.epochs_done);
-    if (r.stop_reason == "interrupted" && closing_) message = "the server shut down after " + message.substr(14);
+    bool closing;
+    {
+      std::lock_guard lock(m_);
+      closing = closing_;
+    }
+    if (r.stop_reason == "interrupted" && closing) message = "the server shut down after " + message.substr(14);
   } catch (const std::exception& e) {
     state = "failed", message = e.what();
   }
@@ -463,7 +470,7 @@ bool RunManager::pump(const std::string& name, Cursor& c, httplib::DataSink& sin
   }
   c.first = false;
   const auto now = Clock::now();
-  if (out.empty() && now - c.last_write > std::chrono::seconds(15)) out = ": keep-alive\n\n";  // finds closed clients
+  if (out.empty() && now - c.last_write > std::chrono::seconds(3)) out = ": keep-alive\n\n";  // finds closed clients
   if (!out.empty()) {
     if (!sink.write(out.data(), out.size())) return false;
     c.last_write = now;

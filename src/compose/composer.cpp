@@ -55,7 +55,9 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
   const int V = tok.vocab_size(), N = o.count;
   const std::vector<int32_t> primer = o.primer ? primer_tokens(tok, o) : std::vector<int32_t>{};
   // In seconds mode the length is a cap (dense piano needs well under 200 tokens a second).
-  const size_t max_new = o.seconds > 0 ? size_t(o.seconds * 200) + 500 : size_t(o.length);
+  const size_t max_new = o.seconds <= 0    ? size_t(o.length)
+                         : o.max_tokens > 0 ? o.max_tokens
+                                            : size_t(o.seconds * 200) + 500;
 
   std::vector<ComposedPiece> pieces(N);
   std::vector<std::unique_ptr<TokenGrammar>> grammars;

@@ -17,6 +17,7 @@ struct ComposeOptions {
   nn::SamplingOptions sampling{.temperature = 1.0f, .top_k = 0, .top_p = 0.95f};  // never argmax unless greedy
   int length = 500;             // tokens composed per piece after the primer (EOS is masked out)
   double seconds = 0.0;         // > 0: compose until the piece lasts this long (then cut there) instead
+  size_t max_tokens = 0;        // with seconds: the most tokens composed (0: seconds x 200 + 500)
   uint64_t seed = 1;            // piece i uses seed + i, so piece i equals a single piece of that seed
   int count = 1;                // pieces composed at once, stepped as one batch
   std::optional<NoteSequence> primer;  // music the model continues (none: start from BOS)
