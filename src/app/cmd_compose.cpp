@@ -25,17 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// --models, else $ETUDE_MODELS, else the project's models/ (beside the binary's build folder),
-// else ./models.
-fs::path models_dir(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  if (const char* env = std::getenv("ETUDE_MODELS"); env && *env) return env;
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec && fs::is_directory(exe.parent_path().parent_path() / "models")) return exe.parent_path().parent_path() / "models";
-  return "models";
-}
-
 // OUT.mid for one piece; OUT-1.mid, OUT-2.mid ... for several.
 fs::path numbered(const fs::path& path, int i, int count) {
   if (count == 1 || path.empty()) return path;
@@ -160,6 +149,15 @@ void add_compose_commands(CLI::App& app) {
   s->add_flag("--json", *as_json, "print JSON");
   s->footer("Exit codes: 0 listed (unreadable files are listed with their error), 1 usage error, 2 no such folder.");
   s->callback([models, as_json] { run_styles(*models, *as_json); });
+}
+
+std::filesystem::path models_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("ETUDE_MODELS"); env && *env) return env;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && fs::is_directory(exe.parent_path().parent_path() / "models")) return exe.parent_path().parent_path() / "models";
+  return "models";
 }
 
 }  // namespace etude::app

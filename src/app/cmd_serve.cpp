@@ -42,16 +42,6 @@ struct ServeArgs {
   ComposeLimits limits;
 };
 
-// --models, else $ETUDE_MODELS, else the project's models/ beside the build folder, else ./models
-// (the rule of `etude compose`).
-fs::path models_folder(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  if (const char* env = std::getenv("ETUDE_MODELS"); env && *env) return env;
-  std::error_code ec;
-  const fs::path project = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path();
-  return !ec && fs::is_directory(project / "models") ? project / "models" : fs::path("models");
-}
-
 std::string mime_of(const fs::path& file) {
   static const std::map<std::string, std::string> types{
       {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
@@ -229,7 +219,7 @@ void run_serve(const ServeArgs& a) {
   if (!a.web.empty() && !fs::is_directory(a.web)) throw IoError("--web " + a.web + ": no such folder");
   if (!a.data.empty() && !fs::is_directory(a.data)) throw IoError("--data " + a.data + ": no such folder");
   const fs::path runs_dir = a.runs.empty() ? state / "runs" : fs::path(a.runs);
-  StyleCatalog styles(models_folder(a.models), runs_dir);
+  StyleCatalog styles(models_dir(a.models), runs_dir);
   ComposeService composer(styles, state, a.limits);
   RunManager runs(runs_dir, state, a.data, a.threads);
 

@@ -1,9 +1,16 @@
 // The `etude` subcommands, one registration function per group, each in its own cmd_*.cpp.
 // Callbacks throw etude::Error on bad input; main.cpp maps that to one stderr line and exit 2.
 #pragma once
+#include <filesystem>
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 namespace etude::app {
+
+// The models folder: --models FLAG, else $ETUDE_MODELS, else the project's models/ (beside the
+// binary's build folder), else ./models. Shared by compose, styles and serve (cmd_compose.cpp).
+std::filesystem::path models_dir(const std::string& flag);
 
 void add_midi_commands(CLI::App& app);    // inspect, scan, convert        (cmd_midi.cpp)
 void add_corpus_commands(CLI::App& app);  // corpus, tokenize              (cmd_corpus.cpp)
