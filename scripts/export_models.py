@@ -156,14 +156,18 @@ commands is the card's written part (source, license, epoch and why, ...), which
 `scripts/export_models.py` writes from the run folder into `RUNS/cards/NAME.json`; `etude export`
 adds the storage, the training record and the validation it measures.
 
-Training is deterministic for a given thread count: a second run of Schubert with `--epochs 8`
-repeated the first run's validation losses digit for digit (3.80764, 2.69564, ...).
+Training is deterministic for a given thread count: three runs of Schubert (time limits of 14
+and 21 minutes, and `--epochs 8`) gave the same validation losses digit for digit in every
+epoch they all completed (3.80764, 2.69564, 2.40773, 2.25243), and two runs of Beethoven likewise.
+The shipped Beethoven and Schubert come from the second, longer runs (`out/model-runs/NAME-2`),
+made when the machine had become less busy.
 
 ## What is weak
 
-- Short training. On the shared 2-core machine (load average 6 to 10 from other jobs) each
-  composer model had 12 to 14 minutes, i.e. 4 to 14 epochs, and the all-composers model 52
-  minutes for 4 epochs of 2.5 million tokens; every validation curve was still falling.
+- Short training. On the shared 2-core machine (load average 4 to 10 from other jobs) each
+  composer model had 12 to 21 minutes (13 to 20 epochs) and the all-composers model 52 minutes
+  for 4 epochs of 2.5 million tokens; only Schubert's validation loss had flattened (its best
+  epoch, 16, is not its last), the others were still falling.
 - The `small` preset (256 units) was chosen for size (2.4 MB of weights in bf16); `default` (512
   units) learns more per epoch but needs about three times the compute.
 - Mozart's validation split is two pieces and Chopin's five: their losses are noisy estimates.
