@@ -1,6 +1,7 @@
 // The training loop behind `etude train`; see train_run.hpp. Everything random in an epoch (the
 // transpositions, the window offset and order, dropout masks) is drawn from generators seeded by
-// (seed, epoch, rollbacks), so a resumed run repeats exactly what an uninterrupted one would do.
+// (seed, epoch, rollbacks), so a run resumed after a crash repeats exactly what an uninterrupted one
+// would do. A stop (Ctrl-C, the time limit) saves the epoch in progress as done, marked partial.
 #include "train/train_run.hpp"
 
 #include <algorithm>
