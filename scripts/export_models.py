@@ -131,7 +131,7 @@ upper estimate); the longest repeat is the longest run of one token back to back
 README_PICTURES = """## Pictures
 
 Training graphs of the `chopin` run (loss and accuracy per epoch on the training and validation
-pieces; the last point is epoch 15, cut short by the time limit and not shipped), and the first
+pieces; the last point is epoch 31, cut short by the time limit; epoch 18 is shipped), and the first
 page of a piece composed by `make demo` (seed 5) with the shipped `chopin` model:
 
 ![loss](img/chopin-loss.png) ![accuracy](img/chopin-accuracy.png)
@@ -159,15 +159,16 @@ adds the storage, the training record and the validation it measures.
 Training is deterministic for a given thread count: three runs of Schubert (time limits of 14
 and 21 minutes, and `--epochs 8`) gave the same validation losses digit for digit in every
 epoch they all completed (3.80764, 2.69564, 2.40773, 2.25243), and two runs of Beethoven likewise.
-The shipped Beethoven and Schubert come from the second, longer runs (`out/model-runs/NAME-2`),
-made when the machine had become less busy.
+The shipped composer models come from second, longer runs (`out/model-runs/NAME-2`), made
+when the machine had become less busy; all-composers from its first run.
 
 ## What is weak
 
-- Short training. On the shared 2-core machine (load average 4 to 10 from other jobs) each
-  composer model had 12 to 21 minutes (13 to 20 epochs) and the all-composers model 52 minutes
-  for 4 epochs of 2.5 million tokens; only Schubert's validation loss had flattened (its best
-  epoch, 16, is not its last), the others were still falling.
+- Short training. On the shared 2-core machine (load average 2 to 10 from other jobs) each
+  composer run had 14 or 21 minutes (18 to 37 epochs) and the all-composers model 52 minutes
+  for only 4 epochs of 2.5 million tokens. Chopin, Mozart and Schubert reached their lowest
+  validation loss before the end (epochs 18 of 30, 32 of 37, 16 of 18); Beethoven and
+  all-composers were still improving, all-composers most of all.
 - The `small` preset (256 units) was chosen for size (2.4 MB of weights in bf16); `default` (512
   units) learns more per epoch but needs about three times the compute.
 - Mozart's validation split is two pieces and Chopin's five: their losses are noisy estimates.
