@@ -6,6 +6,8 @@
 # name it; on a busy shared machine one thread per run also loses nothing to OpenMP barriers.
 # Every epoch is a checkpoint; an epoch cut by the time limit is marked partial in history.csv and
 # never shipped, so `--epochs N` (no time limit) reproduces a shipped epoch N exactly.
+# The minutes are those of the runs the shipped models come from (two lanes of one thread each);
+# the card of each model holds its exact command (`--epochs N`), which needs no time limit.
 set -euo pipefail
 ETUDE=${1:-build/etude}
 CORPUS=${2:-${ETUDE_CORPUS:-/work/shared/corpora/piano-midi}}
@@ -17,7 +19,7 @@ NAMES=("$@")
 # name -> corpus subfolder ("" = the whole corpus, each composer folder a style), preset, minutes
 declare -A FOLDER=([chopin]=Chopin [mozart]=Mozart [beethoven]=Beethoven [schubert]=Schubert [all-composers]="")
 declare -A PRESET=([chopin]=small [mozart]=small [beethoven]=small [schubert]=small [all-composers]=small)
-declare -A MINUTES=([chopin]=14 [mozart]=12 [beethoven]=14 [schubert]=14 [all-composers]=55)
+declare -A MINUTES=([chopin]=14 [mozart]=14 [beethoven]=21 [schubert]=21 [all-composers]=55)
 
 mkdir -p "$RUNS"
 for name in "${NAMES[@]}"; do
