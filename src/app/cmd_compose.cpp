@@ -101,6 +101,17 @@ void run_styles(const std::string& models, bool as_json) {
                 trained_on.c_str(), s.tokenizer.c_str(),
                 c.contains("val_loss") ? std::to_string(c["val_loss"].get<double>()).c_str() : "?",
                 c.value("seconds", 0.0), c.contains("epoch") ? c["epoch"].dump().c_str() : "?");
+    // A shipped model's card (etude.card, written by `etude export`): preset, epoch and why, license.
+    const json card = c.value("model_card", json::object());
+    if (card.is_object() && !card.empty()) {
+      auto text = [&](const char* key) -> std::string {
+        if (!card.contains(key)) return "?";
+        return card[key].is_string() ? card[key].get<std::string>() : card[key].dump();
+      };
+      std::printf("%-20s card: preset %s, %s weights, epoch %s of %s: %s; license %s\n", "", text("preset").c_str(),
+                  text("storage").c_str(), text("epoch").c_str(), text("epochs_trained").c_str(), text("why").c_str(),
+                  text("license").c_str());
+    }
   }
   if (as_json) std::printf("%s\n", all.dump(2).c_str());
   else if (styles.empty()) std::printf("no models in %s (train one with `etude train`)\n", dir.string().c_str());
