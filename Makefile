@@ -1,5 +1,6 @@
-# Etude's front door: `make test` installs what is missing, builds in Release and runs every test.
-# `make build` stops after the build (the program is build/etude); `make fuzz` builds the fuzzers.
+# Etude's front door: `make demo` installs what is missing, builds in Release and composes a piece
+# into out/; `make test` does the same install and build, then runs every test. `make build` stops
+# after the build (the program is build/etude); `make fuzz` builds the fuzzers.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=

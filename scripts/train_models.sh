@@ -10,7 +10,7 @@
 # the card of each model holds its exact command (`--epochs N`), which needs no time limit.
 set -euo pipefail
 ETUDE=${1:-build/etude}
-CORPUS=${2:-${ETUDE_CORPUS:-/work/shared/corpora/piano-midi}}
+CORPUS=${2:-${ETUDE_CORPUS:-$(cd "$(dirname "$0")/../.." && pwd)/shared/corpora/piano-midi}}
 RUNS=${3:-out/model-runs}
 shift $(( $# < 3 ? $# : 3 ))
 NAMES=("$@")
