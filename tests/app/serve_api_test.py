@@ -212,6 +212,7 @@ class ServeApi(unittest.TestCase):
         up = lambda fields, files, status, *words: self.assertTrue(  # noqa: E731
             all(w in self.s.upload("/api/runs", fields, files, expect=status)[1]["error"] for w in words))
         up([("folder", "Chopin")], [], 400, "name")
+        up([("name", "big"), ("folder", "Chopin"), ("batch", "256"), ("seq", "512")], [], 400, "batch x seq")
         up([("name", "../evil"), ("folder", "Chopin")], [], 400, "name")
         up([("name", "x" * 65), ("folder", "Chopin")], [], 400, "name")
         up([("name", "ok"), ("folder", "Chopin"), ("preset", "huge")], [], 400, "preset", "small")

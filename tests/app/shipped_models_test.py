@@ -47,6 +47,14 @@ class ShippedModels(unittest.TestCase):
                 self.assertTrue(dtypes <= {"BF16", "F16"}, dtypes)
                 self.assertNotIn("error", self.styles[name])
 
+    def test_styles_prints_each_card(self):
+        text = etude("styles", "--models", MODELS)
+        for name in NAMES:
+            with self.subTest(name):
+                line = text.split(name, 1)[1].split("\n")[1]  # the card line follows the style's line
+                self.assertIn("card: preset small, BF16 weights, epoch", line)
+                self.assertIn("CC BY-SA", line)
+
     def test_cards_are_complete(self):
         for name in NAMES:
             with self.subTest(name):

@@ -130,6 +130,15 @@ TEST_F(Compose, SecondsModeStopsAtTheLength) {
   for (const Note& n : p[0].seq.notes) EXPECT_LT(n.start, 6.0);
 }
 
+TEST_F(Compose, SecondsModeStopsAtMaxTokens) {
+  const StyleModel style = test::make_style("events", pieces_);
+  ComposeOptions o = opts(2);
+  o.seconds = 600.0;  // far more music than 40 tokens hold
+  o.max_tokens = 40;
+  const auto p = compose(style, o);
+  EXPECT_EQ(p[0].tokens.size(), 1 + 40u);  // BOS and the 40 composed tokens
+}
+
 TEST_F(Compose, GreedyIsAvailableAndDeterministicWithoutASeed) {
   const StyleModel style = test::make_style("events", pieces_);
   ComposeOptions a = opts(1, 100), b = opts(2, 100);

@@ -58,6 +58,14 @@ TEST(Optimizer, AdamFirstStepIsLrTimesSign) {
   EXPECT_EQ(opt.state().size(), 6u);
 }
 
+// The training guard reads the norm to see divergence: it is measured with clipping off too.
+TEST(Optimizer, ReportsTheGradientNormWithoutClipping) {
+  Optimizer opt({.kind = OptimizerKind::rmsprop, .lr = 0.01f}, {}, 0.0f, 2);
+  std::vector<float> p{0, 0}, g{3.0f, 4.0f};
+  EXPECT_NEAR(opt.step(p, g), 5.0, 1e-9);
+  EXPECT_EQ(g[0], 3.0f);  // not clipped
+}
+
 TEST(Optimizer, RefusesMismatchedSizes) {
   Optimizer opt({}, {}, 0.0f, 3);
   std::vector<float> p(3), g(2);

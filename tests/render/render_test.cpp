@@ -145,5 +145,19 @@ TEST(Score, EngravesAPngWithLilyPond) {
   }
 }
 
+// A score longer than a page still comes out as one SVG (LilyPond would write score-1.svg, ...).
+TEST(Score, LongPieceIsOneSvg) {
+  if (std::system("command -v lilypond >/dev/null 2>&1") != 0) GTEST_SKIP() << "lilypond not installed";
+  const fs::path folder = corpus_file("Chopin");
+  if (folder.empty()) GTEST_SKIP() << "ETUDE_CORPUS not set";
+  fs::path piece;
+  for (const auto& e : fs::directory_iterator(folder)) piece = std::max(piece, e.path());
+  TempDir tmp;
+  render_score(excerpt(piece, 90.0), tmp.path / "long.svg");
+  const std::string svg = read_file_text(tmp.path / "long.svg");
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  EXPECT_GT(svg.size(), 100000u);  // the whole piece, not one page of it
+}
+
 }  // namespace
 }  // namespace etude

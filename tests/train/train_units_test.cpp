@@ -57,6 +57,17 @@ TEST(Windows, BatchesHoldShiftedTargetsAndRepeatMissingRows) {
   EXPECT_EQ(tgt[1], 7);
 }
 
+TEST(Windows, NoWindowThatFitsIsAnErrorNamingTheSizes) {
+  const auto stream = counting_stream(4);
+  std::vector<int32_t> tok(5), tgt(5);
+  try {
+    fill_batch(stream, {}, 1, 5, nn::Mode::seq2seq, tok.data(), tgt.data());
+    FAIL() << "no window fits";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("smaller --seq"), std::string::npos);
+  }
+}
+
 TEST(Score, EvaluateMatchesTheNetworksOwnLoss) {
   // Without dropout or batchnorm, evaluation mode equals training mode: the loss evaluate() computes
   // from the logits must equal forward_backward's cross-entropy over the same windows.
@@ -108,6 +119,17 @@ TEST_F(StateFile, RoundTripIsBitExact) {
   EXPECT_EQ(back.state.history[0].train_loss, 0.1 + 0.2);
   EXPECT_EQ(back.state.history[0].events, st.history[0].events);
   EXPECT_EQ(back.state.config, st.config);
+}
+
+TEST_F(StateFile, WrongSizedOptimizerStateIsRefusedNotReset) {
+  nn::Model model(tiny_spec());  // Adam: two moments per parameter
+  save_run_state(dir / "s.safetensors", model, std::vector<float>(3), RunState{});
+  try {
+    load_run_state(dir / "s.safetensors");
+    FAIL() << "3 optimizer values for " << model.params().size() << " parameters";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("optimizer.state"), std::string::npos);
+  }
 }
 
 TEST_F(StateFile, ModelFilesAndDamageAreRefusedWithTheFileName) {
