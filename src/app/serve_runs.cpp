@@ -12,6 +12,7 @@
 #include "app/serve_styles.hpp"
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "music/scan.hpp"
 #include "nn/model_spec.hpp"
 #include "tokenize/tokenizer.hpp"
 #include "train/run_state.hpp"
@@ -175,14 +176,11 @@ void write_serve_json(const fs::path& dir, const json& update) {
 }
 
 size_t midi_files_in(const fs::path& dir) {
-  size_t n = 0;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string ext = it->path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    if ((ext == ".mid" || ext == ".midi") && it->is_regular_file(ec)) ++n;
+  try {
+    return find_midi_files(dir).size();  // the files training will read (.mid, .midi, .kar, .rmi)
+  } catch (const Error&) {
+    return 0;
   }
-  return n;
 }
 }  // namespace
 

@@ -61,13 +61,8 @@ json StyleCatalog::describe(const fs::path& file) {
     std::lock_guard lock(m_);
     if (auto it = cards_.find(key); it != cards_.end()) return it->second;
   }
-  json d;
-  try {
-    const StyleModel m = load_style_model(file);
-    d = {{"tokenizer", m.tokenizer->name()}, {"card", m.card}};
-  } catch (const Error& e) {
-    d = {{"error", e.what()}};
-  }
+  const StyleEntry e = describe_style(file);
+  const json d = e.error.empty() ? json{{"tokenizer", e.tokenizer}, {"card", e.card}} : json{{"error", e.error}};
   std::lock_guard lock(m_);
   std::erase_if(cards_, [&](const auto& e) { return e.first.starts_with(file.string() + "|"); });
   cards_[key] = d;

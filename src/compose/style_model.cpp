@@ -41,24 +41,26 @@ StyleModel load_style_model(const fs::path& path) {
   return out;
 }
 
+StyleEntry describe_style(const fs::path& path) {
+  StyleEntry s;
+  s.name = path.stem().string(), s.path = path;
+  try {
+    StyleModel m = load_style_model(path);
+    s.tokenizer = m.tokenizer->name();
+    s.card = std::move(m.card);
+    if (!m.model_card.empty()) s.card["model_card"] = std::move(m.model_card);
+  } catch (const Error& err) {
+    s.error = err.what();
+  }
+  return s;
+}
+
 std::vector<StyleEntry> list_styles(const fs::path& dir) {
   if (!fs::is_directory(dir))
     throw IoError(dir.string() + ": models folder not found (use --models DIR or set ETUDE_MODELS)");
   std::vector<StyleEntry> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (!e.is_regular_file() || e.path().extension() != ".safetensors") continue;
-    StyleEntry s;
-    s.name = e.path().stem().string(), s.path = e.path();
-    try {
-      StyleModel m = load_style_model(e.path());
-      s.tokenizer = m.tokenizer->name();
-      s.card = std::move(m.card);
-      if (!m.model_card.empty()) s.card["model_card"] = std::move(m.model_card);
-    } catch (const Error& err) {
-      s.error = err.what();
-    }
-    out.push_back(std::move(s));
-  }
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ".safetensors") out.push_back(describe_style(e.path()));
   std::sort(out.begin(), out.end(), [](const StyleEntry& a, const StyleEntry& b) { return a.name < b.name; });
   return out;
 }

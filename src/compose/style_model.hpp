@@ -43,6 +43,8 @@ struct StyleEntry {
   nlohmann::json card = nlohmann::json::object();  // etude.training, plus "model_card": etude.card when present
   std::string error;                               // why the file could not be read, else empty
 };
+// One model file described for a listing; a file that cannot be read gets its error instead.
+StyleEntry describe_style(const std::filesystem::path& path);
 // Every *.safetensors in dir, sorted by name; a broken file is listed with its error. IoError
 // when dir is not a folder.
 std::vector<StyleEntry> list_styles(const std::filesystem::path& dir);

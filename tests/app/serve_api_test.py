@@ -32,6 +32,12 @@ class ServeApi(unittest.TestCase):
         cls.data = make_data(cls.tmp)
         cls.models = train_model(cls.tmp, cls.data)
         (cls.models / "broken.safetensors").write_bytes(b"not a model file")
+        # A model stored by `etude export` with a model card (as models/ ships them).
+        (cls.tmp / "card.json").write_text(json.dumps({"license": "CC BY-SA (test)", "why": "test"}))
+        r = subprocess.run([ETUDE, "export", cls.tmp / "tiny-run" / "best.safetensors", "--out",
+                            cls.models / "zcarded.safetensors", "--card", cls.tmp / "card.json"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
         (cls.tmp / "runs").mkdir()
         shutil.copytree(cls.tmp / "tiny-run", cls.tmp / "runs" / "cli-run")  # a run made by `etude train`
         cls.s = Server(cls.tmp, "--state", cls.tmp / "state", "--models", cls.models, "--runs", cls.tmp / "runs",
@@ -67,7 +73,9 @@ class ServeApi(unittest.TestCase):
 
     def test_styles_lists_models_with_cards_then_runs(self):
         styles = self.s.json("GET", "/api/styles")["styles"]
-        broken, chopin, run = styles[:3]
+        broken, chopin, carded, run = styles[:4]
+        self.assertEqual(carded["name"], "zcarded")
+        self.assertEqual(carded["card"]["model_card"]["license"], "CC BY-SA (test)")  # etude.card reaches the page
         self.assertEqual((broken["name"], broken["source"]), ("broken", "models"))
         self.assertIn("broken.safetensors", broken["error"])
         self.assertNotIn("tokenizer", broken)
@@ -270,7 +278,8 @@ class ServeApi(unittest.TestCase):
         # The new style appears after the models folder's and composes, from best and a checkpoint.
         styles = self.s.json("GET", "/api/styles")["styles"]
         self.assertEqual([(s["name"], s["source"]) for s in styles],
-                         [("broken", "models"), ("chopin", "models"), ("cli-run", "run"), ("mine", "run")])
+                         [("broken", "models"), ("chopin", "models"), ("zcarded", "models"), ("cli-run", "run"),
+                          ("mine", "run")])
         self.assertEqual(self.compose(run="mine", length=32, seed=1)[0]["style"], "mine")
         p = self.compose(run="mine", checkpoint="epoch-0002", length=32, seed=1)[0]
         self.assertEqual(p["checkpoint"], "epoch-0002")
