@@ -148,9 +148,8 @@ std::span<const float> Stepper::step(std::span<const int32_t> tokens) {
 }
 
 // Every member of the team walks the layers, computing its share of each, with a barrier between
-// layers: a step is one job of the team.
+// layers: a step is one job of the team (or of the caller alone on one thread).
 const float* Stepper::step_fast(const float* input, int threads) {
-  if (!team_ || team_->size() != threads) team_ = std::make_unique<StepTeam>(threads);
   const ModelSpec& spec = model_.spec();
   const ParamLayout& layout = model_.layout();
   const int B = streams_;
@@ -164,7 +163,7 @@ const float* Stepper::step_fast(const float* input, int threads) {
       const int in = f;
       f = layout.features[i];
       if (l.kind == LayerKind::dropout) continue;
-      if (i > 0) team_->barrier();  // the previous layer's output is complete
+      if (i > 0 && parts > 1) team_->barrier();  // the previous layer's output is complete
       switch (l.kind) {
         case LayerKind::lstm:
           lstm_[i]->step(B, x, i == 0 && !table_.empty() ? rows_.data() : nullptr, h_[i].data(), c_[i].data(),
@@ -184,7 +183,14 @@ const float* Stepper::step_fast(const float* input, int threads) {
     }
     if (part == 0) out = x;
   };
-  team_->run(job);
+  // One thread: the caller alone, no team. Several: the team is made once and kept while the
+  // automatic choice switches between 1 and N (starting threads inside a timed step biased it).
+  if (threads == 1) {
+    job(0, 1);
+  } else {
+    if (!team_ || team_->size() != threads) team_ = std::make_unique<StepTeam>(threads);
+    team_->run(job);
+  }
   return out;
 }
 

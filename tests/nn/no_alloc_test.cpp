@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <new>
 
+#include <omp.h>
+
 #include "nn/inference.hpp"
 #include "nn/trainer.hpp"
 #include "nn_test_util.hpp"
@@ -92,6 +94,26 @@ TEST(NoAlloc, InferenceStepAllocatesNothingAfterTheFirst) {
   const size_t before = g_news.load();
   for (int i = 0; i < 5; ++i) stepper.step(tok);
   EXPECT_EQ(g_news.load() - before, 0u) << "allocations inside inference steps";
+}
+
+// A model big enough for several threads: the automatic choice tries 1 and 2 threads on
+// alternate steps at first, and switching between them must not start threads or allocate.
+TEST(NoAlloc, InferenceStepsSwitchingThreadCountsAllocateNothing) {
+  ModelSpec spec = small_spec(InputKind::embedding, Mode::seq2seq, {lstm(512), dense(kVocabUnits)}, 12);
+  spec.embed_dim = 64;  // 4 x 512 x (64 + 512) multiply-adds a step: above kSingleThreadMacs
+  Model model(spec);
+  model.init_random(5);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  Stepper stepper(model, 1);
+  ASSERT_EQ(stepper.step_threads(), 2);
+  const std::vector<int32_t> tok{3};
+  stepper.step(tok);
+  stepper.step(tok);  // both choices have run once
+  const size_t before = g_news.load();
+  for (int i = 0; i < 30; ++i) stepper.step(tok);
+  EXPECT_EQ(g_news.load() - before, 0u) << "allocations while the step switches between 1 and 2 threads";
+  omp_set_num_threads(saved);
 }
 
 }  // namespace
