@@ -54,6 +54,7 @@ struct ExportArgs {
 };
 
 void run_export(const ExportArgs& a) {
+  const nn::DType dtype = nn::parse_dtype(a.dtype);  // a typo is refused before the model is loaded
   nn::LoadedModel src = nn::load_model(a.source);
   json card = json::object();
   if (!a.card.empty()) {
@@ -65,7 +66,6 @@ void run_export(const ExportArgs& a) {
     }
     if (!card.is_object()) throw FormatError(a.card + ": a model card is a JSON object");
   }
-  const nn::DType dtype = nn::parse_dtype(a.dtype);
   card["storage"] = nn::dtype_name(dtype);
   card["parameters"] = src.model.params().size();
   card["training_record"] = parse_meta(src, nn::kMetaTraining, a.source);

@@ -6,6 +6,8 @@
 #include <ctime>
 #include <random>
 
+#include "base/json_text.hpp"
+
 namespace etude::app::serve {
 using nlohmann::json;
 
@@ -19,7 +21,7 @@ std::string range_text(double lo, double hi) {
 
 void reply_json(httplib::Response& res, const json& body, int status) {
   res.status = status;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), kJson);
+  res.set_content(utf8_dump(body), kJson);
 }
 
 void reply_error(httplib::Response& res, int status, const std::string& message) {

@@ -12,6 +12,7 @@
 #include "app/serve_styles.hpp"
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/json_text.hpp"
 #include "music/scan.hpp"
 #include "nn/model_spec.hpp"
 #include "tokenize/tokenizer.hpp"
@@ -103,7 +104,7 @@ std::pair<std::string, std::string> outcome(const std::string& stop_reason, int 
 bool final_state(const std::string& s) { return s == "finished" || s == "failed" || s == "stopped"; }
 
 std::string sse(const char* event, const json& data) {
-  return std::string("event: ") + event + "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+  return std::string("event: ") + event + "\ndata: " + utf8_dump(data) + "\n\n";
 }
 
 // The RUN object from the files of a run folder (no live overlay).
@@ -172,7 +173,7 @@ std::string one_of(const std::optional<std::string>& value, const char* field, c
 void write_serve_json(const fs::path& dir, const json& update) {
   json j = read_json(dir / "serve.json");
   j.update(update);
-  write_file_atomic(dir / "serve.json", j.dump(2) + "\n");
+  write_file_atomic(dir / "serve.json", utf8_dump(j, 2) + "\n");
 }
 
 size_t midi_files_in(const fs::path& dir) {

@@ -14,7 +14,7 @@
 namespace etude {
 
 struct ComposeOptions {
-  nn::SamplingOptions sampling{.temperature = 1.0f, .top_k = 0, .top_p = 0.95f};  // never argmax unless greedy
+  nn::SamplingOptions sampling = nn::kDefaultSampling;  // temperature 1, top-p 0.95; argmax only if greedy
   int length = 500;             // tokens composed per piece after the primer (EOS is masked out)
   double seconds = 0.0;         // > 0: compose until the piece lasts this long (then cut there) instead
   size_t max_tokens = 0;        // with seconds: the most tokens composed (0: seconds x 200 + 500)

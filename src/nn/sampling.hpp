@@ -17,6 +17,10 @@ struct SamplingOptions {
   bool greedy = false;       // argmax of the allowed tokens (ignores the three above)
 };
 
+// Etude's composing default, also used for the checkpoint samples of the copy measure:
+// temperature 1 with nucleus 0.95 (never argmax, which is what made the original repeat a note).
+inline constexpr SamplingOptions kDefaultSampling{.temperature = 1.0f, .top_k = 0, .top_p = 0.95f};
+
 // Throws InvalidArgument naming the option (temperature <= 0, top_k < 0, top_p outside (0, 1]).
 void validate_sampling(const SamplingOptions& options);
 

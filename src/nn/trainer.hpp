@@ -22,7 +22,7 @@ struct TrainOptions {
 
 struct StepStats {
   double loss = 0;
-  double grad_norm = 0;  // before clipping (0 when clipping is off)
+  double grad_norm = 0;  // before clipping (measured with clipping off too)
   double lr = 0;         // the learning rate this step used
 };
 

@@ -9,7 +9,7 @@ namespace etude::train {
 CopyMeasure measure_copying(const nn::Model& model, const Tokenizer& tokenizer, const NgramIndex& index,
                             int max_tokens, uint64_t seed, int samples) {
   nn::Stepper stepper(model, samples);
-  nn::Sampler sampler(kCheckpointSampling);
+  nn::Sampler sampler(nn::kDefaultSampling);  // as `etude compose` samples
   nn::Rng rng(seed);
   const size_t V = size_t(tokenizer.vocab_size());
   std::vector<std::unique_ptr<TokenGrammar>> grammars;

@@ -11,9 +11,6 @@
 
 namespace etude::train {
 
-// What `etude compose` samples with by default (temperature 1, nucleus 0.95).
-inline constexpr nn::SamplingOptions kCheckpointSampling{.temperature = 1.0f, .top_k = 0, .top_p = 0.95f};
-
 struct CopyMeasure {
   double copied_share = -1;  // 0..1 over all samples' notes; -1 when no sample has n notes
   size_t notes = 0, tokens = 0;

@@ -73,7 +73,7 @@ struct Weight {
 class OnednnLstm final : public LstmKernel {
  public:
   OnednnLstm(const LstmDims& d, Precision prec, bool blas_for_small_inference)
-      : d_(d), prec_(prec), eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {
+      : d_(d), eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {
     const memory::dim T = d.T, B = d.B, I = d.I, H = d.H;
     const bool bf16 = prec == Precision::bf16;
     const dt data = bf16 ? dt::bf16 : dt::f32;
@@ -242,7 +242,6 @@ class OnednnLstm final : public LstmKernel {
   }
 
   LstmDims d_;
-  Precision prec_;
   dnnl::engine eng_;
   dnnl::stream strm_;
   std::vector<float> scratch_buf_, zeros_, discard_dx_, discard_state_, own_y_, own_hT_, own_cT_;
