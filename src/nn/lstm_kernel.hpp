@@ -14,7 +14,9 @@ struct LstmDims {
   int H = 1;  // hidden units
 };
 
-enum class Precision { f32, bf16 };  // bf16: bf16 data/weights inside the kernel, f32 master copies
+// bf16: bf16 data/weights inside the CPU kernels; f16: half data inside cuDNN's LSTM (CUDA only).
+// Both keep f32 master copies of the weights.
+enum class Precision { f32, bf16, f16 };
 
 // Parameters in PyTorch layout, row-major: w_ih [4H][I], w_hh [4H][H], b_ih [4H], b_hh [4H].
 struct LstmParams {

@@ -233,17 +233,6 @@ void validate_model_spec(const ModelSpec& s) {
     fail("schedule: step needs step_size >= 1");
 }
 
-int input_features(const ModelSpec& s) {
-  switch (s.input) {
-    case InputKind::embedding: return s.embed_dim;
-    case InputKind::scalar: return 1;
-    case InputKind::onehot: return s.vocab;
-  }
-  return 0;
-}
-
-int dense_units(const ModelSpec& s, const LayerSpec& l) { return l.units == kVocabUnits ? s.vocab : l.units; }
-
 std::vector<std::string> preset_names() { return {"seed-skuli", "seed-voc", "default", "small"}; }
 
 ModelSpec preset_spec(const std::string& name, int vocab) {

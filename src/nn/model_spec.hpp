@@ -73,9 +73,19 @@ void validate_model_spec(const ModelSpec& spec);
 ModelSpec preset_spec(const std::string& name, int vocab);
 std::vector<std::string> preset_names();
 
-// Features coming out of the input stage (embedding dim, 1, or vocab).
-int input_features(const ModelSpec& spec);
+// Features coming out of the input stage (embedding dim, 1, or vocab). Inline, as the CUDA plugin
+// uses it and links nothing of etude_nn.
+inline int input_features(const ModelSpec& spec) {
+  switch (spec.input) {
+    case InputKind::embedding: return spec.embed_dim;
+    case InputKind::scalar: return 1;
+    case InputKind::onehot: return spec.vocab;
+  }
+  return 0;
+}
 // Resolved units of a dense layer (kVocabUnits -> vocab).
-int dense_units(const ModelSpec& spec, const LayerSpec& layer);
+inline int dense_units(const ModelSpec& spec, const LayerSpec& layer) {
+  return layer.units == kVocabUnits ? spec.vocab : layer.units;
+}
 
 }  // namespace etude::nn

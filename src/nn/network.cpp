@@ -143,9 +143,9 @@ void Network<Real>::prepare(int batch, int time, LstmBackend backend, Precision 
   w->precision = precision;
   const size_t n_layers = spec_.layers.size();
   w->tok.resize(size_t(B_) * T_);
-  int steps = T_, f = input_features(spec_);
-  w->steps.push_back(steps);
-  w->act.emplace_back(size_t(steps) * B_ * f);
+  w->steps = activation_steps(spec_, T_);
+  int f = input_features(spec_);
+  w->act.emplace_back(size_t(T_) * B_ * f);
   w->dact.emplace_back(spec_.input == InputKind::embedding ? w->act.back().size() : 0);
   w->aux.resize(n_layers);
   w->aux2.resize(n_layers);
@@ -154,27 +154,24 @@ void Network<Real>::prepare(int batch, int time, LstmBackend backend, Precision 
     const LayerSpec& l = spec_.layers[i];
     const int in = f;
     f = layout_.features[i];
+    const int steps = w->steps[i];
     const size_t n_in = size_t(steps) * B_ * in;
     if (l.kind == LayerKind::lstm) {
       if constexpr (std::is_same_v<Real, float>) {
         const LstmDims d{steps, B_, in, l.units};
         w->kernels[i] = backend == LstmBackend::fast ? make_cpu_lstm(d, precision) : make_reference_lstm(d);
       }
-      if (!l.return_sequences) {
-        w->aux[i].resize(size_t(steps) * B_ * f);
-        steps = 1;
-      }
+      if (!l.return_sequences) w->aux[i].resize(size_t(steps) * B_ * f);
     } else if (l.kind == LayerKind::dropout) {
       w->aux[i].resize(n_in);
     } else if (l.kind == LayerKind::batchnorm) {
       w->aux[i].resize(n_in);
       w->aux2[i].resize(f);
     }
-    w->steps.push_back(steps);
-    w->act.emplace_back(size_t(steps) * B_ * f);
-    w->dact.emplace_back(size_t(steps) * B_ * f);
+    w->act.emplace_back(size_t(w->steps[i + 1]) * B_ * f);
+    w->dact.emplace_back(size_t(w->steps[i + 1]) * B_ * f);
   }
-  w->tgt.resize(size_t(steps) * B_);
+  w->tgt.resize(size_t(w->steps.back()) * B_);
   grads_.assign(params_.size(), Real(0));
   work_ = std::move(w);
 }
@@ -184,8 +181,7 @@ void Network<Real>::forward(const int32_t* tokens, bool training) {
   if (!work_) throw InvalidArgument("forward: call prepare(batch, time) first");
   Work& w = *work_;
   check_tokens({tokens, size_t(B_) * T_}, spec_.vocab, "tokens");
-  for (int b = 0; b < B_; ++b)
-    for (int t = 0; t < T_; ++t) w.tok[size_t(t) * B_ + b] = tokens[size_t(b) * T_ + t];
+  to_time_major(tokens, B_, T_, w.tok.data());
   const int n0 = B_ * T_;
   switch (spec_.input) {
     case InputKind::embedding:
@@ -239,15 +235,8 @@ double Network<Real>::forward_backward(const int32_t* tokens, const int32_t* tar
   forward(tokens, true);
   Work& w = *work_;
   const int steps = w.steps.back(), rows = steps * B_;
-  if (spec_.mode == Mode::seq2seq) {
-    check_tokens({targets, size_t(B_) * T_}, spec_.vocab, "targets");
-    for (int t = 0; t < steps; ++t)
-      for (int b = 0; b < B_; ++b) w.tgt[size_t(t) * B_ + b] = targets[size_t(b) * T_ + t];
-  } else {
-    check_tokens({targets, size_t(B_)}, spec_.vocab, "targets");
-    std::fill(w.tgt.begin(), w.tgt.end(), -1);
-    std::copy_n(targets, B_, w.tgt.begin() + size_t(steps - 1) * B_);
-  }
+  check_tokens({targets, spec_.mode == Mode::seq2seq ? size_t(B_) * T_ : size_t(B_)}, spec_.vocab, "targets");
+  logit_row_targets(spec_.mode, targets, B_, T_, steps, w.tgt.data());
   const double loss = softmax_xent(w.act.back().data(), w.tgt.data(), rows, spec_.vocab, w.dact.back().data());
   for (size_t i = spec_.layers.size(); i-- > 0;) {
     const LayerSpec& l = spec_.layers[i];

@@ -3,6 +3,7 @@
 // once for (batch, time), and the forward/backward pass over the whole stack. Templated on Real:
 // float is the engine (Model), double is the finite-difference oracle (reference LSTM inside).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -35,6 +36,31 @@ struct ParamLayout {
   const TensorSlot* find(const std::string& name) const;
 };
 ParamLayout make_layout(const ModelSpec& spec);
+
+// Shape logic shared by Network and the device engines (inline: the CUDA plugin links nothing of
+// etude_nn). steps[0] = time (the input stage); steps[i + 1]: after layer i, 1 once an lstm
+// without return_sequences has ended the sequence.
+inline std::vector<int> activation_steps(const ModelSpec& spec, int time) {
+  std::vector<int> steps{time};
+  for (const LayerSpec& l : spec.layers)
+    steps.push_back(l.kind == LayerKind::lstm && !l.return_sequences ? 1 : steps.back());
+  return steps;
+}
+// Batch-major tokens [B][T] (as a caller slices windows) -> time-major [T][B].
+inline void to_time_major(const int32_t* tokens, int B, int T, int32_t* out) {
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t) out[size_t(t) * B + b] = tokens[size_t(b) * T + t];
+}
+// The target of each logit row, time-major [steps][B]: seq2seq reads targets [B][T]; seq2one
+// reads targets [B] into the last step's rows, and every other row gets -1 (not counted).
+inline void logit_row_targets(Mode mode, const int32_t* targets, int B, int T, int steps, int32_t* out) {
+  if (mode == Mode::seq2seq) {
+    to_time_major(targets, B, T, out);
+    return;
+  }
+  std::fill(out, out + size_t(steps) * B, -1);
+  std::copy_n(targets, B, out + size_t(steps - 1) * B);
+}
 
 enum class LstmBackend { fast, reference };  // fast: make_cpu_lstm; reference: make_reference_lstm
 

@@ -26,6 +26,9 @@ class Optimizer {
   int64_t steps_done() const { return step_; }
   std::span<float> state() { return state_; }  // one block: [m | v] (adam), [v] (rmsprop), [buf] (sgd)
   void set_steps_done(int64_t s) { step_ = s; }
+  const OptimizerSpec& spec() const { return opt_; }
+  const ScheduleSpec& schedule() const { return schedule_; }
+  float clip() const { return clip_; }
 
  private:
   OptimizerSpec opt_;

@@ -1,0 +1,107 @@
+// Where the network runs: the CPU engine in this process, or the CUDA backend (cuDNN's RNN,
+// cuBLAS and our kernels, src/nn/cuda/) built as a plugin, libetude_cuda.so, that is loaded on
+// first use, so etude starts and runs on a machine without CUDA and pays nothing for its libraries.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "nn/lstm_kernel.hpp"
+#include "nn/model_spec.hpp"
+#include "nn/network.hpp"
+
+namespace etude::nn {
+
+enum class Device { cpu, cuda };
+enum class DeviceChoice { cpu, cuda, automatic };
+
+// "cpu" | "cuda" | "auto"; InvalidArgument naming the flag's value otherwise.
+DeviceChoice parse_device(std::string_view name);
+const char* device_name(Device device);
+
+struct CudaStatus {
+  bool usable = false;
+  std::string why;     // when not usable: built without CUDA, plugin missing, no driver, no device
+  std::string name;    // the GPU, e.g. "NVIDIA H100 80GB HBM3"
+  int sm = 0;          // compute capability x 10 (90 for Hopper)
+  double memory_gib = 0;
+  int sms = 0;            // streaming multiprocessors
+  double clock_mhz = 0;   // SM clock (for the share of peak a benchmark reports)
+  std::string plugin;  // the plugin file that was loaded
+};
+// Looks for the NVIDIA driver first (a missing libcuda.so.1 answers at once), then loads the
+// plugin (beside the etude executable, or $ETUDE_CUDA_PLUGIN) and asks it for device 0. The
+// answer is worked out once per process.
+CudaStatus cuda_status();
+
+// cpu -> cpu; cuda -> cuda, or DeviceError saying why not; automatic -> cuda when usable.
+Device resolve_device(DeviceChoice choice);
+
+// ---- What the CUDA plugin implements. Only host values cross the boundary (spans of the host
+// blocks, the spec and layout), and the plugin uses nothing of etude_nn but its headers' inline code.
+
+// One optimizer update as the host Optimizer would make it (its spec with the scheduled learning
+// rate already applied, the 1-based number of this update for Adam's bias correction).
+struct UpdateSettings {
+  OptimizerSpec optimizer;  // lr = this update's learning rate
+  float clip = 0;           // global gradient-norm clipping; 0 = off (the norm is measured anyway)
+  int64_t step = 1;
+};
+struct UpdateResult {
+  double grad_norm = 0;  // before clipping (of the unscaled gradients under mixed precision)
+  bool skipped = false;  // mixed precision: the scaled gradients overflowed, the loss scale was
+                         // halved and no update was made (not a divergence)
+};
+
+// A model's training copy on the device: parameters, gradients, batchnorm buffers, optimizer state
+// and activations all stay there; the host sees only what it asks to download.
+class DeviceEngine {
+ public:
+  virtual ~DeviceEngine() = default;
+  // Host blocks in Network's layout. opt_state: the Optimizer's state block, or empty (zeros).
+  virtual void upload(std::span<const float> params, std::span<const float> buffers,
+                      std::span<const float> opt_state) = 0;
+  virtual void download(std::span<float> params, std::span<float> buffers, std::span<float> opt_state) = 0;
+  virtual void download_grads(std::span<float> grads) = 0;  // of the last forward_backward
+  // Dropout masks are drawn as Network draws them (one Rng::next() per dropout layer and forward,
+  // element i masked by Rng::hash(base + i)), so a CPU and a GPU run of one seed agree.
+  virtual void seed_dropout(uint64_t seed) = 0;
+  // tokens time-major [T][B] (checked by the caller). Training mode: dropout and batch statistics.
+  virtual void forward(const int32_t* tokens_tm, bool training) = 0;
+  // Training forward, softmax cross-entropy and backward. targets: one per logit row (-1: not
+  // counted), laid out by logit_row_targets. Returns the mean loss.
+  virtual double forward_backward(const int32_t* tokens_tm, const int32_t* row_targets) = 0;
+  // The last forward's logits, copied to the host: [logit_steps * B][vocab], time-major.
+  virtual std::span<const float> logits() = 0;
+  virtual UpdateResult update(const UpdateSettings& settings) = 0;
+};
+
+// Composing on the device: `streams` token streams stepped together (see nn::Stepper).
+class DeviceStepper {
+ public:
+  virtual ~DeviceStepper() = default;
+  virtual void reset() = 0;
+  virtual void reset_stream(int s) = 0;
+  // Feeds tokens[s] to stream s; returns the logits [streams][vocab] on the host.
+  virtual std::span<const float> step(std::span<const int32_t> tokens) = 0;
+};
+
+// The plugin's one exported symbol, etude_cuda_backend(), returns this table.
+inline constexpr int kCudaPluginAbi = 1;
+struct CudaBackendApi {
+  int abi = kCudaPluginAbi;
+  CudaStatus (*probe)();  // device 0, or why there is none
+  // precision: f32 (cuDNN and cuBLAS without TF32: the parity mode) or f16 (cuDNN's LSTM on
+  // half data with float accumulation and dynamic loss scaling; master weights stay f32).
+  std::unique_ptr<DeviceEngine> (*make_engine)(const ModelSpec& spec, const ParamLayout& layout, int batch,
+                                               int time, Precision precision);
+  std::unique_ptr<DeviceStepper> (*make_stepper)(const ModelSpec& spec, const ParamLayout& layout,
+                                                 std::span<const float> params, std::span<const float> buffers,
+                                                 int streams, Precision precision);
+};
+// The loaded plugin's table; DeviceError with cuda_status().why when there is none usable.
+const CudaBackendApi& cuda_backend();
+
+}  // namespace etude::nn
