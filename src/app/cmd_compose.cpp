@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -38,9 +37,12 @@ struct ComposeArgs {
   double tempo = 0;
   int program = -1;
   int threads = 0;
+  std::string device = "auto", precision = "f32";
 };
 
 void run_compose(ComposeArgs& a) {
+  a.compose.precision = nn::parse_precision(a.precision);
+  a.compose.device = nn::choose_device(nn::parse_device(a.device), a.compose.precision);  // no GPU: exit 2 now
   if (a.model.empty() == a.style.empty()) throw InvalidArgument("compose: give exactly one of --model FILE and --style NAME");
   const fs::path model_path = a.model.empty() ? find_style(models_dir(a.models), a.style) : fs::path(a.model);
   const std::string score_ext = fs::path(a.score).extension().string();
@@ -55,7 +57,7 @@ void run_compose(ComposeArgs& a) {
   json report{{"model", model_path.string()}, {"tokenizer", style.tokenizer->name()}, {"compose_ms", ms},
               {"settings", {{"temperature", a.compose.sampling.temperature}, {"top_k", a.compose.sampling.top_k},
                             {"top_p", a.compose.sampling.top_p}, {"greedy", a.compose.sampling.greedy},
-                            {"precision", a.compose.precision == nn::Precision::bf16 ? "bf16" : "f32"},
+                            {"precision", a.precision}, {"device", nn::device_name(a.compose.device)},
                             {"length", a.compose.length}, {"seconds", a.compose.seconds}, {"primer", a.primer}}},
               {"pieces", json::array()}};
   size_t tokens = 0;
@@ -133,9 +135,10 @@ void add_compose_commands(CLI::App& app) {
   c->add_option("--top-k", o.sampling.top_k, "sample among the k most likely tokens (0: all)")->capture_default_str();
   c->add_option("--top-p", o.sampling.top_p, "nucleus: the smallest set holding this probability")->capture_default_str();
   c->add_flag("--greedy", o.sampling.greedy, "always the most likely token (argmax; for comparison)");
-  c->add_option("--precision", o.precision, "LSTM weights while stepping: f32 (default, exact) or bf16 (half the memory traffic)")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, nn::Precision>{{"f32", nn::Precision::f32},
-                                                                                {"bf16", nn::Precision::bf16}}));
+  c->add_option("--precision", a->precision,
+                "LSTM weights while stepping: f32 (exact), bf16 (CPU: half the memory traffic) or f16 (CUDA)")
+      ->capture_default_str();
+  c->add_option("--device", a->device, "cpu, cuda or auto (cuda when usable)")->capture_default_str();
   c->add_option("--seed", o.seed, "random seed (piece i of --count uses seed + i)")->capture_default_str();
   c->add_option("--count", o.count, "pieces composed at once (batched)")->capture_default_str()->check(CLI::Range(1, 256));
   c->add_option("--primer", a->primer, "a MIDI file the model continues");

@@ -1,5 +1,6 @@
 // Registers the nn subcommands of `etude`: `forward` (logits of every position of a token list,
-// for external checks) and `bench train|generate` (speed on random data, text or JSON).
+// for external checks), `bench train|generate` (speed on random data, text or JSON, on the CPU or
+// the GPU) and `devices` (whether CUDA is usable here, and why not).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -64,7 +65,7 @@ struct BenchOptions {
   std::string model_json;  // a model JSON file instead of a preset
   int vocab = 388, batch = 0, seq = 0, threads = 0, steps = 5, tokens = 500, streams = 1;
   uint64_t seed = 1;
-  std::string precision = "f32", save, dtype = "f32";
+  std::string precision = "f32", save, dtype = "f32", device = "auto";
   bool json = false, reference = false;
 };
 
@@ -88,20 +89,32 @@ nn::ModelSpec bench_spec(const BenchOptions& o) {
   return spec;
 }
 
-nn::Precision precision_of(const std::string& p) {
-  if (p == "f32") return nn::Precision::f32;
-  if (p == "bf16") return nn::Precision::bf16;
-  throw InvalidArgument("--precision: \"" + p + "\" (use f32 or bf16)");
+nn::LstmBackend backend_of(bool reference) { return reference ? nn::LstmBackend::reference : nn::LstmBackend::fast; }
+
+nn::Device device_of(const BenchOptions& o) {
+  return nn::choose_device(nn::parse_device(o.device), nn::parse_precision(o.precision), backend_of(o.reference));
+}
+
+// The GPU's dense-matrix peak in FLOP/s for a precision (f32: the FP32 units, as cuDNN and cuBLAS
+// run without TF32; f16: the tensor cores, dense), from its SMs and clock; 0 where the per-SM
+// rate of this architecture is not in the table.
+double gpu_peak_flops(const nn::CudaStatus& g, nn::Precision precision) {
+  const bool half = precision == nn::Precision::f16;
+  double per_sm_clock = 0;  // FLOPs per SM per clock
+  if (g.sm == 90) per_sm_clock = half ? 4096 : 256;       // Hopper (H100, H200)
+  else if (g.sm == 80) per_sm_clock = half ? 2048 : 128;  // Ampere A100
+  return per_sm_clock * g.sms * g.clock_mhz * 1e6;
 }
 
 void bench_train(const BenchOptions& o) {
   const int threads = nn::set_compute_threads(o.threads);
+  const nn::Device device = device_of(o);
   nn::Model model(bench_spec(o));
   model.init_random(o.seed);
   const nn::ModelSpec& s = model.spec();
   const int B = s.batch, T = s.window;
   nn::Trainer trainer(model, B, T,
-                      {o.reference ? nn::LstmBackend::reference : nn::LstmBackend::fast, precision_of(o.precision)});
+                      {.backend = backend_of(o.reference), .precision = nn::parse_precision(o.precision), .device = device});
   nn::Rng rng(o.seed + 1);
   std::vector<int32_t> tokens(size_t(B) * T), targets(s.mode == nn::Mode::seq2seq ? size_t(B) * T : B);
   for (auto& t : tokens) t = int32_t(rng.below(s.vocab));
@@ -122,21 +135,32 @@ void bench_train(const BenchOptions& o) {
   const double median = sorted.empty() ? 0 : sorted[sorted.size() / 2];
   const double tps = mean > 0 ? B * T / (mean * 1e-3) : 0;
   const double pps = mean > 0 ? B * (s.mode == nn::Mode::seq2seq ? T : 1) / (mean * 1e-3) : 0;
-  const double gflop = train_gflop(s, B, T);
+  const double gflop = train_gflop(s, B, T), achieved = mean > 0 ? gflop * 1e9 / (mean * 1e-3) : 0;
+  const nn::CudaStatus gpu = device == nn::Device::cuda ? nn::cuda_status() : nn::CudaStatus{};
+  const double peak = device == nn::Device::cuda ? gpu_peak_flops(gpu, trainer.precision()) : 0;
+  trainer.sync_to_host();  // the trained weights, for --save
   if (!o.save.empty()) nn::save_model(o.save, model, nn::parse_dtype(o.dtype), {{nn::kMetaTraining, json{{"steps", o.steps + 1}, {"loss", last.loss}}.dump()}});
   if (o.json) {
-    print_json({{"preset", bench_name(o)}, {"vocab", s.vocab}, {"batch", B},
-                {"seq", T}, {"threads", threads}, {"steps", o.steps}, {"precision", o.precision},
-                {"ms_per_step", mean}, {"ms_per_step_median", median}, {"tokens_per_second", tps},
-                {"predictions_per_second", pps}, {"gflop_per_step", gflop},
-                {"gflops", mean > 0 ? gflop / (mean * 1e-3) : 0}, {"first_loss", first.loss},
-                {"last_loss", last.loss}, {"parameters", model.params().size()}});
+    json j{{"preset", bench_name(o)}, {"vocab", s.vocab}, {"batch", B},
+           {"seq", T}, {"threads", threads}, {"steps", o.steps}, {"precision", o.precision},
+           {"device", nn::device_name(device)}, {"ms_per_step", mean}, {"ms_per_step_median", median},
+           {"tokens_per_second", tps}, {"predictions_per_second", pps}, {"gflop_per_step", gflop},
+           {"flops_per_token", gflop * 1e9 / (double(B) * T)}, {"gflops", achieved * 1e-9},
+           {"first_loss", first.loss}, {"last_loss", last.loss}, {"parameters", model.params().size()}};
+    if (device == nn::Device::cuda) {
+      j["gpu"] = {{"name", gpu.name}, {"sm", gpu.sm}, {"sms", gpu.sms}, {"clock_mhz", gpu.clock_mhz},
+                  {"memory_gib", gpu.memory_gib}};
+      if (peak > 0) j["peak_tflops"] = peak * 1e-12, j["peak_share"] = achieved / peak;
+    }
+    print_json(j);
   } else {
-    std::printf("train %s: batch %d x seq %d, %zu parameters, %s\n", bench_name(o).c_str(), B, T, model.params().size(),
-                o.precision.c_str());
-    std::printf("  %.1f ms/step (median %.1f) over %d steps: %.0f tokens/s, %.1f predictions/s, %.1f GFLOP/s\n",
-                mean, median, o.steps, tps, pps, mean > 0 ? gflop / (mean * 1e-3) : 0);
-    std::printf("  loss %.4f -> %.4f\n", first.loss, last.loss);
+    const std::string where = gpu.name.empty() ? nn::device_name(device) : "cuda (" + gpu.name + ")";
+    std::printf("train %s on %s: batch %d x seq %d, %zu parameters, %s\n", bench_name(o).c_str(), where.c_str(), B, T,
+                model.params().size(), o.precision.c_str());
+    std::printf("  %.1f ms/step (median %.1f) over %d steps: %.0f tokens/s, %.1f predictions/s, %.1f GFLOP/s",
+                mean, median, o.steps, tps, pps, achieved * 1e-9);
+    if (peak > 0) std::printf(" (%.1f%% of the GPU's %.0f TFLOP/s peak)", 100 * achieved / peak, peak * 1e-12);
+    std::printf("\n  loss %.4f -> %.4f\n", first.loss, last.loss);
   }
 }
 
@@ -144,8 +168,8 @@ void bench_generate(const BenchOptions& o) {
   const int threads = nn::set_compute_threads(o.threads);
   nn::Model model(bench_spec(o));
   model.init_random(o.seed);
-  nn::Stepper stepper(model, o.streams, o.reference ? nn::LstmBackend::reference : nn::LstmBackend::fast,
-                      precision_of(o.precision));
+  const nn::Device device = device_of(o);
+  nn::Stepper stepper(model, o.streams, backend_of(o.reference), nn::parse_precision(o.precision), device);
   const int V = model.spec().vocab;
   std::vector<int32_t> tok(o.streams);
   for (int s = 0; s < o.streams; ++s) tok[s] = s % V;
@@ -164,10 +188,11 @@ void bench_generate(const BenchOptions& o) {
   if (o.json) {
     print_json({{"preset", bench_name(o)}, {"vocab", V}, {"tokens", o.tokens},
                 {"streams", o.streams}, {"threads", threads}, {"step_threads", stepper.step_threads()}, {"precision", o.precision},
+                {"device", nn::device_name(device)},
                 {"seconds", sec}, {"tokens_per_second", tps}, {"ms_per_token", o.tokens ? sec * 1e3 / o.tokens : 0}});
   } else {
-    std::printf("generate %s: %d tokens x %d streams in %.3f s: %.1f tokens/s (%.3f ms per step)\n", bench_name(o).c_str(),
-                o.tokens, o.streams, sec, tps, o.tokens ? sec * 1e3 / o.tokens : 0);
+    std::printf("generate %s on %s: %d tokens x %d streams in %.3f s: %.1f tokens/s (%.3f ms per step)\n", bench_name(o).c_str(),
+                nn::device_name(device), o.tokens, o.streams, sec, tps, o.tokens ? sec * 1e3 / o.tokens : 0);
   }
 }
 
@@ -177,7 +202,9 @@ void add_bench_options(CLI::App* c, BenchOptions& o) {
   c->add_option("--vocab", o.vocab, "vocabulary size")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   c->add_option("--threads", o.threads, "compute threads (one OpenMP pool for oneDNN and our GEMMs); 0 = one per core")
       ->check(CLI::Range(0, 1024));
-  c->add_option("--precision", o.precision, "LSTM kernel precision: f32 or bf16")->capture_default_str();
+  c->add_option("--precision", o.precision, "f32; bf16 (CPU LSTM kernels) or f16 (CUDA mixed precision)")
+      ->capture_default_str();
+  c->add_option("--device", o.device, "cpu, cuda or auto (cuda when usable)")->capture_default_str();
   c->add_option("--seed", o.seed, "random seed for weights and data")->capture_default_str();
   c->add_flag("--reference", o.reference, "use the naive reference LSTM (slow; for checks)");
   c->add_flag("--json", o.json, "print one JSON object");
@@ -186,7 +213,7 @@ void add_bench_options(CLI::App* c, BenchOptions& o) {
 
 void add_nn_commands(CLI::App& app) {
   struct ForwardOptions {
-    std::string model, tokens;
+    std::string model, tokens, device = "cpu";
     bool json = false, reference = false;
   };
   auto fo = std::make_shared<ForwardOptions>();
@@ -195,11 +222,13 @@ void add_nn_commands(CLI::App& app) {
   fwd->add_option("--tokens", fo->tokens, "comma-separated token ids, e.g. 3,17,9")->required();
   fwd->add_flag("--json", fo->json, "print {\"vocab\", \"tokens\", \"logits\"} as JSON");
   fwd->add_flag("--reference", fo->reference, "use the naive reference LSTM");
+  fwd->add_option("--device", fo->device, "cpu, cuda or auto (cuda when usable)")->capture_default_str();
   fwd->callback([fo] {
     const std::vector<int32_t> tokens = parse_token_list(fo->tokens);
+    const nn::Device device = nn::choose_device(nn::parse_device(fo->device), nn::Precision::f32, backend_of(fo->reference));
     const nn::LoadedModel loaded = nn::load_model(fo->model);
     const int V = loaded.model.spec().vocab;
-    nn::Stepper stepper(loaded.model, 1, fo->reference ? nn::LstmBackend::reference : nn::LstmBackend::fast);
+    nn::Stepper stepper(loaded.model, 1, backend_of(fo->reference), nn::Precision::f32, device);
     const std::vector<float> logits = stepper.run(tokens);
     if (fo->json) {
       json rows = json::array();
@@ -236,6 +265,24 @@ void add_nn_commands(CLI::App& app) {
   gen->add_option("--streams", go->streams, "independent streams stepped together")->capture_default_str()
       ->check(CLI::Range(1, 1 << 16));
   gen->callback([go] { bench_generate(*go); });
+
+  auto devices_json = std::make_shared<bool>(false);
+  CLI::App* dev = app.add_subcommand("devices", "Say whether CUDA is usable here (the GPU), or why not");
+  dev->add_flag("--json", *devices_json, "print one JSON object");
+  dev->footer("Exit code 0 either way: `usable` (JSON) or the first word (text) tells.");
+  dev->callback([devices_json] {
+    const nn::CudaStatus g = nn::cuda_status();
+    if (*devices_json) {
+      print_json({{"cpu", {{"cores", nn::set_compute_threads(0)}}},
+                  {"cuda", {{"usable", g.usable}, {"why", g.why}, {"name", g.name}, {"sm", g.sm}, {"sms", g.sms},
+                            {"clock_mhz", g.clock_mhz}, {"memory_gib", g.memory_gib}, {"plugin", g.plugin}}}});
+    } else if (g.usable) {
+      std::printf("cuda: %s, sm %d, %d SMs at %.0f MHz, %.1f GiB (plugin %s); --device auto uses it\n", g.name.c_str(),
+                  g.sm, g.sms, g.clock_mhz, g.memory_gib, g.plugin.c_str());
+    } else {
+      std::printf("cuda: not usable: %s; --device auto uses the CPU\n", g.why.c_str());
+    }
+  });
 }
 
 }  // namespace etude::app

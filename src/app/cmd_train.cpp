@@ -14,6 +14,7 @@
 #include "app/commands.hpp"
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "nn/trainer.hpp"
 #include "train/train_run.hpp"
 
 namespace etude::app {
@@ -121,6 +122,10 @@ void add_train_commands(CLI::App& app) {
   cmd->add_option("--seq", c->seq, "tokens per window (default: the preset's, 128)")->check(CLI::Range(2, 65536));
   cmd->add_option("--lr", c->lr, "learning rate (default: the preset's, 1e-3)")->check(CLI::Range(1e-12, 1e6));
   cmd->add_option("--threads", c->threads, "compute threads; 0 = every core")->check(CLI::Range(0, 1024));
+  cmd->add_option("--device", c->device, "cpu, cuda or auto (cuda when usable); a run may resume on another")
+      ->capture_default_str();
+  cmd->add_option("--precision", c->precision, "f32; bf16 (CPU LSTM kernels) or f16 (CUDA mixed precision)")
+      ->capture_default_str();
   cmd->add_option("--seed", c->seed, "seed for weights, batches, augmentation and samples")->capture_default_str();
   cmd->add_option("--val-fraction", c->val_fraction, "share of pieces held out for validation")
       ->capture_default_str()->check(CLI::Range(0.0, 0.5));
@@ -134,6 +139,7 @@ void add_train_commands(CLI::App& app) {
   cmd->callback([c, transpose, config_file, cmd] {
     if (c->resume && cmd->count("--epochs") == 0) c->epochs = 0;  // keep the run's own
     parse_transpose(*transpose, *c);
+    nn::parse_device(c->device), nn::parse_precision(c->precision);  // bad values: exit 2 before any work
     if (!config_file->empty()) {
       try {
         c->model_json = nlohmann::json::parse(read_file_text(*config_file));

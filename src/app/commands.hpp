@@ -14,7 +14,7 @@ std::filesystem::path models_dir(const std::string& flag);
 
 void add_midi_commands(CLI::App& app);    // inspect, scan, convert        (cmd_midi.cpp)
 void add_corpus_commands(CLI::App& app);  // corpus, tokenize              (cmd_corpus.cpp)
-void add_nn_commands(CLI::App& app);      // forward, bench train|generate (cmd_nn.cpp)
+void add_nn_commands(CLI::App& app);      // forward, bench train|generate, devices (cmd_nn.cpp)
 void add_train_commands(CLI::App& app);   // train                        (cmd_train.cpp)
 void add_compose_commands(CLI::App& app); // compose, styles              (cmd_compose.cpp)
 void add_model_commands(CLI::App& app);   // export, evaluate             (cmd_models.cpp)

@@ -69,7 +69,7 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
     grammars.push_back(tok.grammar());
     rngs.emplace_back(pieces[s].seed);
   }
-  nn::Stepper stepper(*style.model, N, nn::LstmBackend::fast, o.precision);
+  nn::Stepper stepper(*style.model, N, nn::LstmBackend::fast, o.precision, o.device);
   std::vector<int32_t> input(N);
   std::span<const float> logits;
   auto feed = [&](int32_t token) {  // the same token into every stream (BOS and the primer)

@@ -8,6 +8,7 @@
 
 #include "compose/style_model.hpp"
 #include "music/note_sequence.hpp"
+#include "nn/device.hpp"
 #include "nn/lstm_kernel.hpp"
 #include "nn/sampling.hpp"
 
@@ -26,7 +27,8 @@ struct ComposeOptions {
   // LSTM weights of the token steps: f32 (exactly the trained weights) or bf16 (rounded once: half
   // the memory traffic, about 2x faster steps; on a Chopin `default` model logits within 2e-3 of
   // the largest, and 9 of 20 seeds gave the same 500 tokens as f32).
-  nn::Precision precision = nn::Precision::f32;
+  nn::Precision precision = nn::Precision::f32;  // f16: CUDA only (half LSTM steps); bf16: CPU only
+  nn::Device device = nn::Device::cpu;  // cuda: the steps run on the GPU (the CUDA plugin's stepper)
 };
 
 struct ComposedPiece {

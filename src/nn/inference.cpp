@@ -12,6 +12,7 @@
 #include "nn/cpu/packed_lstm.hpp"
 #include "nn/cpu/step_team.hpp"
 #include "nn/layers.hpp"
+#include "nn/trainer.hpp"
 
 namespace etude::nn {
 namespace {
@@ -33,9 +34,15 @@ void input_forward(const Model& model, const int32_t* tokens, int n, float* y) {
 
 }  // namespace
 
-Stepper::Stepper(const Model& model, int streams, LstmBackend backend, Precision precision)
+Stepper::Stepper(const Model& model, int streams, LstmBackend backend, Precision precision, Device device)
     : model_(model), streams_(streams) {
   if (streams < 1) throw InvalidArgument("stepper: streams must be positive (got " + std::to_string(streams) + ")");
+  check_precision(device, precision);
+  if (device == Device::cuda) {
+    if (backend == LstmBackend::reference) throw InvalidArgument("the reference LSTM runs on the CPU only; use --device cpu with it");
+    device_ = cuda_backend().make_stepper(model.spec(), model.layout(), model.params(), model.buffers(), streams, precision);
+    return;
+  }
   const ModelSpec& spec = model.spec();
   const ParamLayout& layout = model.layout();
   const size_t n = spec.layers.size();
@@ -110,12 +117,14 @@ int Stepper::step_threads() const {
 }
 
 void Stepper::reset() {
+  if (device_) return device_->reset();
   for (auto* states : {&h_, &c_})
     for (auto& v : *states) std::fill(v.begin(), v.end(), 0.0f);
 }
 
 void Stepper::reset_stream(int s) {
   if (s < 0 || s >= streams_) throw InvalidArgument("stepper: no stream " + std::to_string(s));
+  if (device_) return device_->reset_stream(s);
   for (auto* states : {&h_, &c_})
     for (auto& v : *states)
       if (!v.empty()) {
@@ -129,6 +138,7 @@ std::span<const float> Stepper::step(std::span<const int32_t> tokens) {
     throw InvalidArgument("stepper: got " + std::to_string(tokens.size()) + " tokens for " +
                           std::to_string(streams_) + " streams");
   check_tokens(tokens, model_.spec().vocab, "tokens");
+  if (device_) return device_->step(tokens);
   if (table_.empty()) {
     input_forward(model_, tokens.data(), streams_, act_[0].data());
   } else {

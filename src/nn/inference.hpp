@@ -1,12 +1,14 @@
 // Inference: a batch of independent token streams stepped together, one token per stream per
 // step, carrying each LSTM's (h, c) state between steps; batchnorm uses running statistics and
-// dropout is the identity. Used for composing and for `etude forward`.
+// dropout is the identity. Used for composing and for `etude forward`; on the CPU here, or on CUDA
+// through a DeviceStepper (the CUDA plugin's).
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <vector>
 
+#include "nn/device.hpp"
 #include "nn/network.hpp"
 
 namespace etude::nn {
@@ -18,13 +20,15 @@ class StepTeam;
 // The fast backend steps packed copies of the weights (cpu/packed_lstm.hpp: f32 exact, or bf16
 // rounded once; the first LSTM's input part from a per-token table when the model's vocabulary
 // allows), a step's layers shared by a team of threads that sleep rather than spin when they wait
-// (cpu/step_team.hpp); the reference backend steps the naive kernels.
+// (cpu/step_team.hpp); the reference backend steps the naive kernels. On Device::cuda every step
+// goes to the plugin's DeviceStepper (precision f32 or f16; the backend must be fast).
 class Stepper {
  public:
   // Reads the model's parameters (fast: packs them once, here): the model must outlive the stepper
-  // and not move, and its weights must not change while the stepper lives.
+  // and not move, and its weights must not change while the stepper lives. Precision: f32 or bf16
+  // on the CPU, f32 or f16 on cuda (InvalidArgument otherwise).
   Stepper(const Model& model, int streams, LstmBackend backend = LstmBackend::fast,
-          Precision precision = Precision::f32);
+          Precision precision = Precision::f32, Device device = Device::cpu);
   ~Stepper();
   int streams() const { return streams_; }
   // Threads a step may run on: 1 when a step's work is below kSingleThreadMacs (a tiny model: a
@@ -51,6 +55,7 @@ class Stepper {
   const float* step_fast(const float* x, int threads);
   const Model& model_;
   int streams_;
+  std::unique_ptr<DeviceStepper> device_;                   // cuda: the plugin's stepper
   double step_macs_ = 0;
   int threads_ = 0;
   struct Tuning {  // the automatic choice between 1 and step_threads() threads

@@ -1,8 +1,11 @@
-// The training step and the thread setting; see trainer.hpp.
+// The training seam and the thread setting; see trainer.hpp. On the CPU every call goes straight to
+// the Model and the Optimizer (the numbers of the CPU engine, bit for bit); on cuda to the engine.
 #include "nn/trainer.hpp"
 
 #include <cblas.h>
 #include <omp.h>
+
+#include "base/error.hpp"
 
 namespace etude::nn {
 
@@ -13,19 +16,126 @@ int set_compute_threads(int n) {
   return n;
 }
 
+Precision parse_precision(std::string_view name) {
+  if (name == "f32") return Precision::f32;
+  if (name == "bf16") return Precision::bf16;
+  if (name == "f16") return Precision::f16;
+  throw InvalidArgument("--precision: \"" + std::string(name) +
+                        "\" (use f32, bf16 on the CPU, or f16 on CUDA)");
+}
+
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::f32: return "f32";
+    case Precision::bf16: return "bf16";
+    case Precision::f16: return "f16";
+  }
+  return "f32";
+}
+
+void check_precision(Device device, Precision precision) {
+  if (device == Device::cpu && precision == Precision::f16)
+    throw InvalidArgument("precision f16 is the CUDA mixed precision; on the CPU use f32 or bf16 (or --device cuda)");
+  if (device == Device::cuda && precision == Precision::bf16)
+    throw InvalidArgument("precision bf16 runs on the CPU kernels only; on CUDA use f32 or f16 (or --device cpu)");
+}
+
+Device choose_device(DeviceChoice choice, Precision precision, LstmBackend backend) {
+  if (choice == DeviceChoice::automatic) {
+    if (precision == Precision::bf16 || backend == LstmBackend::reference) choice = DeviceChoice::cpu;
+    if (precision == Precision::f16) choice = DeviceChoice::cuda;  // DeviceError here: why CUDA is not usable
+  }
+  const Device device = resolve_device(choice);
+  check_precision(device, precision);
+  return device;
+}
+
 Trainer::Trainer(Model& model, int batch, int time, TrainOptions options)
-    : model_(model),
-      optimizer_(model.spec().optimizer, model.spec().schedule, model.spec().clip, model.params().size()) {
-  model_.prepare(batch, time, options.backend, options.precision);
-  model_.seed_dropout(options.dropout_seed);
+    : Trainer(model, batch, time,
+              Optimizer(model.spec().optimizer, model.spec().schedule, model.spec().clip, model.params().size()),
+              options) {}
+
+Trainer::Trainer(Model& model, int batch, int time, Optimizer optimizer, TrainOptions options)
+    : model_(model), optimizer_(std::move(optimizer)), options_(options), B_(batch), T_(time) {
+  if (batch < 1 || time < 1) throw InvalidArgument("trainer: batch and time must be positive");
+  check_precision(options.device, options.precision);
+  logit_steps_ = activation_steps(model.spec(), time).back();
+  if (options.device == Device::cpu) {
+    model_.prepare(batch, time, options.backend, options.precision);
+    model_.seed_dropout(options.dropout_seed);
+    return;
+  }
+  if (options.backend == LstmBackend::reference)
+    throw InvalidArgument("the reference LSTM runs on the CPU only; use --device cpu with it");
+  engine_ = cuda_backend().make_engine(model.spec(), model.layout(), batch, time, options.precision);
+  tokens_tm_.resize(size_t(batch) * time);
+  row_targets_.resize(size_t(logit_steps_) * batch);
+  sync_to_device();
+  engine_->seed_dropout(options.dropout_seed);
+}
+
+Trainer::~Trainer() = default;
+
+double Trainer::forward_backward(const int32_t* tokens, const int32_t* targets) {
+  if (!engine_) return model_.forward_backward(tokens, targets);
+  const ModelSpec& s = model_.spec();
+  check_tokens({tokens, tokens_tm_.size()}, s.vocab, "tokens");
+  check_tokens({targets, s.mode == Mode::seq2seq ? tokens_tm_.size() : size_t(B_)}, s.vocab, "targets");
+  to_time_major(tokens, B_, T_, tokens_tm_.data());
+  logit_row_targets(s.mode, targets, B_, T_, logit_steps_, row_targets_.data());
+  return engine_->forward_backward(tokens_tm_.data(), row_targets_.data());
+}
+
+StepStats Trainer::update() {
+  StepStats s;
+  const int64_t done = optimizer_.steps_done();
+  s.lr = scheduled_lr(optimizer_.spec(), optimizer_.schedule(), done);
+  if (!engine_) {
+    s.grad_norm = optimizer_.step(model_.params(), model_.grads());
+    return s;
+  }
+  UpdateSettings u{.optimizer = optimizer_.spec(), .clip = optimizer_.clip(), .step = done + 1};
+  u.optimizer.lr = float(s.lr);
+  const UpdateResult r = engine_->update(u);
+  s.grad_norm = r.grad_norm;
+  s.skipped = r.skipped;
+  if (!r.skipped) optimizer_.set_steps_done(done + 1);
+  return s;
 }
 
 StepStats Trainer::step(const int32_t* tokens, const int32_t* targets) {
-  StepStats s;
-  s.lr = scheduled_lr(model_.spec().optimizer, model_.spec().schedule, optimizer_.steps_done());
-  s.loss = model_.forward_backward(tokens, targets);
-  s.grad_norm = optimizer_.step(model_.params(), model_.grads());
+  const double loss = forward_backward(tokens, targets);
+  StepStats s = update();
+  s.loss = loss;
   return s;
+}
+
+void Trainer::forward(const int32_t* tokens, bool training) {
+  if (!engine_) return model_.forward(tokens, training);
+  check_tokens({tokens, tokens_tm_.size()}, model_.spec().vocab, "tokens");
+  to_time_major(tokens, B_, T_, tokens_tm_.data());
+  engine_->forward(tokens_tm_.data(), training);
+}
+
+std::span<const float> Trainer::logits() { return engine_ ? engine_->logits() : model_.logits(); }
+
+void Trainer::seed_dropout(uint64_t seed) {
+  model_.seed_dropout(seed);
+  if (engine_) engine_->seed_dropout(seed);
+}
+
+void Trainer::sync_to_host() {
+  if (engine_) engine_->download(model_.params(), model_.buffers(), optimizer_.state());
+}
+
+void Trainer::sync_to_device() {
+  if (engine_) engine_->upload(model_.params(), model_.buffers(), optimizer_.state());
+}
+
+void Trainer::set_optimizer(Optimizer optimizer) {
+  if (optimizer.state().size() != optimizer_.state().size())
+    throw InvalidArgument("trainer: the new optimizer's state does not fit this model (another optimizer kind?)");
+  optimizer_ = std::move(optimizer);
 }
 
 }  // namespace etude::nn

@@ -1,9 +1,15 @@
-// One training step over a model: forward, loss, backward, clipping, schedule, optimizer update,
-// with activations, gradients and optimizer state sized once at construction. Also the thread
-// setting shared by oneDNN (OpenMP) and OpenBLAS so the two pools do not fight over cores.
+// The training seam: one model trained on the CPU engine (Network + Optimizer, in this process) or
+// on the CUDA backend (a DeviceEngine that keeps parameters, gradients and optimizer state on the
+// GPU), behind one interface. Also the thread setting shared by oneDNN (OpenMP) and OpenBLAS.
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
+#include "nn/device.hpp"
 #include "nn/network.hpp"
 #include "nn/optimizer.hpp"
 
@@ -14,29 +20,78 @@ namespace etude::nn {
 // OpenBLAS's own spinning workers never compete with oneDNN's for the cores.
 int set_compute_threads(int n);
 
+// "f32" | "bf16" | "f16"; InvalidArgument naming the value otherwise.
+Precision parse_precision(std::string_view name);
+const char* precision_name(Precision precision);
+// InvalidArgument when `device` cannot run `precision`: bf16 is the CPU kernels' reduced precision,
+// f16 the CUDA mixed precision (cuDNN's LSTM in half with f32 master weights and loss scaling).
+void check_precision(Device device, Precision precision);
+// The device for a run: resolve_device(choice), except that automatic keeps to the CPU for what
+// only it runs (bf16, the reference LSTM) and cuda is required for f16 (DeviceError saying why
+// it is not usable); then check_precision.
+Device choose_device(DeviceChoice choice, Precision precision, LstmBackend backend = LstmBackend::fast);
+
 struct TrainOptions {
-  LstmBackend backend = LstmBackend::fast;
-  Precision precision = Precision::f32;  // bf16: LSTM kernels in bf16, master weights fp32
+  LstmBackend backend = LstmBackend::fast;  // reference: CPU only
+  Precision precision = Precision::f32;     // bf16: CPU LSTM kernels; f16: CUDA mixed precision
   uint64_t dropout_seed = 0xd509;
+  Device device = Device::cpu;
 };
 
 struct StepStats {
   double loss = 0;
   double grad_norm = 0;  // before clipping (measured with clipping off too)
   double lr = 0;         // the learning rate this step used
+  bool skipped = false;  // f16: the scaled gradients overflowed; no update was made
 };
 
 class Trainer {
  public:
+  // The model must outlive the trainer. The optimizer comes from the model's spec (a new run) or
+  // is given (a resumed run or a rollback: its state and steps_done carry on).
   Trainer(Model& model, int batch, int time, TrainOptions options = {});
-  // tokens [B][T]; targets [B][T] (seq2seq) or [B] (seq2one).
-  StepStats step(const int32_t* tokens, const int32_t* targets);
+  Trainer(Model& model, int batch, int time, Optimizer optimizer, TrainOptions options = {});
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // tokens [B][T]; targets [B][T] (seq2seq) or [B] (seq2one). Training forward, loss, backward;
+  // returns the mean loss. logits() then holds this forward's logits.
+  double forward_backward(const int32_t* tokens, const int32_t* targets);
+  // One optimizer update from the last forward_backward's gradients, at the scheduled learning
+  // rate of steps_done (which advances unless the step was skipped). StepStats::loss is left 0.
+  StepStats update();
+  StepStats step(const int32_t* tokens, const int32_t* targets);  // both
+  // tokens [B][T]. Training mode draws dropout and uses batch statistics; otherwise inference.
+  void forward(const int32_t* tokens, bool training);
+  // The last forward's logits on the host, time-major [logit_steps][B][vocab] (on cuda a copy,
+  // valid until the next call).
+  std::span<const float> logits();
+  int logit_steps() const { return logit_steps_; }
+  int batch() const { return B_; }
+  int time() const { return T_; }
+  void seed_dropout(uint64_t seed);
+
+  // cuda: parameters, batchnorm buffers and optimizer state between the device and the host
+  // Model/Optimizer (read the host copies only after sync_to_host; write them, then
+  // sync_to_device). No-ops on the CPU, where the host copies are the ones trained.
+  void sync_to_host();
+  void sync_to_device();
+  // Replaces the optimizer (state, steps_done, learning rate); on cuda call sync_to_device() after.
+  void set_optimizer(Optimizer optimizer);
+
+  Device device() const { return options_.device; }
+  Precision precision() const { return options_.precision; }
   Model& model() { return model_; }
   Optimizer& optimizer() { return optimizer_; }
 
  private:
   Model& model_;
   Optimizer optimizer_;
+  TrainOptions options_;
+  int B_, T_, logit_steps_;
+  std::unique_ptr<DeviceEngine> engine_;       // cuda only
+  std::vector<int32_t> tokens_tm_, row_targets_;  // cuda: time-major tokens, targets per logit row
 };
 
 }  // namespace etude::nn

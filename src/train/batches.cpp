@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "base/error.hpp"
@@ -28,33 +29,40 @@ void fill_batch(std::span<const int32_t> stream, std::span<const size_t> starts,
   }
 }
 
-void add_score(const nn::Model& model, const int32_t* targets, int used, Score& score) {
-  const auto logits = model.logits();
-  const int B = model.batch(), T = model.time(), V = model.spec().vocab, steps = model.logit_steps();
-  for (int t = 0; t < steps; ++t)
-    for (int b = 0; b < used; ++b) {
-      const float* z = logits.data() + (size_t(t) * B + b) * V;
-      const int32_t y = steps == 1 && model.spec().mode == nn::Mode::seq2one ? targets[b] : targets[size_t(b) * T + t];
-      const float mx = *std::max_element(z, z + V);
-      double sum = 0;
-      for (int k = 0; k < V; ++k) sum += std::exp(double(z[k] - mx));
-      score.loss_sum += std::log(sum) + mx - z[y];
-      score.correct += int(std::max_element(z, z + V) - z) == y;
-      ++score.count;
-    }
+void add_score(nn::Trainer& trainer, const int32_t* targets, int used, Score& score) {
+  const auto logits = trainer.logits();
+  const nn::ModelSpec& spec = trainer.model().spec();
+  const int B = trainer.batch(), T = trainer.time(), V = spec.vocab, steps = trainer.logit_steps();
+  const bool last_only = steps == 1 && spec.mode == nn::Mode::seq2one;
+  const int rows = steps * used;
+  std::vector<double> loss(static_cast<size_t>(rows));
+  std::vector<uint8_t> right(static_cast<size_t>(rows));
+#pragma omp parallel for schedule(static) if (int64_t(rows) * V > (1 << 16))
+  for (int r = 0; r < rows; ++r) {
+    const int t = r / used, b = r % used;
+    const float* z = logits.data() + (size_t(t) * B + b) * V;
+    const int32_t y = last_only ? targets[b] : targets[size_t(b) * T + t];
+    const float mx = *std::max_element(z, z + V);
+    double sum = 0;
+    for (int k = 0; k < V; ++k) sum += std::exp(double(z[k] - mx));
+    loss[size_t(r)] = std::log(sum) + mx - z[y];
+    right[size_t(r)] = int(std::max_element(z, z + V) - z) == y;
+  }
+  for (int r = 0; r < rows; ++r) score.loss_sum += loss[size_t(r)], score.correct += right[size_t(r)];
+  score.count += rows;
 }
 
-Score evaluate(nn::Model& model, std::span<const int32_t> stream, size_t stride) {
-  const int B = model.batch(), T = model.time();
+Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride) {
+  const int B = trainer.batch(), T = trainer.time();
   const std::vector<size_t> starts = window_starts(stream.size(), T, stride, 0);
   std::vector<int32_t> tokens(size_t(B) * T), targets(size_t(B) * T);
   Score score;
   for (size_t first = 0; first < starts.size(); first += size_t(B)) {
     const int used = int(std::min(starts.size() - first, size_t(B)));
-    fill_batch(stream, std::span(starts).subspan(first, size_t(used)), B, T, model.spec().mode, tokens.data(),
-               targets.data());
-    model.forward(tokens.data(), false);
-    add_score(model, targets.data(), used, score);
+    fill_batch(stream, std::span(starts).subspan(first, size_t(used)), B, T, trainer.model().spec().mode,
+               tokens.data(), targets.data());
+    trainer.forward(tokens.data(), false);
+    add_score(trainer, targets.data(), used, score);
   }
   return score;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nn/network.hpp"
+#include "nn/trainer.hpp"
 
 namespace etude::train {
 
@@ -25,11 +26,13 @@ struct Score {
   double accuracy() const { return count ? double(correct) / double(count) : 0.0; }
 };
 
-// Adds the last forward's predictions (model.logits(), time-major) for batch rows < used.
-void add_score(const nn::Model& model, const int32_t* targets, int used, Score& score);
+// Adds the last forward's predictions (trainer.logits(), time-major; on cuda copied from the
+// device) for batch rows < used. Rows are scored in parallel and summed in order, so the numbers do
+// not depend on the thread count.
+void add_score(nn::Trainer& trainer, const int32_t* targets, int used, Score& score);
 
 // Evaluation mode (no dropout, running batchnorm statistics) over non-overlapping windows of a
-// stream; the model must be prepared for (batch, time).
-Score evaluate(nn::Model& model, std::span<const int32_t> stream, size_t stride);
+// stream, in the trainer's batch and window, on its device.
+Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride);
 
 }  // namespace etude::train

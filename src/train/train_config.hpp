@@ -40,9 +40,14 @@ struct TrainConfig {
   double lr_cut = 0.5;                       // learning-rate factor after each rollback
   bool resume = false;
   std::filesystem::path cache;               // corpus cache file; empty: the default place
+  // Where and how the steps run; not part of a run's stored settings, so a run trained on the GPU
+  // resumes on the CPU and the other way round (the files are the same).
+  std::string device = "auto";               // cpu, cuda, or auto (cuda when usable)
+  std::string precision = "f32";             // f32; bf16: CPU LSTM kernels in bf16; f16: CUDA mixed precision
 };
 
-// The settings that define a run (stored in its state; --resume reuses them).
+// The settings that define a run (stored in its state; --resume reuses them). Device, precision,
+// threads, time limit and cache are the session's and come from the command each time.
 nlohmann::json config_to_json(const TrainConfig& c);
 void config_from_json(const nlohmann::json& j, TrainConfig& c);  // fills the stored fields
 

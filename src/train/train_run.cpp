@@ -183,7 +183,7 @@ std::string number_text(double v) {
 
 void add_event(std::string& events, const std::string& e) { events += (events.empty() ? "" : "; ") + e; }
 
-json summary_json(const TrainConfig& c, const Data& d, const nn::Model& model, const RunState& st,
+json summary_json(const TrainConfig& c, const Data& d, const nn::Model& model, const RunState& st, const json& device,
                   const std::string& stop_reason, const std::string& pending_events = "") {
   const Corpus& k = d.corpus;
   size_t val_tokens = d.val_stream.size();
@@ -208,6 +208,7 @@ json summary_json(const TrainConfig& c, const Data& d, const nn::Model& model, c
           {"model", {{"preset", c.model_json.is_null() ? c.preset : "custom"}, {"parameters", model.params().size()},
                      {"spec", nn::model_spec_to_json(model.spec())}}},
           {"config", config_to_json(c)},
+          {"device", device},  // this session's
           {"epochs_done", st.epoch},
           {"stop_reason", stop_reason},
           {"best", best},
@@ -253,10 +254,19 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     if (runtime.epochs > 0) c.epochs = runtime.epochs;  // 0: the run's own; more extends a finished run
   }
   c.corpus_dir = fs::absolute(c.corpus_dir);
+  // Device and precision are the session's (not stored): resolved first, so a missing GPU is
+  // reported before anything is loaded or written.
+  const nn::Precision precision = nn::parse_precision(c.precision);
+  const nn::Device device = nn::choose_device(nn::parse_device(c.device), precision);
+  const std::string gpu = device == nn::Device::cuda ? nn::cuda_status().name : "";
+  const std::string device_label = gpu.empty() ? nn::device_name(device) : std::string("cuda (") + gpu + ")";
+  const json device_json{{"device", nn::device_name(device)}, {"gpu", gpu}, {"precision", c.precision}};
   check_writable(c.out);
   nn::set_compute_threads(c.threads);
   const Data d = load_data(c);
   if (!d.note.empty()) note(d.note);
+  note("training on " + device_label + ", " + c.precision +
+       (device == nn::Device::cpu && c.device == "auto" ? " (CUDA not used: " + nn::cuda_status().why + ")" : ""));
   if (loaded && loaded->state.corpus_identity != d.identity)
     throw InvalidArgument("--resume: " + c.out.string() + " was trained on other data (" +
                           loaded->state.corpus_identity + ", now " + d.identity +
@@ -271,7 +281,6 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     throw InvalidArgument(c.corpus_dir.string() + ": too little music for windows of " + std::to_string(T + 1) +
                           " tokens (training " + std::to_string(d.train_tokens) + ", validation " +
                           std::to_string(d.val_stream.size()) + " tokens); use a smaller --seq or more files");
-  model.prepare(B, T);
 
   RunState st;
   if (loaded) st = std::move(loaded->state);
@@ -284,14 +293,15 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     opt.set_steps_done(st.steps);
     return opt;
   };
-  std::optional<nn::Optimizer> opt;
-  opt.emplace(make_optimizer(loaded ? std::span<const float>(loaded->optimizer) : std::span<const float>()));
+  nn::Trainer trainer(model, B, T,
+                      make_optimizer(loaded ? std::span<const float>(loaded->optimizer) : std::span<const float>()),
+                      {.precision = precision, .device = device});
   loaded.reset();
   Snapshot good;
   auto take_snapshot = [&] {
     good = {{model.params().begin(), model.params().end()},
             {model.buffers().begin(), model.buffers().end()},
-            {opt->state().begin(), opt->state().end()}};
+            {trainer.optimizer().state().begin(), trainer.optimizer().state().end()}};
   };
   take_snapshot();
 
@@ -302,7 +312,8 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
                     {"corpus", fs::absolute(c.corpus_dir).string()}, {"styles", d.corpus.styles},
                     {"train_pieces", d.train.size()}, {"validation_pieces", d.val.size()},
                     {"tokenizer", d.tokenizer->name()}, {"preset", c.model_json.is_null() ? c.preset : "custom"},
-                    {"seed", c.seed}, {"seconds", st.seconds}, {"copied_share", r.copied_share}};
+                    {"seed", c.seed}, {"seconds", st.seconds}, {"copied_share", r.copied_share},
+                    {"device", device_label}, {"precision", c.precision}};
     return std::map<std::string, std::string>{
         {nn::kMetaTokenizer, tokenizer_json}, {nn::kMetaTraining, utf8_dump(card)}, {kMetaNgrams, ngrams_text}};
   };
@@ -317,7 +328,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     const int epoch = st.epoch + 1;
     const auto t_epoch = Clock::now();
     std::mt19937_64 rng(mix(c.seed, uint64_t(epoch), uint64_t(st.rollbacks)));
-    model.seed_dropout(mix(c.seed, uint64_t(epoch), 0xd509 + uint64_t(st.rollbacks)));
+    trainer.seed_dropout(mix(c.seed, uint64_t(epoch), 0xd509 + uint64_t(st.rollbacks)));
     const std::vector<int32_t> stream = epoch_stream(d, c, rng);
     std::vector<size_t> starts =
         window_starts(stream.size(), T, stride, spec.mode == nn::Mode::seq2seq ? size_t(rng() % size_t(T)) : 0);
@@ -326,7 +337,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     const int64_t batches = std::max<int64_t>(1, int64_t(starts.size()) / B);
     Score score;
     std::string diverged;
-    int64_t done = 0;
+    int64_t done = 0, skipped = 0;
     losses.clear();
     norms.clear();
     for (int64_t b = 0; b < batches; ++b) {
@@ -334,14 +345,20 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
       if (limit_s > 0 && since(t_session) > limit_s) { stop_reason = "time limit"; break; }
       const size_t first = size_t(b) * size_t(B), used = std::min(size_t(B), starts.size() - first);
       fill_batch(stream, std::span(starts).subspan(first, used), B, T, spec.mode, tokens.data(), targets.data());
-      const double loss = model.forward_backward(tokens.data(), targets.data());
-      add_score(model, targets.data(), int(used), score);
-      const double norm = opt->step(model.params(), model.grads());
+      const double loss = trainer.forward_backward(tokens.data(), targets.data());
+      add_score(trainer, targets.data(), int(used), score);
+      const nn::StepStats s = trainer.update();
       ++done;
-      diverged = divergence(loss, norm, losses, norms, V);
+      // A skipped step (f16: the loss scale overflowed and was halved) made no update: only a
+      // non-finite loss counts against it, and its gradient norm stays out of the spike window.
+      diverged = s.skipped ? (std::isfinite(loss) ? "" : "loss is not finite") : divergence(loss, s.grad_norm, losses, norms, V);
       if (!diverged.empty()) break;
-      losses.push_back(loss);
-      norms.push_back(norm);
+      if (s.skipped) {
+        ++skipped;
+      } else {
+        losses.push_back(loss);
+        norms.push_back(s.grad_norm);
+      }
       TrainProgress p;
       p.epoch = epoch, p.epochs = c.epochs, p.batch = done, p.batches = batches;
       p.loss = score.loss();
@@ -355,9 +372,10 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     if (done == 0) break;
     Score val;
     if (diverged.empty()) {
-      val = evaluate(model, d.val_stream, stride);
+      val = evaluate(trainer, d.val_stream, stride);
+      trainer.sync_to_host();  // what follows (checks, snapshot, files, sample) reads the host copies
       if (!std::isfinite(val.loss()) || !all_finite(model.params()) || !all_finite(model.buffers()) ||
-          !all_finite(opt->state()))
+          !all_finite(trainer.optimizer().state()))
         diverged = "validation loss, weights or optimizer state not finite";
     }
     if (!diverged.empty()) {  // roll back to the last good state with a smaller learning rate
@@ -366,7 +384,8 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
       ++st.rollbacks;
       ++consecutive;
       st.lr_scale *= c.lr_cut;
-      opt.emplace(make_optimizer(good.optimizer));
+      trainer.set_optimizer(make_optimizer(good.optimizer));
+      trainer.sync_to_device();
       char buf[256];
       std::snprintf(buf, sizeof buf, "rollback in epoch %d at batch %lld: %s; learning rate cut to %.3g", epoch,
                     static_cast<long long>(done), diverged.c_str(), double(spec.optimizer.lr * st.lr_scale));
@@ -378,14 +397,16 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     consecutive = 0;
     EpochRow row{.epoch = epoch, .train_loss = score.loss(), .train_accuracy = score.accuracy(),
                  .val_loss = val.loss(), .val_accuracy = val.accuracy(),
-                 .lr = nn::scheduled_lr(spec.optimizer, spec.schedule, opt->steps_done() - 1) * st.lr_scale,
+                 .lr = nn::scheduled_lr(spec.optimizer, spec.schedule, trainer.optimizer().steps_done() - 1) * st.lr_scale,
                  .tokens_per_second = double(done) * B * T / train_seconds, .events = pending};
     pending.clear();
+    if (device != nn::Device::cpu || precision != nn::Precision::f32) add_event(row.events, "on " + device_label + " " + c.precision);
+    if (skipped > 0) add_event(row.events, std::to_string(skipped) + " steps skipped (f16 gradients overflowed; loss scale halved)");
     if (done < batches)
       add_event(row.events, "partial epoch (" + std::to_string(done) + "/" + std::to_string(batches) + " batches, " +
                                 stop_reason + ")");
     st.epoch = epoch;
-    st.steps = opt->steps_done();
+    st.steps = trainer.optimizer().steps_done();
     const bool best = st.best_epoch == 0 || row.val_loss < st.best_val_loss;
     if (best) {
       st.best_epoch = epoch, st.best_val_loss = row.val_loss, st.bad_epochs = 0;
@@ -412,10 +433,10 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     if (checkpoint) nn::save_model(c.out / "checkpoints" / epoch_name(epoch), model, nn::DType::f32, meta);
     if (best) nn::save_model(c.out / "best.safetensors", model, nn::DType::f32, meta);
     nn::save_model(c.out / "last.safetensors", model, nn::DType::f32, meta);
-    save_run_state(state_path, model, opt->state(), st);
+    save_run_state(state_path, model, trainer.optimizer().state(), st);
     take_snapshot();
     write_file_atomic(c.out / "history.csv", history_csv(st.history));
-    write_file_atomic(c.out / "summary.json", utf8_dump(summary_json(c, d, model, st, last_epoch ? stop_reason : "running"), 2));
+    write_file_atomic(c.out / "summary.json", utf8_dump(summary_json(c, d, model, st, device_json, last_epoch ? stop_reason : "running"), 2));
     if (checkpoint && plot_note.empty()) {
       plot_note = draw_plots(c.out, st.history, c.checkpoint_every);
       if (!plot_note.empty()) note(plot_note);
@@ -426,7 +447,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     progress(p);
     if (last_epoch) break;
   }
-  write_file_atomic(c.out / "summary.json", utf8_dump(summary_json(c, d, model, st, stop_reason, pending), 2));
+  write_file_atomic(c.out / "summary.json", utf8_dump(summary_json(c, d, model, st, device_json, stop_reason, pending), 2));
   TrainResult r{st.epoch, st.best_epoch, st.best_val_loss, stop_reason, c.out / "best.safetensors"};
   if (stop_reason == "diverged")
     throw InvalidArgument("training diverged " + std::to_string(consecutive) + " times in a row in epoch " +

@@ -52,9 +52,9 @@ Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json
   if (stream.size() < size_t(spec.window) + 1)
     throw InvalidArgument(dir.string() + ": the validation pieces hold " + std::to_string(stream.size()) +
                           " tokens, fewer than one window of " + std::to_string(spec.window + 1));
-  model.prepare(spec.batch, spec.window);
+  nn::Trainer trainer(model, spec.batch, spec.window);  // on the CPU
   Validation v;
-  v.score = evaluate(model, stream, window_stride(spec));
+  v.score = evaluate(trainer, stream, window_stride(spec));
   v.pieces = split.val.size();
   v.tokens = stream.size();
   for (const Piece* p : split.val) v.paths.push_back(p->path);

@@ -3,6 +3,7 @@
 // history.csv, and the n-gram index as model metadata text.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -11,6 +12,7 @@
 #include "base/json_text.hpp"
 #include "corpus/ngram_index.hpp"
 #include "nn/model_io.hpp"
+#include "nn/trainer.hpp"
 #include "train/batches.hpp"
 #include "train/plots.hpp"
 #include "train/run_state.hpp"
@@ -74,9 +76,9 @@ TEST(Score, EvaluateMatchesTheNetworksOwnLoss) {
   for (nn::Mode mode : {nn::Mode::seq2seq, nn::Mode::seq2one}) {
     nn::Model model(tiny_spec(mode));
     model.init_random(3);
-    model.prepare(3, 5);
+    nn::Trainer trainer(model, 3, 5);
     const auto stream = counting_stream(3 * 5 + 1);
-    const Score s = evaluate(model, stream, 5);
+    const Score s = evaluate(trainer, stream, 5);
     ASSERT_EQ(s.count, mode == nn::Mode::seq2seq ? 15 : 3);
     std::vector<int32_t> tok(15), tgt(15);
     const auto starts = window_starts(stream.size(), 5, 5, 0);
@@ -86,6 +88,41 @@ TEST(Score, EvaluateMatchesTheNetworksOwnLoss) {
     EXPECT_GE(s.accuracy(), 0.0);
     EXPECT_LE(s.accuracy(), 1.0);
   }
+}
+
+TEST(Score, ParallelRowsSumLikeOneLoopInOrder) {
+  // Large enough for add_score's parallel loop: the sums must equal a plain serial loop's bit for bit
+  // (history.csv of a run must not depend on the thread count).
+  nn::ModelSpec spec = tiny_spec();
+  spec.vocab = 300;
+  nn::Model model(spec);
+  model.init_random(5);
+  const int B = 16, T = 20, used = 13;
+  nn::Trainer trainer(model, B, T);
+  nn::set_compute_threads(2);
+  nn::Rng rng(9);
+  std::vector<int32_t> tok(size_t(B) * T), tgt(size_t(B) * T);
+  for (auto& t : tok) t = int32_t(rng.below(300));
+  for (auto& t : tgt) t = int32_t(rng.below(300));
+  trainer.forward(tok.data(), false);
+  Score got;
+  add_score(trainer, tgt.data(), used, got);
+  const auto z = model.logits();
+  double loss = 0;
+  int64_t correct = 0;
+  for (int t = 0; t < T; ++t)
+    for (int b = 0; b < used; ++b) {
+      const float* row = z.data() + (size_t(t) * B + b) * 300;
+      const int32_t y = tgt[size_t(b) * T + t];
+      const float mx = *std::max_element(row, row + 300);
+      double sum = 0;
+      for (int k = 0; k < 300; ++k) sum += std::exp(double(row[k] - mx));
+      loss += std::log(sum) + mx - row[y];
+      correct += int(std::max_element(row, row + 300) - row) == y;
+    }
+  EXPECT_EQ(got.count, int64_t(T) * used);
+  EXPECT_EQ(got.loss_sum, loss);
+  EXPECT_EQ(got.correct, correct);
 }
 
 class StateFile : public ::testing::Test {

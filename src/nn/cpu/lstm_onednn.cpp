@@ -12,6 +12,7 @@
 #include "nn/cpu/lstm_blas_step.hpp"
 #include "nn/cpu/lstm_cpu.hpp"
 #include "nn/lstm_kernel.hpp"
+#include "nn/trainer.hpp"
 
 namespace etude::nn {
 namespace {
@@ -259,6 +260,7 @@ std::unique_ptr<LstmKernel> make_onednn_lstm(const LstmDims& dims, Precision pre
                                              bool blas_for_small_inference) {
   if (dims.T < 1 || dims.B < 1 || dims.I < 1 || dims.H < 1)
     throw InvalidArgument("CPU LSTM: dims " + shape(dims) + " must all be at least 1");
+  check_precision(Device::cpu, precision);  // f16 is CUDA's
   return std::make_unique<OnednnLstm>(dims, precision, blas_for_small_inference);
 }
 

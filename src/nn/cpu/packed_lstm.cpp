@@ -12,6 +12,7 @@
 #include <new>
 
 #include "nn/cpu/vec_math.hpp"
+#include "nn/trainer.hpp"
 
 namespace etude::nn {
 
@@ -19,6 +20,7 @@ void PackedMatrix::Free::operator()(void* p) const { std::free(p); }
 
 PackedMatrix::PackedMatrix(const float* w, int cols, const std::vector<int>& rows, Precision precision)
     : cols_(cols), panels_(int(rows.size()) / kPanelRows), bf16_(precision == Precision::bf16) {
+  check_precision(Device::cpu, precision);  // f16 is CUDA's
   const size_t vectors = size_t(panels_) * cols * (bf16_ ? 2 : 4), bytes = vectors * 64;
   constexpr size_t kHuge = size_t(2) << 20;
   const size_t align = bytes >= kHuge ? kHuge : 64;

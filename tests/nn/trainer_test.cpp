@@ -1,0 +1,186 @@
+// The training seam: on the CPU, Trainer does exactly what driving Model + Optimizer by hand does
+// (bit for bit: runs and shipped models rely on it); f16 is refused by every CPU path; devices and
+// precisions are parsed and chosen as documented; on a GPU (skipped elsewhere, saying why) the cuda
+// Trainer follows the CPU one within float tolerance and syncs its state back to the host.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "base/error.hpp"
+#include "nn/inference.hpp"
+#include "nn/trainer.hpp"
+#include "nn_test_util.hpp"
+
+namespace etude::nn {
+namespace {
+using namespace testing;
+
+// Dropout, batchnorm, clipping and a cosine schedule: every part of a step that could differ.
+ModelSpec seam_spec() {
+  ModelSpec s = small_spec(InputKind::embedding, Mode::seq2seq,
+                           {lstm(16), dropout(0.3f), batchnorm(), dense(kVocabUnits)}, 12);
+  s.clip = 0.5f;
+  s.schedule = {.kind = ScheduleKind::cosine, .total_steps = 10, .min_lr = 1e-4f};
+  return s;
+}
+
+TEST(TrainerCpu, EqualsModelAndOptimizerDrivenByHand) {
+  set_compute_threads(1);
+  const ModelSpec spec = seam_spec();
+  const int B = 3, T = 5, steps = 6;
+  Model a(spec), b(spec);
+  a.init_random(4), b.init_random(4);
+  Trainer trainer(a, B, T, {.dropout_seed = 77});
+  b.prepare(B, T);
+  b.seed_dropout(77);
+  Optimizer opt(spec.optimizer, spec.schedule, spec.clip, b.params().size());
+  for (int i = 0; i < steps; ++i) {
+    const auto tok = random_tokens(size_t(B) * T, 12, 10 + i), tgt = random_tokens(size_t(B) * T, 12, 20 + i);
+    const StepStats s = trainer.step(tok.data(), tgt.data());
+    const double want_lr = scheduled_lr(spec.optimizer, spec.schedule, opt.steps_done());
+    const double loss = b.forward_backward(tok.data(), tgt.data());
+    const double norm = opt.step(b.params(), b.grads());
+    EXPECT_EQ(s.loss, loss) << "step " << i;
+    EXPECT_EQ(s.grad_norm, norm) << "step " << i;
+    EXPECT_EQ(s.lr, want_lr) << "step " << i;
+    EXPECT_FALSE(s.skipped);
+  }
+  EXPECT_EQ(trainer.optimizer().steps_done(), steps);
+  trainer.sync_to_host();  // a no-op on the CPU
+  auto same = [](std::span<const float> x, std::span<const float> y) { return std::equal(x.begin(), x.end(), y.begin(), y.end()); };
+  EXPECT_TRUE(same(a.params(), b.params()));
+  EXPECT_TRUE(same(a.buffers(), b.buffers()));
+  EXPECT_TRUE(same(trainer.optimizer().state(), opt.state()));
+  // Inference through the seam is the model's own.
+  const auto tok = random_tokens(size_t(B) * T, 12, 99);
+  trainer.forward(tok.data(), false);
+  b.forward(tok.data(), false);
+  EXPECT_TRUE(same(trainer.logits(), b.logits()));
+  EXPECT_EQ(trainer.logit_steps(), b.logit_steps());
+}
+
+TEST(TrainerCpu, SetOptimizerCarriesStateAndRefusesAnotherShape) {
+  const ModelSpec spec = seam_spec();
+  Model m(spec);
+  Trainer trainer(m, 3, 5);
+  Optimizer o(spec.optimizer, spec.schedule, spec.clip, m.params().size());
+  o.set_steps_done(7);
+  trainer.set_optimizer(o);
+  EXPECT_EQ(trainer.optimizer().steps_done(), 7);
+  OptimizerSpec rms = spec.optimizer;
+  rms.kind = OptimizerKind::rmsprop;  // half Adam's state
+  EXPECT_THROW(trainer.set_optimizer(Optimizer(rms, spec.schedule, 0, m.params().size())), InvalidArgument);
+}
+
+TEST(Precisions, F16IsRefusedOnEveryCpuPath) {
+  const ModelSpec spec = seam_spec();
+  Model m(spec);
+  auto says_cuda = [](auto&& make) {
+    try {
+      make();
+    } catch (const InvalidArgument& e) {
+      return std::string(e.what()).find("CUDA") != std::string::npos;
+    }
+    return false;
+  };
+  EXPECT_TRUE(says_cuda([] { make_cpu_lstm({2, 2, 3, 4}, Precision::f16); }));
+  EXPECT_TRUE(says_cuda([&] { Stepper(m, 1, LstmBackend::fast, Precision::f16); }));
+  EXPECT_TRUE(says_cuda([&] { Stepper(m, 1, LstmBackend::reference, Precision::f16); }));
+  EXPECT_TRUE(says_cuda([&] { Trainer(m, 3, 5, {.precision = Precision::f16}); }));
+  EXPECT_TRUE(says_cuda([&] { Trainer(m, 3, 5, {.backend = LstmBackend::reference, .precision = Precision::f16}); }));
+  EXPECT_THROW(check_precision(Device::cuda, Precision::bf16), InvalidArgument);
+  EXPECT_NO_THROW(check_precision(Device::cpu, Precision::bf16));
+  EXPECT_NO_THROW(check_precision(Device::cuda, Precision::f16));
+}
+
+TEST(Precisions, NamesParseAndPrint) {
+  for (Precision p : {Precision::f32, Precision::bf16, Precision::f16}) EXPECT_EQ(parse_precision(precision_name(p)), p);
+  EXPECT_THROW(parse_precision("fp8"), InvalidArgument);
+  EXPECT_THROW(parse_device("gpu"), InvalidArgument);
+}
+
+TEST(Devices, AutomaticKeepsCpuOnlyWorkOnTheCpu) {
+  EXPECT_EQ(choose_device(DeviceChoice::automatic, Precision::bf16), Device::cpu);
+  EXPECT_EQ(choose_device(DeviceChoice::automatic, Precision::f32, LstmBackend::reference), Device::cpu);
+  EXPECT_EQ(choose_device(DeviceChoice::cpu, Precision::f32), Device::cpu);
+  EXPECT_EQ(choose_device(DeviceChoice::automatic, Precision::f32),
+            cuda_status().usable ? Device::cuda : Device::cpu);
+}
+
+TEST(Devices, CudaWithoutAGpuSaysWhy) {
+  const CudaStatus g = cuda_status();
+  if (g.usable) GTEST_SKIP() << "CUDA is usable here (" << g.name << "); this checks the refusal elsewhere";
+  EXPECT_FALSE(g.why.empty());
+  Model m(seam_spec());
+  for (auto make : std::initializer_list<std::function<void()>>{
+           [&] { Trainer(m, 3, 5, {.device = Device::cuda}); },
+           [&] { Stepper(m, 2, LstmBackend::fast, Precision::f32, Device::cuda); },
+           [&] { choose_device(DeviceChoice::cuda, Precision::f32); },
+           [&] { choose_device(DeviceChoice::automatic, Precision::f16); }}) {
+    try {
+      make();
+      ADD_FAILURE() << "cuda was not refused";
+    } catch (const DeviceError& e) {
+      EXPECT_NE(std::string(e.what()).find(g.why), std::string::npos) << e.what();
+    }
+  }
+}
+
+// ---- On a GPU only.
+class TrainerCuda : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const CudaStatus g = cuda_status();
+    if (!g.usable) GTEST_SKIP() << "no usable CUDA here: " << g.why;
+  }
+};
+
+// Without dropout a CPU and a GPU run of one seed see the same batches and must agree step by step
+// within float tolerance (f32: cuDNN and cuBLAS without TF32).
+TEST_F(TrainerCuda, FollowsTheCpuTrainerAndSyncsBack) {
+  ModelSpec spec = small_spec(InputKind::embedding, Mode::seq2seq, {lstm(32), lstm(24), dense(kVocabUnits)}, 20);
+  spec.clip = 1.0f;
+  const int B = 8, T = 16, steps = 5;
+  Model cpu(spec), gpu(spec);
+  cpu.init_random(2), gpu.init_random(2);
+  Trainer tc(cpu, B, T), tg(gpu, B, T, {.device = Device::cuda});
+  EXPECT_EQ(tg.device(), Device::cuda);
+  for (int i = 0; i < steps; ++i) {
+    const auto tok = random_tokens(size_t(B) * T, 20, 30 + i), tgt = random_tokens(size_t(B) * T, 20, 40 + i);
+    const StepStats a = tc.step(tok.data(), tgt.data()), b = tg.step(tok.data(), tgt.data());
+    EXPECT_NEAR(b.loss, a.loss, 1e-4 * a.loss) << "step " << i;
+    EXPECT_NEAR(b.grad_norm, a.grad_norm, 1e-3 * a.grad_norm) << "step " << i;
+    EXPECT_EQ(b.lr, a.lr);
+  }
+  EXPECT_EQ(tg.optimizer().steps_done(), steps);
+  const auto tok = random_tokens(size_t(B) * T, 20, 77);
+  tc.forward(tok.data(), false);
+  tg.forward(tok.data(), false);
+  const auto lc = tc.logits();
+  const auto lg = tg.logits();
+  ASSERT_EQ(lg.size(), lc.size());
+  EXPECT_LT(rel_error(lg, lc), 1e-3);
+  tg.sync_to_host();
+  EXPECT_LT((rel_error<float, float>(gpu.params(), cpu.params())), 1e-3);
+  EXPECT_LT((rel_error<float, float>(tg.optimizer().state(), tc.optimizer().state())), 1e-2);
+  // A host change reaches the device: the CPU's weights uploaded give the CPU's logits.
+  std::copy(cpu.params().begin(), cpu.params().end(), gpu.params().begin());
+  tg.sync_to_device();
+  tg.forward(tok.data(), false);
+  EXPECT_LT(rel_error(tg.logits(), lc), 1e-4);
+}
+
+TEST_F(TrainerCuda, MixedPrecisionTrainsNearTheF32Loss) {
+  ModelSpec spec = small_spec(InputKind::embedding, Mode::seq2seq, {lstm(64), dense(kVocabUnits)}, 20);
+  const int B = 16, T = 32;
+  Model f32(spec), f16(spec);
+  f32.init_random(3), f16.init_random(3);
+  Trainer a(f32, B, T, {.device = Device::cuda}), h(f16, B, T, {.precision = Precision::f16, .device = Device::cuda});
+  const auto tok = random_tokens(size_t(B) * T, 20, 5), tgt = random_tokens(size_t(B) * T, 20, 6);
+  const double la = a.step(tok.data(), tgt.data()).loss, lh = h.step(tok.data(), tgt.data()).loss;
+  EXPECT_NEAR(lh, la, 1e-2 * la);  // the stated f16 bound on the loss
+}
+
+}  // namespace
+}  // namespace etude::nn
