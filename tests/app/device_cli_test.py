@@ -11,7 +11,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from train_common import ETUDE, FAST, etude, have_inputs, history, make_slice, read_safetensors
+from train_common import ETUDE, FAST, SliceRuns, etude, have_inputs, history, make_slice, read_safetensors
 
 
 def devices():
@@ -98,19 +98,8 @@ class AutoDevice(unittest.TestCase):
 
 
 @unittest.skipUnless(have_inputs() and cuda_usable(), f"no usable CUDA here ({why_not_cuda()})")
-class CudaRuns(unittest.TestCase):
+class CudaRuns(SliceRuns):
     ARGS = [*FAST, "--checkpoint-every", 1, "--seed", 5, "--patience", 0]
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.dir = Path(cls.tmp.name)
-        cls.data = make_slice(cls.dir)
-        cls.env = {"XDG_CACHE_HOME": str(cls.dir / "cache")}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def train_then_resume(self, first, then, name):
         run = self.dir / name

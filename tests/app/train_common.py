@@ -5,6 +5,8 @@ import os
 import shutil
 import struct
 import subprocess
+import tempfile
+import unittest
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +62,18 @@ def history(run: Path):
         cells = line.split(",", len(head) - 1)
         rows.append(dict(zip(head, cells)))
     return rows
+
+
+class SliceRuns(unittest.TestCase):
+    """Tests that train several runs on one slice: a temporary folder with the slice and a corpus cache."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.dir = Path(cls.tmp.name)
+        cls.data = make_slice(cls.dir)
+        cls.env = {"XDG_CACHE_HOME": str(cls.dir / "cache")}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()

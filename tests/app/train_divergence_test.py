@@ -3,13 +3,11 @@
 # in the history and on screen; the run then recovers (lr 5) or gives up cleanly with one message
 # and exit code 2 (lr 1e4), and no NaN or Inf ever reaches a saved file.
 import json
-import tempfile
 import unittest
-from pathlib import Path
 
 import numpy as np
 
-from train_common import FAST, etude, have_inputs, history, make_slice, read_safetensors
+from train_common import FAST, SliceRuns, etude, have_inputs, history, read_safetensors
 
 
 def assert_all_saved_finite(test, run):
@@ -22,18 +20,7 @@ def assert_all_saved_finite(test, run):
 
 
 @unittest.skipUnless(have_inputs(), "ETUDE_BIN or the shared corpus (ETUDE_CORPUS) missing")
-class TrainDivergence(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.dir = Path(cls.tmp.name)
-        cls.data = make_slice(cls.dir)
-        cls.env = {"XDG_CACHE_HOME": str(cls.dir / "cache")}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
-
+class TrainDivergence(SliceRuns):
     def test_recovers_after_rollbacks(self):
         run = self.dir / "recover"
         r = etude("train", self.data, "--out", run, *FAST, "--epochs", 3, "--lr", 5, env_extra=self.env)
