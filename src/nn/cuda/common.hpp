@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "base/error.hpp"
+#include "nn/lstm_kernel.hpp"
 
 namespace etude::nn::cuda {
 
@@ -28,6 +29,12 @@ inline void check(cudnnStatus_t s, const char* call) {
 }
 inline void check(cublasStatus_t s, const char* call) {
   if (s != CUBLAS_STATUS_SUCCESS) fail(call, cublasGetStatusName(s), "a cuBLAS error in a dense layer");
+}
+
+// f32 and f16 run on the GPU; bf16 is the CPU engine's reduced precision.
+inline void check_precision(Precision p) {
+  if (p == Precision::bf16)
+    throw InvalidArgument("precision bf16 runs on the CPU only; on the GPU use f16 (mixed precision) or f32");
 }
 
 // Device memory for n elements of T, freed on destruction; move-only.

@@ -11,8 +11,7 @@ namespace etude::nn::cuda {
 CudnnLstm::CudnnLstm(const Context& ctx, const LstmDims& dims, Precision precision, bool training)
     : ctx_(ctx), d_(dims), half_(precision == Precision::f16), training_(training),
       type_(half_ ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT) {
-  if (precision == Precision::bf16)
-    throw InvalidArgument("precision bf16 is a CPU mode; on the GPU use f16 (mixed precision) or f32");
+  check_precision(precision);
   const auto [T, B, I, H] = d_;
   // No dropout inside cuDNN (one layer has none; Etude's dropout is a layer of its own), as PyTorch sets it.
   check(cudnnSetDropoutDescriptor(dropout_.get(), ctx_.dnn, 0.0f, nullptr, 0, 0), "cudnnSetDropoutDescriptor");

@@ -66,9 +66,6 @@ class CudaEngine final : public DeviceEngine {
 
 CudaEngine::CudaEngine(const ModelSpec& spec, const ParamLayout& layout, int batch, int time, Precision precision)
     : spec_(spec), layout_(layout), B_(batch), T_(time), half_(precision == Precision::f16), ctx_(half_) {
-  if (precision == Precision::bf16)
-    throw InvalidArgument("precision bf16 is a CPU mode; on the GPU use f16 (mixed precision) or f32");
-  if (batch < 1 || time < 1) throw InvalidArgument("CUDA engine: batch and time must be positive");
   const size_t n_layers = spec_.layers.size(), n = layout_.param_count;
   steps_ = activation_steps(spec_, T_);
   params_ = Buffer<float>(n);
@@ -285,6 +282,8 @@ UpdateResult CudaEngine::update(const UpdateSettings& settings) {
 
 std::unique_ptr<DeviceEngine> make_engine(const ModelSpec& spec, const ParamLayout& layout, int batch, int time,
                                           Precision precision) {
+  check_precision(precision);
+  if (batch < 1 || time < 1) throw InvalidArgument("CUDA engine: batch and time must be positive");
   return std::make_unique<CudaEngine>(spec, layout, batch, time, precision);
 }
 

@@ -33,9 +33,6 @@ class CudaStepper final : public DeviceStepper {
 CudaStepper::CudaStepper(const ModelSpec& spec, const ParamLayout& layout, std::span<const float> params,
                          std::span<const float> buffers, int streams, Precision precision)
     : spec_(spec), layout_(layout), S_(streams), ctx_(precision == Precision::f16) {
-  if (streams < 1) throw InvalidArgument("stepper: streams must be positive (got " + std::to_string(streams) + ")");
-  if (params.size() != layout_.param_count || buffers.size() != layout_.buffer_count)
-    throw InvalidArgument("CUDA stepper: the parameter or buffer block does not fit the model's layout");
   params_ = Buffer<float>(params.size());
   buffers_ = Buffer<float>(buffers.size());
   ctx_.to_device(params_.get(), params.data(), params_.bytes());
@@ -118,8 +115,10 @@ std::span<const float> CudaStepper::step(std::span<const int32_t> tokens) {
 std::unique_ptr<DeviceStepper> make_stepper(const ModelSpec& spec, const ParamLayout& layout,
                                             std::span<const float> params, std::span<const float> buffers,
                                             int streams, Precision precision) {
-  if (precision == Precision::bf16)
-    throw InvalidArgument("precision bf16 is a CPU mode; on the GPU use f16 (mixed precision) or f32");
+  check_precision(precision);
+  if (streams < 1) throw InvalidArgument("stepper: streams must be positive (got " + std::to_string(streams) + ")");
+  if (params.size() != layout.param_count || buffers.size() != layout.buffer_count)
+    throw InvalidArgument("CUDA stepper: the parameter or buffer block does not fit the model's layout");
   return std::make_unique<CudaStepper>(spec, layout, params, buffers, streams, precision);
 }
 
