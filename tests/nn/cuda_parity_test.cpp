@@ -214,22 +214,23 @@ TEST(CudaParity, UpdatesMatchCpuOptimizers) {
 TEST(CudaParity, StepperMatchesCpuStepper) {
   REQUIRE_GPU();
   constexpr int kStreams = 3, kSteps = 6;
-  for (const Case& c : cases()) {
-    SCOPED_TRACE(c.name);
-    const Model m = cpu_model(c.spec, 17);
-    Stepper cpu(m, kStreams);
-    auto gpu = cuda_backend().make_stepper(m.spec(), m.layout(), m.params(), m.buffers(), kStreams, Precision::f32);
-    const std::vector<int32_t> tokens = random_tokens(size_t(kStreams) * kSteps, c.spec.vocab, 3);
-    for (int t = 0; t < kSteps; ++t) {
-      if (t == 3) {  // one stream starts over, the others carry on
-        cpu.reset_stream(1);
-        gpu->reset_stream(1);
+  for (const Case& c : cases())
+    for (const Precision precision : {Precision::f32, Precision::f16}) {
+      SCOPED_TRACE(c.name + (precision == Precision::f16 ? " f16" : " f32"));
+      const Model m = cpu_model(c.spec, 17);
+      Stepper cpu(m, kStreams);
+      auto gpu = cuda_backend().make_stepper(m.spec(), m.layout(), m.params(), m.buffers(), kStreams, precision);
+      const std::vector<int32_t> tokens = random_tokens(size_t(kStreams) * kSteps, c.spec.vocab, 3);
+      for (int t = 0; t < kSteps; ++t) {
+        if (t == 3) {  // one stream starts over, the others carry on
+          cpu.reset_stream(1);
+          gpu->reset_stream(1);
+        }
+        const std::span<const int32_t> step(tokens.data() + size_t(t) * kStreams, kStreams);
+        const std::span<const float> want = cpu.step(step);  // valid until cpu's next step
+        EXPECT_LT(rel_error(gpu->step(step), want, kTiny), precision == Precision::f16 ? kF16 : kF32) << "step " << t;
       }
-      const std::span<const int32_t> step(tokens.data() + size_t(t) * kStreams, kStreams);
-      const std::span<const float> want = cpu.step(step);  // valid until cpu's next step
-      EXPECT_LT(rel_error(gpu->step(step), want, kTiny), kF32) << "step " << t;
     }
-  }
 }
 
 TEST(CudaParity, HalfPrecisionWithinStatedBounds) {
