@@ -84,6 +84,8 @@ class Context {
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
   void sync() const { check(cudaStreamSynchronize(stream), "cudaStreamSynchronize"); }
+  // For destructors: the stream's queued work ends before the buffers it uses are freed.
+  void drain() const noexcept { cudaStreamSynchronize(stream); }
   void to_device(void* dst, const void* src, size_t bytes) const {
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (to the GPU)");
   }

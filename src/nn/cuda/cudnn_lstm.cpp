@@ -68,8 +68,9 @@ void CudnnLstm::map_weights() {
     check(cudnnGetTensorNdDescriptor(desc, 3, &type, &nb, dims, strides), "cudnnGetTensorNdDescriptor");
     const size_t offset = addr ? size_t(static_cast<char*>(addr) - weights_.get()) : 0;
     const size_t count = size_t(rows) * cols;
-    if (!addr || nb != 3 || dims[0] != 1 || dims[1] != rows || dims[2] != cols || type != type_ ||
-        offset % e != 0 || offset + count * e > weights_.bytes())
+    // Documented as {1, rows, cols}, dense and row-major: PyTorch copies its gate blocks in as they are.
+    if (!addr || nb != 3 || dims[0] != 1 || dims[1] != rows || dims[2] != cols || strides[1] != cols ||
+        strides[2] != 1 || type != type_ || offset % e != 0 || offset + count * e > weights_.bytes())
       throw DeviceError("cuDNN's weight space holds " + std::string(what) + " of gate " + std::to_string(gate) +
                         " as [" + std::to_string(dims[0]) + ", " + std::to_string(dims[1]) + ", " +
                         std::to_string(dims[2]) + "], not [1, " + std::to_string(rows) + ", " +

@@ -28,6 +28,7 @@ void check_size(size_t got, size_t want, const char* what) {
 class CudaEngine final : public DeviceEngine {
  public:
   CudaEngine(const ModelSpec& spec, const ParamLayout& layout, int batch, int time, Precision precision);
+  ~CudaEngine() override { ctx_.drain(); }
   void upload(std::span<const float> params, std::span<const float> buffers,
               std::span<const float> opt_state) override;
   void download(std::span<float> params, std::span<float> buffers, std::span<float> opt_state) override;

@@ -13,6 +13,7 @@ class CudaStepper final : public DeviceStepper {
  public:
   CudaStepper(const ModelSpec& spec, const ParamLayout& layout, std::span<const float> params,
               std::span<const float> buffers, int streams, Precision precision);
+  ~CudaStepper() override { ctx_.drain(); }
   void reset() override;
   void reset_stream(int s) override;
   std::span<const float> step(std::span<const int32_t> tokens) override;
