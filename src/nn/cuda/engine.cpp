@@ -17,8 +17,6 @@ namespace {
 constexpr float kInitialLossScale = 32768.0f;
 constexpr int kGrowthInterval = 2000;
 
-size_t state_size(OptimizerKind kind, size_t n) { return kind == OptimizerKind::adam ? 2 * n : n; }
-
 void check_size(size_t got, size_t want, const char* what) {
   if (got != want)
     throw InvalidArgument(std::string("CUDA engine: the ") + what + " block has " + std::to_string(got) +
@@ -44,6 +42,14 @@ class CudaEngine final : public DeviceEngine {
   LayerTensors grads(size_t i) const { return layer_tensors(layout_, i, grads_.get(), nullptr); }
   void refresh_lstm_weights();
   void backward();
+  // The optimizer's state, as nn::Optimizer's: [m | v] for Adam (2n floats), [v] or [buf] for
+  // RMSprop and SGD (n); empty: zeros.
+  void check_state_size(size_t got) const {
+    const size_t n = params_.size();
+    if (got != 0 && got != n && got != 2 * n)
+      throw InvalidArgument("CUDA engine: an optimizer state of " + std::to_string(got) + " floats fits no optimizer of " +
+                            std::to_string(n) + " parameters (Adam keeps 2n, RMSprop and SGD n)");
+  }
 
   ModelSpec spec_;
   ParamLayout layout_;
@@ -51,7 +57,7 @@ class CudaEngine final : public DeviceEngine {
   bool half_;
   Context ctx_;
   std::vector<int> steps_;  // steps_[i]: time length of act_[i]
-  Buffer<float> params_, grads_, buffers_, state_;
+  Buffer<float> params_, grads_, buffers_, state_;  // state_: room for Adam's; a prefix for the others
   std::vector<Buffer<float>> act_, dact_;  // act_[0]: input features; act_[i + 1]: layer i's output
   std::vector<Buffer<float>> xhat_, invstd_;  // batchnorm
   std::vector<std::unique_ptr<CudnnLstm>> lstm_;
@@ -72,7 +78,7 @@ CudaEngine::CudaEngine(const ModelSpec& spec, const ParamLayout& layout, int bat
   params_ = Buffer<float>(n);
   grads_ = Buffer<float>(n);
   buffers_ = Buffer<float>(layout_.buffer_count);
-  state_ = Buffer<float>(state_size(spec_.optimizer.kind, n));
+  state_ = Buffer<float>(2 * n);
   int f = input_features(spec_);
   act_.emplace_back(size_t(T_) * B_ * f);
   dact_.emplace_back(spec_.input == InputKind::embedding ? size_t(T_) * B_ * f : 0);
@@ -115,11 +121,11 @@ void CudaEngine::upload(std::span<const float> params, std::span<const float> bu
                         std::span<const float> opt_state) {
   check_size(params.size(), params_.size(), "parameter");
   check_size(buffers.size(), buffers_.size(), "buffer");
-  if (!opt_state.empty()) check_size(opt_state.size(), state_.size(), "optimizer state");
+  check_state_size(opt_state.size());
   ctx_.to_device(params_.get(), params.data(), params_.bytes());
   ctx_.to_device(buffers_.get(), buffers.data(), buffers_.bytes());
-  if (opt_state.empty()) ctx_.zero(state_.get(), state_.bytes());
-  else ctx_.to_device(state_.get(), opt_state.data(), state_.bytes());
+  ctx_.zero(state_.get(), state_.bytes());
+  if (!opt_state.empty()) ctx_.to_device(state_.get(), opt_state.data(), opt_state.size_bytes());
   refresh_lstm_weights();
 }
 
@@ -128,9 +134,8 @@ void CudaEngine::download(std::span<float> params, std::span<float> buffers, std
   check_size(buffers.size(), buffers_.size(), "buffer");
   ctx_.to_host(params.data(), params_.get(), params_.bytes());
   ctx_.to_host(buffers.data(), buffers_.get(), buffers_.bytes());
-  if (opt_state.empty()) return;
-  check_size(opt_state.size(), state_.size(), "optimizer state");
-  ctx_.to_host(opt_state.data(), state_.get(), state_.bytes());
+  check_state_size(opt_state.size());
+  if (!opt_state.empty()) ctx_.to_host(opt_state.data(), state_.get(), opt_state.size_bytes());
 }
 
 void CudaEngine::download_grads(std::span<float> grads) {
@@ -234,9 +239,6 @@ std::span<const float> CudaEngine::logits() {
 UpdateResult CudaEngine::update(const UpdateSettings& settings) {
   const OptimizerSpec& o = settings.optimizer;
   const int64_t n = int64_t(params_.size());
-  if (state_size(o.kind, params_.size()) != state_.size())
-    throw InvalidArgument("CUDA engine: the update's optimizer needs another state size than the model's (" +
-                          std::to_string(state_.size()) + " floats); build the engine with the same optimizer kind");
   sum_squares(grads_.get(), n, partials_.get(), scalar_.get(), ctx_.stream);
   double sumsq = 0;
   ctx_.to_host(&sumsq, scalar_.get(), sizeof sumsq);
