@@ -86,15 +86,18 @@ class Context {
   void sync() const { check(cudaStreamSynchronize(stream), "cudaStreamSynchronize"); }
   // For destructors: the stream's queued work ends before the buffers it uses are freed.
   void drain() const noexcept { cudaStreamSynchronize(stream); }
+  // Copies and fills of 0 bytes (a model without batchnorm has no buffers) do nothing.
   void to_device(void* dst, const void* src, size_t bytes) const {
-    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (to the GPU)");
+    if (bytes) check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (to the GPU)");
   }
   // Waits for the stream: the host copy is complete on return.
   void to_host(void* dst, const void* src, size_t bytes) const {
-    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync (to the host)");
+    if (bytes) check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync (to the host)");
     sync();
   }
-  void zero(void* p, size_t bytes) const { check(cudaMemsetAsync(p, 0, bytes, stream), "cudaMemsetAsync"); }
+  void zero(void* p, size_t bytes) const {
+    if (bytes) check(cudaMemsetAsync(p, 0, bytes, stream), "cudaMemsetAsync");
+  }
 
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;

@@ -57,8 +57,8 @@ class CudnnLstm {
   LstmDims d_;
   bool half_, training_;
   cudnnDataType_t type_;
+  Descriptor<cudnnDropoutStruct, cudnnCreateDropoutDescriptor, cudnnDestroyDropoutDescriptor> dropout_;  // outlives rnn_
   Descriptor<cudnnRNNStruct, cudnnCreateRNNDescriptor, cudnnDestroyRNNDescriptor> rnn_;
-  Descriptor<cudnnDropoutStruct, cudnnCreateDropoutDescriptor, cudnnDestroyDropoutDescriptor> dropout_;
   Descriptor<cudnnRNNDataStruct, cudnnCreateRNNDataDescriptor, cudnnDestroyRNNDataDescriptor> xdesc_, ydesc_;
   Descriptor<cudnnTensorStruct, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor> hdesc_;
   Buffer<int32_t> seq_lengths_;

@@ -11,7 +11,7 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kCols = 32, kColRows = 8;  // column kernels: 32 features x 8 row lanes per block
 
-unsigned blocks(int64_t n) { return unsigned(std::min<int64_t>((n + kThreads - 1) / kThreads, 1 << 16)); }
+unsigned blocks(int64_t n) { return unsigned(std::clamp<int64_t>((n + kThreads - 1) / kThreads, 1, 1 << 16)); }
 void launched(const char* kernel) { check(cudaGetLastError(), kernel); }
 
 #define GRID_STRIDE(i, n) \
