@@ -171,6 +171,9 @@ TEST(CudaParity, ForwardBackwardMatchesCpu) {
   }
 }
 
+// The update alone: the CPU optimizer applies the GPU's own gradients, so only the update's
+// arithmetic is compared (Adam's and RMSprop's first steps, g / (|g| + eps), would turn a gradient
+// difference far below the 1e-4 above into a visible parameter difference where g is near zero).
 TEST(CudaParity, UpdatesMatchCpuOptimizers) {
   REQUIRE_GPU();
   std::vector<OptimizerSpec> optimizers(3);
@@ -185,28 +188,25 @@ TEST(CudaParity, UpdatesMatchCpuOptimizers) {
     for (const OptimizerSpec& o : optimizers)
       for (float clip : {0.0f, 0.01f}) {
         SCOPED_TRACE(c.name + " optimizer " + std::to_string(int(o.kind)) + " clip " + std::to_string(clip));
-        ModelSpec spec = c.spec;
-        spec.optimizer = o;
-        Model m = cpu_model(spec, 13);
+        Model m = cpu_model(c.spec, 13);
         auto gpu = gpu_engine(m, Precision::f32);
         Optimizer cpu_opt(o, ScheduleSpec{}, clip, m.params().size());
+        std::vector<float> grads(m.params().size());
         for (int64_t step = 1; step <= 2; ++step) {  // the second step reads the state the first wrote
           const Batch b = make_batch(m, 100 + step);
-          m.seed_dropout(step);
           gpu->seed_dropout(step);
-          m.forward_backward(b.tokens.data(), b.targets.data());
           gpu->forward_backward(b.tokens_tm.data(), b.rows.data());
-          const double cpu_norm = cpu_opt.step(m.params(), m.grads());
+          gpu->download_grads(grads);
+          const double cpu_norm = cpu_opt.step(m.params(), grads);
           const UpdateResult r = gpu->update({o, clip, step});
           EXPECT_FALSE(r.skipped);
-          EXPECT_LT(rel(r.grad_norm, cpu_norm), kF32) << r.grad_norm << " vs " << cpu_norm;
+          EXPECT_LT(rel(r.grad_norm, cpu_norm), 1e-6) << r.grad_norm << " vs " << cpu_norm;
           if (clip > 0) {
             EXPECT_GT(cpu_norm, clip) << "clipping should act in this case";
           }
         }
         const Downloaded d = download(*gpu, m, cpu_opt.state().size());
         expect_tensors_close(m, d.params, m.params(), true, kF32, "parameter");
-        expect_tensors_close(m, d.buffers, m.buffers(), false, kF32, "buffer");
         EXPECT_LT((rel_error<float, float>(d.state, cpu_opt.state(), kTiny)), kF32) << "optimizer state";
       }
 }
