@@ -53,7 +53,7 @@ run() {
     "$t" --gtest_filter='*Cuda*:*Gpu*:*Device*' --gtest_brief=0 >"$out/$(basename "$t").txt" 2>&1 || status=1
     tail -n 3 "$out/$(basename "$t").txt"
   done
-  ETUDE_BUILD="$PWD/$kit/bin" bash bench/gpu_vs_cpu.sh >"$out/bench.txt" 2>&1 || status=1
+  bash bench/gpu_vs_cpu.sh >"$out/bench.txt" 2>&1 || status=1
   cat "$out/bench.txt"
   return $status
 }
