@@ -154,7 +154,9 @@ void bench_train(const BenchOptions& o) {
     }
     print_json(j);
   } else {
-    const std::string where = gpu.name.empty() ? nn::device_name(device) : "cuda (" + gpu.name + ")";
+    const std::string where = device == nn::Device::cuda ? "cuda (" + gpu.name + ")"
+                              : o.device == "auto"        ? "cpu (CUDA not used: " + nn::cuda_status().why + ")"
+                                                          : "cpu";
     std::printf("train %s on %s: batch %d x seq %d, %zu parameters, %s\n", bench_name(o).c_str(), where.c_str(), B, T,
                 model.params().size(), o.precision.c_str());
     std::printf("  %.1f ms/step (median %.1f) over %d steps: %.0f tokens/s, %.1f predictions/s, %.1f GFLOP/s",
