@@ -95,6 +95,11 @@ class AutoDevice(unittest.TestCase):
             self.assertNotIn("device", summary["config"], "the device must not be pinned by resume")
             meta, _ = read_safetensors(run / "best.safetensors")
             self.assertTrue(json.loads(meta["etude.training"])["device"].startswith(want))
+            # Device and precision are the session's: the run resumes under other flags.
+            r = etude("train", data, "--out", run, "--resume", "--epochs", 2, "--device", "cpu",
+                      env_extra={"XDG_CACHE_HOME": str(tmp / "c")})
+            self.assertIn("completed after 2 epochs", r.stdout)
+            self.assertEqual(json.loads((run / "summary.json").read_text())["device"]["device"], "cpu")
 
 
 @unittest.skipUnless(have_inputs() and cuda_usable(), f"no usable CUDA here ({why_not_cuda()})")
