@@ -17,7 +17,7 @@ pack() {
   [[ -f $build/libetude_cuda.so ]] || { echo "gpu_kit: $build/libetude_cuda.so missing (CMake found no CUDA?)" >&2; exit 2; }
   rm -rf "$kit" && mkdir -p "$kit/bin" "$kit/lib" "$kit/corpus"
   cp "$build/etude" "$build/libetude_cuda.so" "$kit/bin/"
-  for t in "$build"/test_*; do [[ -x $t && ! -d $t ]] && cp "$t" "$kit/bin/"; done
+  for t in nn train compose app; do [[ -x $build/test_$t ]] && cp "$build/test_$t" "$kit/bin/"; done
   # Every shared library the binaries need except the C/C++ runtime and CUDA's own (the GPU
   # machine's are newer and match its driver).
   for b in "$kit"/bin/*; do ldd "$b" 2>/dev/null | awk '$3 ~ /^\// {print $3}'; done | sort -u |
@@ -50,9 +50,12 @@ run() {
   } 2>&1 | tee "$out/devices.txt"
   local status=0
   for t in "$kit"/bin/test_*; do
-    "$t" --gtest_filter='*Cuda*:*Gpu*:*Device*' --gtest_brief=0 >"$out/$(basename "$t").txt" 2>&1 || status=1
-    tail -n 3 "$out/$(basename "$t").txt"
+    "$t" --gtest_filter='*Cuda*:*Gpu*:*Device*' >>"$out/gtest.txt" 2>&1 || status=1
   done
+  grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/gtest.txt" || true
+  # The CLI's cross-device checks (train on one device, resume and compose on the other); numpy only.
+  python3 tests/app/device_cli_test.py >"$out/device_cli.txt" 2>&1 || status=1
+  tail -n 5 "$out/device_cli.txt"
   bash bench/gpu_vs_cpu.sh >"$out/bench.txt" 2>&1 || status=1
   cat "$out/bench.txt"
   return $status
