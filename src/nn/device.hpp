@@ -49,6 +49,12 @@ struct UpdateSettings {
   float clip = 0;           // global gradient-norm clipping; 0 = off (the norm is measured anyway)
   int64_t step = 1;
 };
+// Sums over scored logit rows: cross-entropy in nats, top-1 hits, rows counted.
+struct RowScore {
+  double loss_sum = 0;
+  int64_t count = 0, correct = 0;
+};
+
 struct UpdateResult {
   double grad_norm = 0;  // before clipping (of the unscaled gradients under mixed precision)
   bool skipped = false;  // mixed precision: the scaled gradients overflowed, the loss scale was
@@ -75,6 +81,9 @@ class DeviceEngine {
   virtual double forward_backward(const int32_t* tokens_tm, const int32_t* row_targets) = 0;
   // The last forward's logits, copied to the host: [logit_steps * B][vocab], time-major.
   virtual std::span<const float> logits() = 0;
+  // Adds the last forward's rows whose target is >= 0 (row_targets as forward_backward takes them)
+  // to `total`, computed on the device: only three numbers cross to the host, not the logits.
+  virtual void add_score(const int32_t* row_targets, RowScore& total) = 0;
   virtual UpdateResult update(const UpdateSettings& settings) = 0;
 };
 
@@ -89,7 +98,7 @@ class DeviceStepper {
 };
 
 // The plugin's one exported symbol, etude_cuda_backend(), returns this table.
-inline constexpr int kCudaPluginAbi = 1;
+inline constexpr int kCudaPluginAbi = 2;
 struct CudaBackendApi {
   int abi = kCudaPluginAbi;
   CudaStatus (*probe)();  // device 0, or why there is none

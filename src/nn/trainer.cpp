@@ -5,6 +5,9 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "base/error.hpp"
 
 namespace etude::nn {
@@ -60,6 +63,7 @@ Trainer::Trainer(Model& model, int batch, int time, Optimizer optimizer, TrainOp
   if (batch < 1 || time < 1) throw InvalidArgument("trainer: batch and time must be positive");
   check_precision(options.device, options.precision);
   logit_steps_ = activation_steps(model.spec(), time).back();
+  row_targets_.resize(size_t(logit_steps_) * batch);
   if (options.device == Device::cpu) {
     model_.prepare(batch, time, options.backend, options.precision);
     model_.seed_dropout(options.dropout_seed);
@@ -69,7 +73,6 @@ Trainer::Trainer(Model& model, int batch, int time, Optimizer optimizer, TrainOp
     throw InvalidArgument("the reference LSTM runs on the CPU only; use --device cpu with it");
   engine_ = cuda_backend().make_engine(model.spec(), model.layout(), batch, time, options.precision);
   tokens_tm_.resize(size_t(batch) * time);
-  row_targets_.resize(size_t(logit_steps_) * batch);
   sync_to_device();
   engine_->seed_dropout(options.dropout_seed);
 }
@@ -115,6 +118,33 @@ void Trainer::forward(const int32_t* tokens, bool training) {
   check_tokens({tokens, tokens_tm_.size()}, model_.spec().vocab, "tokens");
   to_time_major(tokens, B_, T_, tokens_tm_.data());
   engine_->forward(tokens_tm_.data(), training);
+}
+
+void Trainer::add_score(const int32_t* targets, int used, RowScore& total) {
+  const ModelSpec& s = model_.spec();
+  const int V = s.vocab, rows = logit_steps_ * B_;
+  check_tokens({targets, s.mode == Mode::seq2seq ? size_t(B_) * T_ : size_t(B_)}, V, "targets");
+  logit_row_targets(s.mode, targets, B_, T_, logit_steps_, row_targets_.data());
+  for (int r = 0; r < rows; ++r)
+    if (r % B_ >= used) row_targets_[size_t(r)] = -1;
+  if (engine_) return engine_->add_score(row_targets_.data(), total);
+  const std::span<const float> logits = model_.logits();
+  row_loss_.resize(size_t(rows));
+  row_right_.resize(size_t(rows));
+#pragma omp parallel for schedule(static) if (int64_t(rows) * V > (1 << 16))
+  for (int r = 0; r < rows; ++r) {
+    const int32_t y = row_targets_[size_t(r)];
+    if (y < 0) continue;
+    const float* z = logits.data() + size_t(r) * V;
+    const float mx = *std::max_element(z, z + V);
+    double sum = 0;
+    for (int k = 0; k < V; ++k) sum += std::exp(double(z[k] - mx));
+    row_loss_[size_t(r)] = std::log(sum) + mx - z[y];
+    row_right_[size_t(r)] = int(std::max_element(z, z + V) - z) == y;
+  }
+  for (int r = 0; r < rows; ++r)
+    if (row_targets_[size_t(r)] >= 0)
+      total.loss_sum += row_loss_[size_t(r)], total.correct += row_right_[size_t(r)], ++total.count;
 }
 
 std::span<const float> Trainer::logits() { return engine_ ? engine_->logits() : model_.logits(); }

@@ -67,6 +67,11 @@ class Trainer {
   // The last forward's logits on the host, time-major [logit_steps][B][vocab] (on cuda a copy,
   // valid until the next call).
   std::span<const float> logits();
+  // Adds the last forward's rows to `total` (cross-entropy in nats and top-1 hits): targets as
+  // forward_backward takes them, batch columns >= used not counted, and in seq2one only the last
+  // step. The CPU scores rows in parallel and adds them in order (no dependence on the thread
+  // count); cuda scores on the device.
+  void add_score(const int32_t* targets, int used, RowScore& total);
   int logit_steps() const { return logit_steps_; }
   int batch() const { return B_; }
   int time() const { return T_; }
@@ -91,7 +96,9 @@ class Trainer {
   TrainOptions options_;
   int B_, T_, logit_steps_;
   std::unique_ptr<DeviceEngine> engine_;       // cuda only
-  std::vector<int32_t> tokens_tm_, row_targets_;  // cuda: time-major tokens, targets per logit row
+  std::vector<int32_t> tokens_tm_, row_targets_;  // time-major tokens (cuda), targets per logit row
+  std::vector<double> row_loss_;                  // cpu scoring: per row
+  std::vector<uint8_t> row_right_;
 };
 
 }  // namespace etude::nn

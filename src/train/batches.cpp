@@ -29,29 +29,6 @@ void fill_batch(std::span<const int32_t> stream, std::span<const size_t> starts,
   }
 }
 
-void add_score(nn::Trainer& trainer, const int32_t* targets, int used, Score& score) {
-  const auto logits = trainer.logits();
-  const nn::ModelSpec& spec = trainer.model().spec();
-  const int B = trainer.batch(), T = trainer.time(), V = spec.vocab, steps = trainer.logit_steps();
-  const bool last_only = steps == 1 && spec.mode == nn::Mode::seq2one;
-  const int rows = steps * used;
-  std::vector<double> loss(static_cast<size_t>(rows));
-  std::vector<uint8_t> right(static_cast<size_t>(rows));
-#pragma omp parallel for schedule(static) if (int64_t(rows) * V > (1 << 16))
-  for (int r = 0; r < rows; ++r) {
-    const int t = r / used, b = r % used;
-    const float* z = logits.data() + (size_t(t) * B + b) * V;
-    const int32_t y = last_only ? targets[b] : targets[size_t(b) * T + t];
-    const float mx = *std::max_element(z, z + V);
-    double sum = 0;
-    for (int k = 0; k < V; ++k) sum += std::exp(double(z[k] - mx));
-    loss[size_t(r)] = std::log(sum) + mx - z[y];
-    right[size_t(r)] = int(std::max_element(z, z + V) - z) == y;
-  }
-  for (int r = 0; r < rows; ++r) score.loss_sum += loss[size_t(r)], score.correct += right[size_t(r)];
-  score.count += rows;
-}
-
 Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride) {
   const int B = trainer.batch(), T = trainer.time();
   const std::vector<size_t> starts = window_starts(stream.size(), T, stride, 0);
@@ -62,7 +39,7 @@ Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t str
     fill_batch(stream, std::span(starts).subspan(first, size_t(used)), B, T, trainer.model().spec().mode,
                tokens.data(), targets.data());
     trainer.forward(tokens.data(), false);
-    add_score(trainer, targets.data(), used, score);
+    trainer.add_score(targets.data(), used, score);
   }
   return score;
 }

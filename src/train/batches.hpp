@@ -19,17 +19,11 @@ std::vector<size_t> window_starts(size_t n, int time, size_t stride, size_t offs
 void fill_batch(std::span<const int32_t> stream, std::span<const size_t> starts, int batch, int time,
                 nn::Mode mode, int32_t* tokens, int32_t* targets);
 
-struct Score {
-  double loss_sum = 0;
-  int64_t count = 0, correct = 0;
+// Summed cross-entropy (nats) and top-1 hits of scored positions; nn::Trainer::add_score adds to it.
+struct Score : nn::RowScore {
   double loss() const { return count ? loss_sum / double(count) : 0.0; }
   double accuracy() const { return count ? double(correct) / double(count) : 0.0; }
 };
-
-// Adds the last forward's predictions (trainer.logits(), time-major; on cuda copied from the
-// device) for batch rows < used. Rows are scored in parallel and summed in order, so the numbers do
-// not depend on the thread count.
-void add_score(nn::Trainer& trainer, const int32_t* targets, int used, Score& score);
 
 // Evaluation mode (no dropout, running batchnorm statistics) over non-overlapping windows of a
 // stream, in the trainer's batch and window, on its device.

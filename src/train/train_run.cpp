@@ -346,7 +346,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
       const size_t first = size_t(b) * size_t(B), used = std::min(size_t(B), starts.size() - first);
       fill_batch(stream, std::span(starts).subspan(first, used), B, T, spec.mode, tokens.data(), targets.data());
       const double loss = trainer.forward_backward(tokens.data(), targets.data());
-      add_score(trainer, targets.data(), int(used), score);
+      trainer.add_score(targets.data(), int(used), score);
       const nn::StepStats s = trainer.update();
       ++done;
       // A skipped step (f16: the loss scale overflowed and was halved) made no update: only a

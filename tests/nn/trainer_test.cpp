@@ -163,6 +163,15 @@ TEST_F(TrainerCuda, FollowsTheCpuTrainerAndSyncsBack) {
   const auto lg = tg.logits();
   ASSERT_EQ(lg.size(), lc.size());
   EXPECT_LT(rel_error(lg, lc), 1e-3);
+  // Scoring on the device (used columns only) agrees with the CPU's host scoring.
+  const auto tgt = random_tokens(size_t(B) * T, 20, 78);
+  RowScore sc, sg;
+  tc.add_score(tgt.data(), B - 3, sc);
+  tg.add_score(tgt.data(), B - 3, sg);
+  EXPECT_EQ(sg.count, int64_t(T) * (B - 3));
+  EXPECT_EQ(sg.count, sc.count);
+  EXPECT_NEAR(sg.loss_sum, sc.loss_sum, 1e-3 * sc.loss_sum);
+  EXPECT_NEAR(double(sg.correct), double(sc.correct), 2.0);  // near-ties may flip under 1e-3 logit error
   tg.sync_to_host();
   EXPECT_LT((rel_error<float, float>(gpu.params(), cpu.params())), 1e-3);
   EXPECT_LT((rel_error<float, float>(tg.optimizer().state(), tc.optimizer().state())), 1e-2);

@@ -106,7 +106,7 @@ TEST(Score, ParallelRowsSumLikeOneLoopInOrder) {
   for (auto& t : tgt) t = int32_t(rng.below(300));
   trainer.forward(tok.data(), false);
   Score got;
-  add_score(trainer, tgt.data(), used, got);
+  trainer.add_score(tgt.data(), used, got);
   const auto z = model.logits();
   double loss = 0;
   int64_t correct = 0;

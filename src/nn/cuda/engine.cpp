@@ -35,6 +35,7 @@ class CudaEngine final : public DeviceEngine {
   void forward(const int32_t* tokens_tm, bool training) override;
   double forward_backward(const int32_t* tokens_tm, const int32_t* row_targets) override;
   std::span<const float> logits() override;
+  void add_score(const int32_t* row_targets, RowScore& total) override;
   UpdateResult update(const UpdateSettings& settings) override;
 
  private:
@@ -62,8 +63,8 @@ class CudaEngine final : public DeviceEngine {
   std::vector<Buffer<float>> xhat_, invstd_;  // batchnorm
   std::vector<std::unique_ptr<CudnnLstm>> lstm_;
   std::vector<uint64_t> dropout_base_;  // this forward's mask of each dropout layer
-  Buffer<int32_t> tok_, tgt_;
-  Buffer<double> row_loss_, partials_, scalar_;
+  Buffer<int32_t> tok_, tgt_, score_tgt_;
+  Buffer<double> row_loss_, row_right_, partials_, scalar_, score_;
   std::vector<float> logits_host_;
   Rng dropout_rng_{0xd509};  // Network's default seed
   float loss_scale_ = kInitialLossScale;
@@ -103,6 +104,9 @@ CudaEngine::CudaEngine(const ModelSpec& spec, const ParamLayout& layout, int bat
   tok_ = Buffer<int32_t>(size_t(T_) * B_);
   tgt_ = Buffer<int32_t>(rows);
   row_loss_ = Buffer<double>(rows);
+  row_right_ = Buffer<double>(rows);
+  score_tgt_ = Buffer<int32_t>(rows);
+  score_ = Buffer<double>(2);
   partials_ = Buffer<double>(kSumBlocks);
   scalar_ = Buffer<double>(1);
   logits_host_.resize(rows * size_t(spec_.vocab));
@@ -184,7 +188,12 @@ void CudaEngine::forward(const int32_t* tokens_tm, bool training) {
 double CudaEngine::forward_backward(const int32_t* tokens_tm, const int32_t* row_targets) {
   const int rows = steps_.back() * B_;
   int counted = 0;
-  for (int r = 0; r < rows; ++r) counted += row_targets[r] >= 0;
+  for (int r = 0; r < rows; ++r) {
+    if (row_targets[r] >= spec_.vocab)  // the kernel would write outside the row
+      throw InvalidArgument("CUDA engine: target " + std::to_string(row_targets[r]) + " of row " + std::to_string(r) +
+                            " is outside the vocabulary of " + std::to_string(spec_.vocab));
+    counted += row_targets[r] >= 0;
+  }
   ctx_.to_device(tgt_.get(), row_targets, tgt_.bytes());
   forward(tokens_tm, true);
   grads_scale_ = half_ ? loss_scale_ : 1.0f;
@@ -234,6 +243,19 @@ void CudaEngine::backward() {
 std::span<const float> CudaEngine::logits() {
   ctx_.to_host(logits_host_.data(), act_.back().get(), act_.back().bytes());
   return logits_host_;
+}
+
+void CudaEngine::add_score(const int32_t* row_targets, RowScore& total) {
+  const int rows = steps_.back() * B_;
+  ctx_.to_device(score_tgt_.get(), row_targets, score_tgt_.bytes());
+  score_rows(act_.back().get(), score_tgt_.get(), rows, spec_.vocab, row_loss_.get(), row_right_.get(), ctx_.stream);
+  sum(row_loss_.get(), rows, 1.0, score_.get(), ctx_.stream);
+  sum(row_right_.get(), rows, 1.0, score_.get() + 1, ctx_.stream);
+  double sums[2] = {0, 0};
+  ctx_.to_host(sums, score_.get(), sizeof sums);
+  total.loss_sum += sums[0];
+  total.correct += int64_t(std::llround(sums[1]));
+  for (int r = 0; r < rows; ++r) total.count += row_targets[r] >= 0;
 }
 
 UpdateResult CudaEngine::update(const UpdateSettings& settings) {

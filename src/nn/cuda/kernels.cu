@@ -186,6 +186,33 @@ __global__ void softmax_xent_k(const float* logits, const int32_t* targets, int 
     row_loss[row] = log(double(s)) + mx - z[t];
   }
 }
+__global__ void score_rows_k(const float* logits, const int32_t* targets, int v, double* row_loss,
+                             double* row_right) {
+  __shared__ float sh[kThreads];
+  __shared__ int shi[kThreads];
+  __shared__ double shd[kThreads];
+  const int64_t row = blockIdx.x;
+  const float* z = logits + row * v;
+  const int t = targets[row];
+  if (t < 0) {  // the whole block takes this branch
+    if (threadIdx.x == 0) row_loss[row] = row_right[row] = 0;
+    return;
+  }
+  float mx = -INFINITY;
+  for (int k = threadIdx.x; k < v; k += kThreads) mx = fmaxf(mx, z[k]);
+  mx = block_reduce<float, true>(mx, sh);
+  int first = -v;  // -(index of the first maximum), so a max-reduction finds the smallest index
+  for (int k = threadIdx.x; k < v; k += kThreads)
+    if (z[k] == mx) first = max(first, -k);
+  first = block_reduce<int, true>(first, shi);
+  double s = 0;
+  for (int k = threadIdx.x; k < v; k += kThreads) s += exp(double(z[k] - mx));
+  s = block_reduce<double>(s, shd);
+  if (threadIdx.x == 0) {
+    row_loss[row] = log(s) + mx - z[t];
+    row_right[row] = -first == t ? 1.0 : 0.0;
+  }
+}
 __global__ void sum_k(const double* x, int n, double divisor, double* out) {
   __shared__ double sh[kThreads];
   double s = 0;
@@ -300,6 +327,11 @@ void softmax_xent(const float* logits, const int32_t* targets, int rows, int v, 
                   float* dlogits, double* row_loss, cudaStream_t s) {
   softmax_xent_k<<<unsigned(rows), kThreads, 0, s>>>(logits, targets, v, inv, grad_scale, dlogits, row_loss);
   launched("softmax_xent");
+}
+void score_rows(const float* logits, const int32_t* targets, int rows, int v, double* row_loss, double* row_right,
+                cudaStream_t s) {
+  score_rows_k<<<unsigned(rows), kThreads, 0, s>>>(logits, targets, v, row_loss, row_right);
+  launched("score_rows");
 }
 void sum(const double* x, int n, double divisor, double* out, cudaStream_t s) {
   sum_k<<<1, kThreads, 0, s>>>(x, n, divisor, out);

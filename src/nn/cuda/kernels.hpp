@@ -43,8 +43,13 @@ void batchnorm_backward(const float* dy, const float* xhat, const float* invstd,
 // other rows; row_loss[r] = log(sum exp(z - max)) + max - z[target] (0 on other rows).
 void softmax_xent(const float* logits, const int32_t* targets, int rows, int v, float inv, float grad_scale,
                   float* dlogits, double* row_loss, cudaStream_t s);
-// out[0] = scale * sum of x[0..n) (one block, fixed order).
-void sum(const double* x, int n, double scale, double* out, cudaStream_t s);
+// For rows with target >= 0: row_loss[r] = log(sum exp(z - max)) + max - z[target] (in double, as
+// the CPU's Trainer::add_score) and row_right[r] = 1 when the first largest logit is the target;
+// 0 on other rows.
+void score_rows(const float* logits, const int32_t* targets, int rows, int v, double* row_loss, double* row_right,
+                cudaStream_t s);
+// out[0] = sum of x[0..n) / divisor (one block, fixed order).
+void sum(const double* x, int n, double divisor, double* out, cudaStream_t s);
 // out[0] = sum of x[i]^2 in double; partials holds kSumBlocks doubles.
 inline constexpr int kSumBlocks = 256;
 void sum_squares(const float* x, int64_t n, double* partials, double* out, cudaStream_t s);
