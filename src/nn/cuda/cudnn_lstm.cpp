@@ -33,6 +33,7 @@ CudnnLstm::CudnnLstm(const Context& ctx, const LstmDims& dims, Precision precisi
   check(cudnnSetTensorNdDescriptor(hdesc_.get(), type_, 3, hdims, hstrides), "cudnnSetTensorNdDescriptor (h, c)");
   seq_lengths_ = Buffer<int32_t>(size_t(B));  // cuDNN reads the lengths on the device, asynchronously
   ctx_.to_device(seq_lengths_.get(), lengths.data(), seq_lengths_.bytes());
+  ctx_.sync();  // `lengths` is a local: the copy must be done before it goes
 
   size_t weight_bytes = 0, work_bytes = 0, reserve_bytes = 0;
   check(cudnnGetRNNWeightSpaceSize(ctx_.dnn, rnn_.get(), &weight_bytes), "cudnnGetRNNWeightSpaceSize");
@@ -40,6 +41,7 @@ CudnnLstm::CudnnLstm(const Context& ctx, const LstmDims& dims, Precision precisi
                                   xdesc_.get(), &work_bytes, &reserve_bytes),
         "cudnnGetRNNTempSpaceSizes");
   weights_ = Buffer<char>(weight_bytes);
+  ctx_.zero(weights_.get(), weights_.bytes());  // no gaps are expected, but none may hold garbage (as PyTorch)
   work_ = Buffer<char>(work_bytes);
   const size_t e = half_ ? 2 : 4, nx = size_t(T) * B * I, ny = size_t(T) * B * H, nh = size_t(B) * H;
   y_ = Buffer<char>(ny * e);
