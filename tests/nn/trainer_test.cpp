@@ -4,6 +4,8 @@
 // Trainer follows the CPU one within float tolerance and syncs its state back to the host.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <algorithm>
 #include <functional>
 
@@ -71,6 +73,30 @@ TEST(TrainerCpu, SetOptimizerCarriesStateAndRefusesAnotherShape) {
   OptimizerSpec rms = spec.optimizer;
   rms.kind = OptimizerKind::rmsprop;  // half Adam's state
   EXPECT_THROW(trainer.set_optimizer(Optimizer(rms, spec.schedule, 0, m.params().size())), InvalidArgument);
+}
+
+// seq2one scores the window's last position only, also when the last LSTM returns sequences (the
+// logits then have T steps, and targets hold one token per window), and never a column >= used.
+TEST(TrainerCpu, ScoresSeq2OneAtTheLastStepOfUsedColumns) {
+  const ModelSpec spec = small_spec(InputKind::embedding, Mode::seq2one, {lstm(8), dense(kVocabUnits)}, 7);
+  Model model(spec);
+  model.init_random(4);
+  const int B = 4, T = 6, used = 3;
+  Trainer trainer(model, B, T);
+  ASSERT_EQ(trainer.logit_steps(), T);
+  const auto tok = random_tokens(size_t(B) * T, 7, 1), tgt = random_tokens(size_t(B), 7, 2);
+  trainer.forward(tok.data(), false);
+  RowScore got;
+  trainer.add_score(tgt.data(), used, got);
+  EXPECT_EQ(got.count, used);
+  double want = 0;
+  for (int b = 0; b < used; ++b) {
+    const float* z = model.logits().data() + (size_t(T - 1) * B + b) * 7;
+    double sum = 0;
+    for (int k = 0; k < 7; ++k) sum += std::exp(double(z[k]));
+    want += std::log(sum) - z[tgt[size_t(b)]];
+  }
+  EXPECT_NEAR(got.loss_sum, want, 1e-6 * want);  // the engine subtracts the row maximum in float first
 }
 
 TEST(Precisions, F16IsRefusedOnEveryCpuPath) {
