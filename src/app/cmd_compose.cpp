@@ -45,9 +45,7 @@ void run_compose(ComposeArgs& a) {
   a.compose.device = nn::choose_device(nn::parse_device(a.device), a.compose.precision);  // no GPU: exit 2 now
   if (a.model.empty() == a.style.empty()) throw InvalidArgument("compose: give exactly one of --model FILE and --style NAME");
   const fs::path model_path = a.model.empty() ? find_style(models_dir(a.models), a.style) : fs::path(a.model);
-  const std::string score_ext = fs::path(a.score).extension().string();
-  if (!a.score.empty() && score_ext != ".pdf" && score_ext != ".svg" && score_ext != ".png")
-    throw InvalidArgument("--score " + a.score + ": a score is written as .pdf, .svg or .png");
+  if (!a.score.empty()) check_score_path(a.score);  // before composing, not after
   const StyleModel style = load_style_model(model_path);
   nn::set_compute_threads(a.threads);
   if (!a.primer.empty()) a.compose.primer = load_note_sequence(a.primer);

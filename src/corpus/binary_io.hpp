@@ -1,5 +1,5 @@
-// Little-endian byte writer and bounds-checked reader for Etude's binary files (corpus cache,
-// n-gram index). A read past the end throws FormatError naming the file and byte offset.
+// Little-endian byte writer and bounds-checked reader (fixed-size values, strings, arrays, LEB128
+// varints) for Etude's binary files (corpus cache, n-gram index). A read past the end throws FormatError naming the file and byte offset.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -31,6 +31,11 @@ class ByteWriter {
     const auto* p = reinterpret_cast<const uint8_t*>(values.data());
     bytes_.insert(bytes_.end(), p, p + values.size_bytes());
   }
+  // LEB128: 7 bits a byte, low first, the high bit set on all but the last.
+  void put_varint(uint64_t v) {
+    for (; v >= 0x80; v >>= 7) bytes_.push_back(uint8_t(v) | 0x80);
+    bytes_.push_back(uint8_t(v));
+  }
   std::vector<uint8_t>& bytes() { return bytes_; }
 
  private:
@@ -60,6 +65,15 @@ class ByteReader {
     std::vector<T> values(n);
     std::memcpy(values.data(), take(n * sizeof(T)), n * sizeof(T));
     return values;
+  }
+  uint64_t get_varint() {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      const auto b = get<uint8_t>();
+      if (shift == 63 && b > 1) fail("varint overflows 64 bits");
+      v |= uint64_t(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
   }
   size_t offset() const { return pos_; }
   size_t remaining() const { return bytes_.size() - pos_; }

@@ -92,13 +92,6 @@ double NgramIndex::copied_share(std::span<const uint8_t> pitches, size_t min_run
 // ETNGRAM2 (written): the sorted entries as LEB128 varints, each the hash's difference from the
 // previous entry's and then the piece id: about 9 bytes an entry instead of 16, which keeps the
 // index of a large corpus small inside model files. ETNGRAM1 (fixed 16-byte entries) still reads.
-namespace {
-void put_varint(std::vector<uint8_t>& out, uint64_t v) {
-  for (; v >= 0x80; v >>= 7) out.push_back(uint8_t(v) | 0x80);
-  out.push_back(uint8_t(v));
-}
-}  // namespace
-
 std::vector<uint8_t> NgramIndex::serialize() const {
   ByteWriter w;
   for (char c : std::string("ETNGRAM2")) w.put<char>(c);
@@ -106,14 +99,13 @@ std::vector<uint8_t> NgramIndex::serialize() const {
   w.put<uint64_t>(pieces_.size());
   for (const auto& p : pieces_) w.put_string(p);
   w.put<uint64_t>(entries_.size());
-  std::vector<uint8_t>& out = w.bytes();
   uint64_t previous = 0;
   for (const Entry& e : entries_) {
-    put_varint(out, e.hash - previous);
-    put_varint(out, uint64_t(uint32_t(e.piece)));
+    w.put_varint(e.hash - previous);
+    w.put_varint(uint64_t(uint32_t(e.piece)));
     previous = e.hash;
   }
-  return std::move(out);
+  return std::move(w.bytes());
 }
 
 NgramIndex NgramIndex::deserialize(std::span<const uint8_t> bytes, const std::string& name) {
@@ -132,20 +124,11 @@ NgramIndex NgramIndex::deserialize(std::span<const uint8_t> bytes, const std::st
   } else {
     const auto entries = r.get<uint64_t>();
     if (entries > r.remaining() / 2) r.fail("entry count " + std::to_string(entries) + " does not fit");
-    auto varint = [&r] {
-      uint64_t v = 0;
-      for (int shift = 0;; shift += 7) {
-        const auto b = r.get<uint8_t>();
-        if (shift == 63 && b > 1) r.fail("varint overflows 64 bits");
-        v |= uint64_t(b & 0x7f) << shift;
-        if (!(b & 0x80)) return v;
-      }
-    };
     index.entries_.resize(entries);
     uint64_t hash = 0;
     for (Entry& e : index.entries_) {
-      hash += varint();
-      const uint64_t piece = varint();
+      hash += r.get_varint();
+      const uint64_t piece = r.get_varint();
       if (piece >= count) r.fail("an entry names piece " + std::to_string(piece));
       e = {hash, int32_t(piece)};
     }

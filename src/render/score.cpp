@@ -128,10 +128,15 @@ std::string lilypond_source(const NoteSequence& seq, const ScoreOptions& o) {
   return ly.str();
 }
 
-void render_score(const NoteSequence& seq, const fs::path& out, const ScoreOptions& o) {
+void check_score_path(const fs::path& out) {
   const std::string ext = out.extension().string();
   if (ext != ".pdf" && ext != ".svg" && ext != ".png")
     throw InvalidArgument(out.string() + ": a score is written as .pdf, .svg or .png");
+}
+
+void render_score(const NoteSequence& seq, const fs::path& out, const ScoreOptions& o) {
+  check_score_path(out);
+  const std::string ext = out.extension().string();
   const fs::path dir = fs::temp_directory_path() / ("etude-score-" + std::to_string(getpid()) + "-" + std::to_string(std::random_device{}()));
   fs::create_directories(dir);
   struct Cleanup {

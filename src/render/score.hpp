@@ -19,9 +19,12 @@ struct ScoreOptions {
 // The LilyPond source of the whole piece (4/4 unless the sequence has a time signature).
 std::string lilypond_source(const NoteSequence& seq, const ScoreOptions& options = {});
 
-// Engraves to out; the format comes from its extension (.pdf, .svg, .png; SVG and PNG hold the
-// first page). IoError naming the Debian package when lilypond is missing; FormatError with
-// LilyPond's first error line when it fails; InvalidArgument for another extension.
+// Engraves to out; the format comes from its extension (.pdf on A4 pages; .svg and .png as one
+// tall page holding the whole piece). IoError naming the Debian package when lilypond is missing;
+// FormatError with LilyPond's first error line when it fails; InvalidArgument for another extension.
 void render_score(const NoteSequence& seq, const std::filesystem::path& out, const ScoreOptions& options = {});
+// InvalidArgument unless `out` ends in .pdf, .svg or .png (what render_score writes); callers check
+// before long work.
+void check_score_path(const std::filesystem::path& out);
 
 }  // namespace etude

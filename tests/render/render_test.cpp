@@ -138,7 +138,9 @@ TEST(Score, EngravesAPngWithLilyPond) {
   EXPECT_EQ(std::string(png.begin() + 1, png.begin() + 4), "PNG");
   EXPECT_THROW(render_score(two_hands(), tmp.path / "s.doc"), InvalidArgument);
   try {
-    render_score(two_hands(), tmp.path / "t.pdf", {.lilypond = "lilypond-not-installed"});
+    ScoreOptions missing;
+    missing.lilypond = "lilypond-not-installed";
+    render_score(two_hands(), tmp.path / "t.pdf", missing);
     FAIL();
   } catch (const IoError& e) {
     EXPECT_NE(std::string(e.what()).find("apt-get install lilypond"), std::string::npos);
