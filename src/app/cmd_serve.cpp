@@ -218,6 +218,9 @@ void run_serve(const ServeArgs& a) {
   fs::create_directories(state);
   if (!a.web.empty() && !fs::is_directory(a.web)) throw IoError("--web " + a.web + ": no such folder");
   if (!a.data.empty() && !fs::is_directory(a.data)) throw IoError("--data " + a.data + ": no such folder");
+  if (!a.models.empty() && !fs::is_directory(a.models))  // a folder made later is read then
+    std::fprintf(stderr, "etude serve: --models %s: no such folder (yet); no shipped styles until it exists\n",
+                 a.models.c_str());
   const fs::path runs_dir = a.runs.empty() ? state / "runs" : fs::path(a.runs);
   StyleCatalog styles(models_dir(a.models), runs_dir);
   ComposeService composer(styles, state, a.limits);
