@@ -89,6 +89,53 @@ const CudaBackendApi& cuda_backend() {
   return *l.api;
 }
 
+Precision parse_precision(std::string_view name) {
+  if (name == "f32") return Precision::f32;
+  if (name == "bf16") return Precision::bf16;
+  if (name == "f16") return Precision::f16;
+  throw InvalidArgument("--precision: \"" + std::string(name) +
+                        "\" (use f32, bf16 on the CPU, or f16 on CUDA)");
+}
+
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::f32: return "f32";
+    case Precision::bf16: return "bf16";
+    case Precision::f16: return "f16";
+  }
+  return "f32";
+}
+
+void check_precision(Device device, Precision precision) {
+  if (device == Device::cpu && precision == Precision::f16)
+    throw InvalidArgument("precision f16 is the CUDA mixed precision; on the CPU use f32 or bf16 (or --device cuda)");
+  if (device == Device::cuda && precision == Precision::bf16)
+    throw InvalidArgument("precision bf16 runs on the CPU kernels only; on CUDA use f32 or f16 (or --device cpu)");
+}
+
+Device choose_device(DeviceChoice choice, Precision precision, LstmBackend backend) {
+  if (choice == DeviceChoice::automatic) {
+    if (precision == Precision::bf16 || backend == LstmBackend::reference) choice = DeviceChoice::cpu;
+    if (precision == Precision::f16) {
+      if (!loaded().api)
+        throw DeviceError("precision f16 needs CUDA, which is not usable here: " + loaded().status.why +
+                          "; on the CPU use --precision f32 or bf16");
+      choice = DeviceChoice::cuda;
+    }
+  }
+  const Device device = resolve_device(choice);
+  check_precision(device, precision);
+  return device;
+}
+
+std::string why_cpu(DeviceChoice choice, Precision precision, LstmBackend backend) {
+  if (choice == DeviceChoice::cpu) return "the CPU was asked for";
+  if (choice == DeviceChoice::cuda) return "";
+  if (precision == Precision::bf16) return "bf16 runs on the CPU kernels";
+  if (backend == LstmBackend::reference) return "the reference LSTM runs on the CPU";
+  return loaded().api ? "" : loaded().status.why;
+}
+
 Device resolve_device(DeviceChoice choice) {
   switch (choice) {
     case DeviceChoice::cpu: return Device::cpu;

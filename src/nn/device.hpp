@@ -21,6 +21,19 @@ enum class DeviceChoice { cpu, cuda, automatic };
 DeviceChoice parse_device(std::string_view name);
 const char* device_name(Device device);
 
+// "f32" | "bf16" | "f16"; InvalidArgument naming the value otherwise.
+Precision parse_precision(std::string_view name);
+const char* precision_name(Precision precision);
+// InvalidArgument when `device` cannot run `precision`: bf16 is the CPU kernels' reduced precision,
+// f16 the CUDA mixed precision (cuDNN's LSTM in half with f32 master weights and loss scaling).
+void check_precision(Device device, Precision precision);
+// The device for a run: resolve_device(choice), except that automatic keeps to the CPU for what
+// only it runs (bf16, the reference LSTM) and f16 needs cuda (DeviceError saying why it is not
+// usable); then check_precision.
+Device choose_device(DeviceChoice choice, Precision precision, LstmBackend backend = LstmBackend::fast);
+// Why choose_device gives the CPU for these (for a note to the user); empty when it gives cuda.
+std::string why_cpu(DeviceChoice choice, Precision precision, LstmBackend backend = LstmBackend::fast);
+
 struct CudaStatus {
   bool usable = false;
   std::string why;     // when not usable: built without CUDA, plugin missing, no driver, no device

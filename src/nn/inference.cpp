@@ -12,7 +12,7 @@
 #include "nn/cpu/packed_lstm.hpp"
 #include "nn/cpu/step_team.hpp"
 #include "nn/layers.hpp"
-#include "nn/trainer.hpp"
+#include "nn/device.hpp"
 
 namespace etude::nn {
 namespace {

@@ -19,40 +19,6 @@ int set_compute_threads(int n) {
   return n;
 }
 
-Precision parse_precision(std::string_view name) {
-  if (name == "f32") return Precision::f32;
-  if (name == "bf16") return Precision::bf16;
-  if (name == "f16") return Precision::f16;
-  throw InvalidArgument("--precision: \"" + std::string(name) +
-                        "\" (use f32, bf16 on the CPU, or f16 on CUDA)");
-}
-
-const char* precision_name(Precision precision) {
-  switch (precision) {
-    case Precision::f32: return "f32";
-    case Precision::bf16: return "bf16";
-    case Precision::f16: return "f16";
-  }
-  return "f32";
-}
-
-void check_precision(Device device, Precision precision) {
-  if (device == Device::cpu && precision == Precision::f16)
-    throw InvalidArgument("precision f16 is the CUDA mixed precision; on the CPU use f32 or bf16 (or --device cuda)");
-  if (device == Device::cuda && precision == Precision::bf16)
-    throw InvalidArgument("precision bf16 runs on the CPU kernels only; on CUDA use f32 or f16 (or --device cpu)");
-}
-
-Device choose_device(DeviceChoice choice, Precision precision, LstmBackend backend) {
-  if (choice == DeviceChoice::automatic) {
-    if (precision == Precision::bf16 || backend == LstmBackend::reference) choice = DeviceChoice::cpu;
-    if (precision == Precision::f16) choice = DeviceChoice::cuda;  // DeviceError here: why CUDA is not usable
-  }
-  const Device device = resolve_device(choice);
-  check_precision(device, precision);
-  return device;
-}
-
 Trainer::Trainer(Model& model, int batch, int time, TrainOptions options)
     : Trainer(model, batch, time,
               Optimizer(model.spec().optimizer, model.spec().schedule, model.spec().clip, model.params().size()),
@@ -166,6 +132,7 @@ void Trainer::set_optimizer(Optimizer optimizer) {
   if (optimizer.state().size() != optimizer_.state().size())
     throw InvalidArgument("trainer: the new optimizer's state does not fit this model (another optimizer kind?)");
   optimizer_ = std::move(optimizer);
+  sync_to_device();  // with the host model as the caller left it (a rollback restores both)
 }
 
 }  // namespace etude::nn

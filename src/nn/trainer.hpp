@@ -6,7 +6,6 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "nn/device.hpp"
@@ -19,17 +18,6 @@ namespace etude::nn {
 // (oneDNN and our loops), OpenBLAS gets 1 and our GEMMs split rows over the OpenMP team, so
 // OpenBLAS's own spinning workers never compete with oneDNN's for the cores.
 int set_compute_threads(int n);
-
-// "f32" | "bf16" | "f16"; InvalidArgument naming the value otherwise.
-Precision parse_precision(std::string_view name);
-const char* precision_name(Precision precision);
-// InvalidArgument when `device` cannot run `precision`: bf16 is the CPU kernels' reduced precision,
-// f16 the CUDA mixed precision (cuDNN's LSTM in half with f32 master weights and loss scaling).
-void check_precision(Device device, Precision precision);
-// The device for a run: resolve_device(choice), except that automatic keeps to the CPU for what
-// only it runs (bf16, the reference LSTM) and cuda is required for f16 (DeviceError saying why
-// it is not usable); then check_precision.
-Device choose_device(DeviceChoice choice, Precision precision, LstmBackend backend = LstmBackend::fast);
 
 struct TrainOptions {
   LstmBackend backend = LstmBackend::fast;  // reference: CPU only
@@ -82,7 +70,8 @@ class Trainer {
   // sync_to_device). No-ops on the CPU, where the host copies are the ones trained.
   void sync_to_host();
   void sync_to_device();
-  // Replaces the optimizer (state, steps_done, learning rate); on cuda call sync_to_device() after.
+  // Replaces the optimizer (state, steps_done, learning rate); on cuda it then uploads the host
+  // model and the new state (a rollback: restore the host model, then set the optimizer).
   void set_optimizer(Optimizer optimizer);
 
   Device device() const { return options_.device; }

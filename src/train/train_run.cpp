@@ -257,7 +257,8 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
   // Device and precision are the session's (not stored): resolved first, so a missing GPU is
   // reported before anything is loaded or written.
   const nn::Precision precision = nn::parse_precision(c.precision);
-  const nn::Device device = nn::choose_device(nn::parse_device(c.device), precision);
+  const nn::DeviceChoice choice = nn::parse_device(c.device);
+  const nn::Device device = nn::choose_device(choice, precision);
   const std::string gpu = device == nn::Device::cuda ? nn::cuda_status().name : "";
   const std::string device_label = gpu.empty() ? nn::device_name(device) : std::string("cuda (") + gpu + ")";
   const json device_json{{"device", nn::device_name(device)}, {"gpu", gpu}, {"precision", c.precision}};
@@ -266,7 +267,9 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
   const Data d = load_data(c);
   if (!d.note.empty()) note(d.note);
   note("training on " + device_label + ", " + c.precision +
-       (device == nn::Device::cpu && c.device == "auto" ? " (CUDA not used: " + nn::cuda_status().why + ")" : ""));
+       (device == nn::Device::cpu && choice == nn::DeviceChoice::automatic
+            ? " (CUDA not used: " + nn::why_cpu(choice, precision) + ")"
+            : ""));
   if (loaded && loaded->state.corpus_identity != d.identity)
     throw InvalidArgument("--resume: " + c.out.string() + " was trained on other data (" +
                           loaded->state.corpus_identity + ", now " + d.identity +
@@ -384,8 +387,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
       ++st.rollbacks;
       ++consecutive;
       st.lr_scale *= c.lr_cut;
-      trainer.set_optimizer(make_optimizer(good.optimizer));
-      trainer.sync_to_device();
+      trainer.set_optimizer(make_optimizer(good.optimizer));  // uploads the restored model too
       char buf[256];
       std::snprintf(buf, sizeof buf, "rollback in epoch %d at batch %lld: %s; learning rate cut to %.3g", epoch,
                     static_cast<long long>(done), diverged.c_str(), double(spec.optimizer.lr * st.lr_scale));

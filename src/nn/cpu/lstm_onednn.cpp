@@ -12,7 +12,7 @@
 #include "nn/cpu/lstm_blas_step.hpp"
 #include "nn/cpu/lstm_cpu.hpp"
 #include "nn/lstm_kernel.hpp"
-#include "nn/trainer.hpp"
+#include "nn/device.hpp"
 
 namespace etude::nn {
 namespace {

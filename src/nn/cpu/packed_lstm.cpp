@@ -12,7 +12,7 @@
 #include <new>
 
 #include "nn/cpu/vec_math.hpp"
-#include "nn/trainer.hpp"
+#include "nn/device.hpp"
 
 namespace etude::nn {
 
