@@ -65,7 +65,7 @@ struct BenchOptions {
   std::string model_json;  // a model JSON file instead of a preset
   int vocab = 388, batch = 0, seq = 0, threads = 0, steps = 5, tokens = 500, streams = 1;
   uint64_t seed = 1;
-  std::string precision = "f32", save, dtype = "f32", device = "auto";
+  std::string precision = "f32", save, dtype = "f32", device = "cpu";  // cpu: the benchmarks against PyTorch
   bool json = false, reference = false;
 };
 
@@ -154,9 +154,10 @@ void bench_train(const BenchOptions& o) {
     }
     print_json(j);
   } else {
-    const std::string where = device == nn::Device::cuda ? "cuda (" + gpu.name + ")"
-                              : o.device == "auto"        ? "cpu (CUDA not used: " + nn::cuda_status().why + ")"
-                                                          : "cpu";
+    std::string where = device == nn::Device::cuda ? "cuda (" + gpu.name + ")" : "cpu";
+    if (device == nn::Device::cpu && o.device == "auto")  // say why auto kept the CPU
+      where += " (CUDA not used: " +
+               nn::why_cpu(nn::DeviceChoice::automatic, trainer.precision(), backend_of(o.reference)) + ")";
     std::printf("train %s on %s: batch %d x seq %d, %zu parameters, %s\n", bench_name(o).c_str(), where.c_str(), B, T,
                 model.params().size(), o.precision.c_str());
     std::printf("  %.1f ms/step (median %.1f) over %d steps: %.0f tokens/s, %.1f predictions/s, %.1f GFLOP/s",
@@ -206,7 +207,7 @@ void add_bench_options(CLI::App* c, BenchOptions& o) {
       ->check(CLI::Range(0, 1024));
   c->add_option("--precision", o.precision, "f32; bf16 (CPU LSTM kernels) or f16 (CUDA mixed precision)")
       ->capture_default_str();
-  c->add_option("--device", o.device, "cpu, cuda or auto (cuda when usable)")->capture_default_str();
+  c->add_option("--device", o.device, "cpu; cuda or auto (cuda when usable) to measure the GPU")->capture_default_str();
   c->add_option("--seed", o.seed, "random seed for weights and data")->capture_default_str();
   c->add_flag("--reference", o.reference, "use the naive reference LSTM (slow; for checks)");
   c->add_flag("--json", o.json, "print one JSON object");

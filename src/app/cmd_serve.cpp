@@ -27,6 +27,7 @@
 #include "app/web_assets.hpp"
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "nn/device.hpp"
 
 namespace etude::app {
 namespace {
@@ -38,6 +39,7 @@ using httplib::Response;
 
 struct ServeArgs {
   std::string models, runs, data, state = "etude-server", host = "127.0.0.1", web;
+  std::string device = "auto";  // of training runs; composing stays on the CPU
   int port = 8080, threads = 1;
   ComposeLimits limits;
 };
@@ -214,6 +216,7 @@ void run_serve(const ServeArgs& a) {
   // after the first large free and keep every compose's large buffers in per-thread heaps:
   // measured +40 MiB per 200 requests; with it the server's memory stays flat).
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  nn::choose_device(nn::parse_device(a.device), nn::Precision::f32);  // bad value or no GPU for cuda: exit 2 now
   const fs::path state = a.state;
   fs::create_directories(state);
   if (!a.web.empty() && !fs::is_directory(a.web)) throw IoError("--web " + a.web + ": no such folder");
@@ -224,7 +227,7 @@ void run_serve(const ServeArgs& a) {
   const fs::path runs_dir = a.runs.empty() ? state / "runs" : fs::path(a.runs);
   StyleCatalog styles(models_dir(a.models), runs_dir);
   ComposeService composer(styles, state, a.limits);
-  RunManager runs(runs_dir, state, a.data, a.threads);
+  RunManager runs(runs_dir, state, a.data, a.threads, a.device);
 
   httplib::Server server;
   // Enough HTTP threads for every compose and render slot (each pool: workers + queue), every
@@ -288,8 +291,10 @@ void add_serve_commands(CLI::App& app) {
   c->add_option("--web", a->web, "serve the page from this folder instead of the copy built in");
   c->add_option("--threads", a->threads, "compute threads of a training run (0 = every core; 1 keeps composing responsive)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
+  c->add_option("--device", a->device, "where training runs train: cpu, cuda or auto (cuda when usable); composing "
+                "stays on the CPU")->capture_default_str();
   c->footer("Prints `etude serve: listening on http://HOST:PORT/` once ready. Ctrl-C or SIGTERM stops a training run "
-            "cleanly, then exits 0. Exit codes: 1 usage error, 2 cannot listen or bad folder.");
+            "cleanly, then exits 0. Exit codes: 1 usage error, 2 cannot listen, bad folder or --device.");
   c->callback([a] { run_serve(*a); });
 }
 

@@ -185,9 +185,9 @@ size_t midi_files_in(const fs::path& dir) {
 }
 }  // namespace
 
-RunManager::RunManager(fs::path runs, fs::path state, fs::path data, int threads)
+RunManager::RunManager(fs::path runs, fs::path state, fs::path data, int threads, std::string device)
     : runs_(std::move(runs)), uploads_(state / "uploads"), cache_(state / "cache"), data_(std::move(data)),
-      threads_(threads) {
+      threads_(threads), device_(std::move(device)) {
   fs::create_directories(runs_);
   fs::create_directories(uploads_);
   fs::create_directories(cache_);
@@ -262,6 +262,7 @@ json RunManager::start(const httplib::Request& req) {
   c.seq = int(form_number(req, "seq", 2, 512, 0));
   if (int64_t(c.batch) * c.seq > 16384) throw HttpError(400, "batch x seq is at most 16384 tokens");
   c.threads = threads_;
+  c.device = device_;
   const auto folder = form_field(req, "folder");
   const auto files = form_files(req, "files");
   if (folder.has_value() == !files.empty())
@@ -337,6 +338,7 @@ json RunManager::resume(const std::string& name) {
     c.out = dir;
     c.cache = cache_ / (name + ".bin");
     c.threads = threads_;
+    c.device = device_;
     const json minutes = read_json(dir / "serve.json").value("minutes", json());
     c.max_minutes = minutes.is_number() ? minutes.get<double>() : 5.0;
     write_serve_json(dir, {{"state", "queued"}, {"message", ""}, {"resumed", iso_time(std::chrono::system_clock::now())}});

@@ -28,8 +28,10 @@ inline constexpr int kStreamsMax = 16;                     // open event streams
 
 class RunManager {
  public:
-  // threads: compute threads of a training run (0 = every core).
-  RunManager(std::filesystem::path runs, std::filesystem::path state, std::filesystem::path data, int threads);
+  // threads: compute threads of a training run (0 = every core); device: where runs train ("cpu",
+  // "cuda" or "auto", checked by the caller), whether started or resumed.
+  RunManager(std::filesystem::path runs, std::filesystem::path state, std::filesystem::path data, int threads,
+             std::string device);
   ~RunManager();
   nlohmann::json data_folders() const;                // {"folders": [{"name", "files"}]}
   nlohmann::json list();                              // {"runs": [RUN, ...]}
@@ -56,6 +58,7 @@ class RunManager {
 
   std::filesystem::path runs_, uploads_, cache_, data_;
   int threads_;
+  std::string device_;
   std::mutex m_;
   std::condition_variable changed_;
   uint64_t changes_ = 0;             // epochs, states and messages (progress is not counted)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # --device and --precision on the command line. Everywhere: bad values exit 2 naming the flag,
 # `--device cuda` without a usable GPU exits 2 saying why (before writing anything), f16 is refused
-# on the CPU, `--device auto` trains where `etude devices` says and the summary and card record it.
+# on the CPU, compose and bench step on the CPU unless told otherwise, `--device auto` trains where
+# `etude devices` says and the summary and card record it.
 # On a GPU only (skipped elsewhere, saying why): a run trained 2 epochs on cuda resumes on the CPU
 # (and the reverse) with its loss continuing, a cuda-trained model composes the same tokens on the
 # CPU and on cuda, `etude forward` agrees across devices, and `bench train --json` on cuda reports
@@ -51,6 +52,16 @@ class DeviceFlags(unittest.TestCase):
                   "--device", "cpu", "--precision", "f16", check=False)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("f16 is the CUDA mixed precision", r.stderr)
+        # compose's device is the CPU unless asked: f16 alone is refused there too, GPU or not
+        r = etude("compose", "--style", "chopin", "--out", "/nonexistent/x.mid", "--precision", "f16", check=False)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("f16 is the CUDA mixed precision", r.stderr)
+
+    def test_bench_defaults_to_the_cpu(self):
+        # the CPU benchmarks against PyTorch must not move to a GPU by themselves
+        small = ["--preset", "small", "--vocab", "20", "--batch", "2", "--seq", "4", "--threads", "1", "--json"]
+        self.assertEqual(json.loads(etude("bench", "train", *small, "--steps", "1").stdout)["device"], "cpu")
+        self.assertEqual(json.loads(etude("bench", "generate", *small, "--tokens", "5").stdout)["device"], "cpu")
 
     def test_bench_train_json_reports_device_and_flops(self):
         j = json.loads(etude("bench", "train", "--preset", "small", "--vocab", "20", "--batch", "2", "--seq", "4",
@@ -66,15 +77,18 @@ class DeviceFlags(unittest.TestCase):
         why = why_not_cuda()
         with tempfile.TemporaryDirectory() as tmp:
             run = Path(tmp) / "run"
-            for args in (["bench", "train", "--preset", "small", "--device", "cuda"],
-                         ["bench", "generate", "--preset", "small", "--device", "cuda"],
-                         ["train", tmp, "--out", str(run), "--device", "cuda"],
-                         ["compose", "--style", "chopin", "--out", str(Path(tmp) / "x.mid"), "--device", "cuda"],
-                         ["compose", "--style", "chopin", "--out", str(Path(tmp) / "x.mid"), "--precision", "f16"]):
+            out = str(Path(tmp) / "x.mid")
+            for args, hint in ((["bench", "train", "--preset", "small", "--device", "cuda"], "--device cpu"),
+                               (["bench", "generate", "--preset", "small", "--device", "cuda"], "--device cpu"),
+                               (["train", tmp, "--out", str(run), "--device", "cuda"], "--device cpu"),
+                               (["compose", "--style", "chopin", "--out", out, "--device", "cuda"], "--device cpu"),
+                               (["compose", "--style", "chopin", "--out", out, "--device", "auto", "--precision", "f16"],
+                                "--precision f32 or bf16"),
+                               (["train", tmp, "--out", str(run), "--precision", "f16"], "--precision f32 or bf16")):
                 r = etude(*args, check=False)
                 self.assertEqual(r.returncode, 2, (args, r.stderr))
                 self.assertIn(why, r.stderr, args)
-                self.assertIn("--device cpu", r.stderr)
+                self.assertIn(hint, r.stderr, args)
             self.assertFalse(run.exists(), "train wrote its run folder before refusing the device")
 
 
@@ -100,6 +114,11 @@ class AutoDevice(unittest.TestCase):
                       env_extra={"XDG_CACHE_HOME": str(tmp / "c")})
             self.assertIn("completed after 2 epochs", r.stdout)
             self.assertEqual(json.loads((run / "summary.json").read_text())["device"]["device"], "cpu")
+            # compose steps on the CPU unless told otherwise, GPU or not
+            report = tmp / "report.json"
+            etude("compose", "--model", run / "best.safetensors", "--out", tmp / "x.mid", "--length", 20,
+                  "--report", report)
+            self.assertEqual(json.loads(report.read_text())["settings"]["device"], "cpu")
 
 
 @unittest.skipUnless(have_inputs() and cuda_usable(), f"no usable CUDA here ({why_not_cuda()})")

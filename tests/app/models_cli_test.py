@@ -26,7 +26,7 @@ class ModelsCli(unittest.TestCase):
         cls.slice = make_slice(cls.tmp)
         cls.rundir = cls.tmp / "run"
         etude("train", cls.slice, "--out", cls.rundir, *FAST, "--epochs", "2", "--checkpoint-every", "1",
-              "--val-fraction", "0.34", "--transpose", "0")
+              "--val-fraction", "0.34", "--transpose", "0", "--device", "cpu")  # evaluate's device: exact
 
     @classmethod
     def tearDownClass(cls):

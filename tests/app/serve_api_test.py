@@ -346,6 +346,17 @@ class ServeProcess(unittest.TestCase):
         self.assertIn("--data", r.stderr)
         self.assertEqual(len(r.stderr.strip().split("\n")), 1)
         self.assertEqual(run("--state", tmp / "state", "--port", "70000").returncode, 1)
+        r = run("--state", tmp / "state3", "--device", "gpu")
+        self.assertEqual((r.returncode, r.stdout), (2, ""))
+        self.assertIn("--device", r.stderr)
+        self.assertEqual(len(r.stderr.strip().split("\n")), 1)
+        self.assertFalse((tmp / "state3").exists(), "serve made its state folder before refusing --device")
+        cuda = json.loads(subprocess.run([ETUDE, "devices", "--json"], capture_output=True, text=True).stdout)["cuda"]
+        if not cuda["usable"]:  # training runs asked to use a GPU that is not there: refused at startup
+            r = run("--state", tmp / "state3", "--device", "cuda")
+            self.assertEqual((r.returncode, r.stdout), (2, ""))
+            self.assertIn(cuda["why"], r.stderr)
+            self.assertIn("--device cpu", r.stderr)
         s = self.start(tmp, "--models", tmp / "none")
         r = run("--port", s.port, "--state", tmp / "state2")
         self.assertEqual(r.returncode, 2)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # Kill -9 and --resume: a run killed after an epoch's state was saved and then resumed ends with
 # the same number of epochs, a continuous history, and (one thread, fixed seed) final weights equal
-# bit for bit to an uninterrupted run's. Also: Ctrl-C (SIGINT) stops cleanly with the state saved.
+# bit for bit to an uninterrupted run's (on the CPU, named: --device auto would take a GPU, which
+# promises no bit-exactness). Also: Ctrl-C (SIGINT) stops cleanly with the state saved.
 import signal
 import subprocess
 import tempfile
@@ -13,7 +14,8 @@ import numpy as np
 
 from train_common import ETUDE, FAST, etude, have_inputs, history, make_slice, read_safetensors
 
-ARGS = [*FAST, "--epochs", 4, "--checkpoint-every", 1, "--seed", 7]
+ARGS = [*FAST, "--epochs", 4, "--checkpoint-every", 1, "--seed", 7, "--device", "cpu"]
+RESUME = ["--resume", "--threads", 1, "--device", "cpu"]  # the device is the session's, not the run's
 
 
 def start(data, run, cache):
@@ -52,7 +54,7 @@ class TrainResume(unittest.TestCase):
             self.assertEqual(proc.returncode, -signal.SIGKILL)
             killed_at = len(history(run))
             self.assertLess(killed_at, 4, "the kill came too late to test anything")
-            r = etude("train", data, "--out", run, "--resume", "--threads", 1, env_extra=env)
+            r = etude("train", data, "--out", run, *RESUME, env_extra=env)
             self.assertIn("completed after 4 epochs", r.stdout)
 
             rows, ref_rows = history(run), history(ref)
@@ -82,7 +84,7 @@ class TrainResume(unittest.TestCase):
             self.assertIn("interrupted after", out)
             self.assertIn("--resume", out)
             self.assertTrue((run / "state.safetensors").is_file())
-            r = etude("train", data, "--out", run, "--resume", "--threads", 1, env_extra={"XDG_CACHE_HOME": str(cache)})
+            r = etude("train", data, "--out", run, *RESUME, env_extra={"XDG_CACHE_HOME": str(cache)})
             self.assertIn("after 4 epochs", r.stdout)
             self.assertEqual([int(x["epoch"]) for x in history(run)], [1, 2, 3, 4])
 

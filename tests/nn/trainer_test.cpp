@@ -164,7 +164,9 @@ class TrainerCuda : public ::testing::Test {
 
 // A CPU and a GPU run of one seed see the same batches and dropout masks (the engine draws them as
 // Network does, from the seed the Trainer passes on) and must agree step by step within float
-// tolerance (f32: cuDNN and cuBLAS without TF32).
+// tolerance (f32: cuDNN and cuBLAS without TF32), scoring each batch as the training loop does
+// (forward_backward, add_score, update). A host model and optimizer set on the GPU trainer (a
+// rollback, a resume) are what its next step starts from.
 TEST_F(TrainerCuda, FollowsTheCpuTrainerAndSyncsBack) {
   ModelSpec spec =
       small_spec(InputKind::embedding, Mode::seq2seq, {lstm(32), dropout(0.25f), lstm(24), dense(kVocabUnits)}, 20);
@@ -174,13 +176,23 @@ TEST_F(TrainerCuda, FollowsTheCpuTrainerAndSyncsBack) {
   cpu.init_random(2), gpu.init_random(2);
   Trainer tc(cpu, B, T), tg(gpu, B, T, {.device = Device::cuda});
   EXPECT_EQ(tg.device(), Device::cuda);
-  for (int i = 0; i < steps; ++i) {
-    const auto tok = random_tokens(size_t(B) * T, 20, 30 + i), tgt = random_tokens(size_t(B) * T, 20, 40 + i);
-    const StepStats a = tc.step(tok.data(), tgt.data()), b = tg.step(tok.data(), tgt.data());
-    EXPECT_NEAR(b.loss, a.loss, 1e-4 * a.loss) << "step " << i;
-    EXPECT_NEAR(b.grad_norm, a.grad_norm, 1e-3 * a.grad_norm) << "step " << i;
-    EXPECT_EQ(b.lr, a.lr);
-  }
+  // One training step on both, scored between backward and update; returns the CPU's stats.
+  auto step_both = [&](uint64_t seed) {
+    const auto tok = random_tokens(size_t(B) * T, 20, seed), tgt = random_tokens(size_t(B) * T, 20, seed + 100);
+    const double la = tc.forward_backward(tok.data(), tgt.data()), lb = tg.forward_backward(tok.data(), tgt.data());
+    RowScore sa, sb;
+    tc.add_score(tgt.data(), B, sa);
+    tg.add_score(tgt.data(), B, sb);
+    const StepStats a = tc.update(), b = tg.update();
+    EXPECT_NEAR(lb, la, 1e-4 * la) << "seed " << seed;
+    EXPECT_EQ(sb.count, sa.count) << "seed " << seed;
+    EXPECT_NEAR(sb.loss_sum / sb.count, la, 1e-4 * la) << "seed " << seed << ": the score is the step's loss";
+    EXPECT_NEAR(double(sb.correct), double(sa.correct), 2.0) << "seed " << seed;
+    EXPECT_NEAR(b.grad_norm, a.grad_norm, 1e-3 * a.grad_norm) << "seed " << seed;
+    EXPECT_EQ(b.lr, a.lr) << "seed " << seed;
+    EXPECT_FALSE(b.skipped);
+  };
+  for (int i = 0; i < steps; ++i) step_both(30 + i);
   EXPECT_EQ(tg.optimizer().steps_done(), steps);
   const auto tok = random_tokens(size_t(B) * T, 20, 77);
   tc.forward(tok.data(), false);
@@ -206,17 +218,53 @@ TEST_F(TrainerCuda, FollowsTheCpuTrainerAndSyncsBack) {
   tg.sync_to_device();
   tg.forward(tok.data(), false);
   EXPECT_LT(rel_error(tg.logits(), lc), 1e-4);
+
+  // The CPU trains on alone (its model, optimizer state and step count move away from the GPU's);
+  // then the GPU trainer gets the CPU's model and a copy of its optimizer, as a rollback restores
+  // them: set_optimizer uploads both, so the next step starts where the CPU's does.
+  for (int i = 0; i < 3; ++i) {
+    const auto t = random_tokens(size_t(B) * T, 20, 50 + i), g = random_tokens(size_t(B) * T, 20, 60 + i);
+    tc.step(t.data(), g.data());
+  }
+  std::copy(cpu.params().begin(), cpu.params().end(), gpu.params().begin());
+  tg.set_optimizer(Optimizer(tc.optimizer()));
+  EXPECT_EQ(tg.optimizer().steps_done(), steps + 3);
+  tc.seed_dropout(91), tg.seed_dropout(91);  // the same masks from here on
+  step_both(70);
+  tg.sync_to_host();
+  EXPECT_LT((rel_error<float, float>(gpu.params(), cpu.params())), 1e-3);
+  EXPECT_LT((rel_error<float, float>(tg.optimizer().state(), tc.optimizer().state())), 1e-3);
+  EXPECT_EQ(tg.optimizer().steps_done(), tc.optimizer().steps_done());
 }
 
+// f16 (half LSTM, f32 master weights, dynamic loss scaling) against f32 on the GPU over a few
+// updates on the same batches. The loss scale starts high, so the first steps may overflow and be
+// skipped: the f32 trainer then skips its update too, so both make the same updates; after the
+// first two, no step may be skipped. The last loss (after the updates) within 1e-2 relative and
+// the weights within 2e-2 of their largest magnitude: the stated f16 bounds.
 TEST_F(TrainerCuda, MixedPrecisionTrainsNearTheF32Loss) {
   ModelSpec spec = small_spec(InputKind::embedding, Mode::seq2seq, {lstm(64), dense(kVocabUnits)}, 20);
-  const int B = 16, T = 32;
+  const int B = 16, T = 32, steps = 6;
   Model f32(spec), f16(spec);
   f32.init_random(3), f16.init_random(3);
   Trainer a(f32, B, T, {.device = Device::cuda}), h(f16, B, T, {.precision = Precision::f16, .device = Device::cuda});
-  const auto tok = random_tokens(size_t(B) * T, 20, 5), tgt = random_tokens(size_t(B) * T, 20, 6);
-  const double la = a.step(tok.data(), tgt.data()).loss, lh = h.step(tok.data(), tgt.data()).loss;
-  EXPECT_NEAR(lh, la, 1e-2 * la);  // the stated f16 bound on the loss
+  double la = 0, lh = 0;
+  int updates = 0;
+  for (int i = 0; i < steps; ++i) {
+    const auto tok = random_tokens(size_t(B) * T, 20, 5 + i), tgt = random_tokens(size_t(B) * T, 20, 50 + i);
+    la = a.forward_backward(tok.data(), tgt.data());
+    lh = h.forward_backward(tok.data(), tgt.data());
+    const bool skipped = h.update().skipped;
+    if (i >= 2) {
+      EXPECT_FALSE(skipped) << "step " << i << ": the loss scale should have settled";
+    }
+    if (!skipped) a.update(), ++updates;
+  }
+  ASSERT_GE(updates, steps - 2);
+  EXPECT_EQ(h.optimizer().steps_done(), a.optimizer().steps_done());
+  EXPECT_NEAR(lh, la, 1e-2 * la) << "the last loss, after " << updates - 1 << " updates";
+  a.sync_to_host(), h.sync_to_host();
+  EXPECT_LT((rel_error<float, float>(f16.params(), f32.params())), 2e-2);
 }
 
 }  // namespace
