@@ -41,9 +41,9 @@ run() {
   if [[ -f $kit/$kit.tar.xz ]]; then tar -C "$kit" -xJf "$kit/$kit.tar.xz"; fi
   # CUDA's libraries: the toolkit's, and the cuDNN and cuBLAS that come with PyTorch's wheels.
   local dirs="$PWD/$kit/lib"
-  while IFS= read -r f; do dirs="$dirs:$(dirname "$f")"; done < <(
+  while IFS= read -r f; do dirs="$dirs:$f"; done < <(
     find / -xdev \( -name 'libcudnn.so.9' -o -name 'libcublas.so.13' -o -name 'libcudart.so.13' \) \
-      -not -path '/proc/*' 2>/dev/null | sort)
+      -not -path '/proc/*' -printf '%h\n' 2>/dev/null | sort -u)
   # Only our binaries see the kit's libraries (Debian 12's libssl, libgomp, ...), not python3: each
   # runs through a wrapper. The plugin is linked beside the wrappers for the test that loads it.
   mkdir -p "$kit/run"
@@ -66,7 +66,11 @@ run() {
   done
   grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/gtest.txt" || true
   # The CLI's cross-device checks (train on one device, resume and compose on the other); numpy only.
-  python3 tests/app/device_cli_test.py -v >"$out/device_cli.txt" 2>&1 || status=1
+  local py=python3
+  for f in python3 /usr/bin/python3; do
+    if "$f" -c 'import numpy' 2>/dev/null; then py=$f && break; fi
+  done
+  "$py" tests/app/device_cli_test.py -v >"$out/device_cli.txt" 2>&1 || status=1
   tail -n 5 "$out/device_cli.txt"
   bash bench/gpu_vs_cpu.sh >"$out/bench.txt" 2>&1 || status=1
   cat "$out/bench.txt"
