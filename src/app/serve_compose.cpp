@@ -93,7 +93,8 @@ std::shared_ptr<Piece> ComposeService::keep(const ComposedPiece& p, const StyleM
   for (const Note& n : p.seq.notes) roll.push_back({n.pitch, ms(n.start), ms(n.end), n.velocity});
   const std::string base = "/api/pieces/" + piece->id + "/";
   piece->info = about;
-  piece->info.update({{"id", piece->id}, {"seed", p.seed}, {"tokens", composed.size()}, {"notes", p.seq.notes.size()},
+  piece->info.update({{"id", piece->id}, {"seed", p.seed}, {"tokens", composed.size()}, {"primer_tokens", p.primer_tokens},
+                      {"notes", p.seq.notes.size()},
                       {"seconds", ms(p.seq.total_time)}, {"repairs", p.repairs}, {"summary", report_line(r)},
                       {"report", report_to_json(r)}, {"roll", std::move(roll)},
                       {"files", {{"midi", base + "piece.mid"}, {"wav", base + "piece.wav"}, {"pdf", base + "score.pdf"},

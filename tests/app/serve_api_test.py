@@ -185,6 +185,19 @@ class ServeApi(unittest.TestCase):
         status, body = self.s.upload("/api/primers", fields=[("name", "x")])
         self.assertEqual(status, 400)
 
+    def test_a_long_primer_is_continued_from_its_first_120_seconds(self):
+        long_piece = CHOPIN / "chpn_op23.mid"  # about nine minutes
+        if not long_piece.exists():
+            self.skipTest(f"{long_piece} missing")
+        _, primer = self.s.upload("/api/primers", files=[("file", "ballade.mid", long_piece.read_bytes())], expect=201)
+        self.assertGreater(primer["seconds"], 240)
+        used = {secs: self.compose(style="chopin", length=16, seed=1, primer=primer["id"], primer_seconds=secs)[0]
+                ["primer_tokens"] for secs in (60, 120)}
+        default = self.compose(style="chopin", length=16, seed=1, primer=primer["id"])[0]["primer_tokens"]
+        self.assertGreater(used[60], 0)
+        self.assertGreater(used[120], used[60])
+        self.assertEqual(default, used[120])  # not the whole piece
+
     def test_a_long_rest_in_a_tiny_midi_is_refused(self):
         # 37 bytes of MIDI holding a rest of about four years: its tokens would fill the memory.
         track = bytes([0x00, 0x90, 60, 64, 0x8F, 0xFF, 0xFF, 0x7F, 0x80, 60, 0, 0x00, 0xFF, 0x2F, 0x00])
