@@ -12,6 +12,7 @@ import tempfile
 import time
 import unittest
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mido
@@ -184,6 +185,19 @@ class ServeApi(unittest.TestCase):
         self.assertEqual(status, 413)
         status, body = self.s.upload("/api/primers", fields=[("name", "x")])
         self.assertEqual(status, 400)
+
+    def test_a_second_render_of_the_same_piece_gets_503_not_a_queue(self):
+        piece = self.compose(style="chopin", length=200, seed=11)[0]
+        path = piece["files"]["pdf"]
+        with ThreadPoolExecutor(2) as pool:  # LilyPond takes seconds: the two overlap
+            answers = list(pool.map(lambda _: self.s.request("GET", path), range(2)))
+        self.assertEqual(sorted(a[0] for a in answers), [200, 503])
+        busy = next(a for a in answers if a[0] == 503)
+        self.assertEqual(busy[1].get("retry-after"), "1")
+        self.assertIn(b"being rendered", busy[2])
+        status, _, body = self.s.request("GET", path)  # rendered once, now served from the file
+        self.assertEqual(status, 200)
+        self.assertTrue(body.startswith(b"%PDF"))
 
     def test_a_long_primer_is_continued_from_its_first_120_seconds(self):
         long_piece = CHOPIN / "chpn_op23.mid"  # about nine minutes
