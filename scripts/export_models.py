@@ -57,6 +57,12 @@ def read_card(path):
         return json.loads(json.loads(f.read(n))["__metadata__"]["etude.card"])
 
 
+def note_of(runs, name, default):
+    """A sentence about the runs of RUNS (RUNS/NAME), or the default of the first runs."""
+    path = os.path.join(runs, name)
+    return open(path).read().strip() if os.path.exists(path) else default
+
+
 def mb(path):
     return os.path.getsize(path) / 1e6
 
@@ -238,12 +244,13 @@ def main():
                          "copied_share": round(float(r["copied_share"]), 4) if r["copied_share"] else None,
                          "partial": "partial" in r["events"]} for r in rows],
             "training": {"seconds": round(seconds), "machine": machine(),
-                         "load": f"shared with other build and test jobs: load average {load[0]:.1f} at the start"
-                                 + (f", {load[1]:.1f} at the end" if len(load) > 1 else "") + " on 2 cores"
-                                 if load else "shared with other jobs",
+                         "load": f"{note_of(runs, 'load.txt', 'shared with other build and test jobs')}: load average "
+                                 f"{load[0]:.1f} at the start" + (f", {load[1]:.1f} at the end" if len(load) > 1 else "")
+                                 + " on 2 cores" if load else "shared with other jobs",
                          "threads": threads, "seed": cfg.get("seed"), "commit": commit,
-                         "binary": "etude built from the working tree at that commit (other helpers' edits in progress "
-                                   "included); `etude evaluate` of today's build reproduces the recorded losses",
+                         "binary": note_of(runs, "binary.txt", "etude built from the working tree at that commit (other "
+                                           "helpers' edits in progress included); `etude evaluate` of today's build "
+                                           "reproduces the recorded losses"),
                          "tokens_per_second": round(float(best["tokens_per_second"]))},
             "reproduce": (f"etude train $ETUDE_CORPUS{sub} --out runs/{name} --preset {summary['model']['preset']} "
                           f"--threads {threads} --checkpoint-every 1 --seed {cfg.get('seed')} --epochs {epoch} && "
