@@ -165,19 +165,21 @@ adds the storage, the training record and the validation it measures.
 Training is deterministic for a given thread count: three runs of Schubert (time limits of 14
 and 21 minutes, and `--epochs 8`) gave the same validation losses digit for digit in every
 epoch they all completed (3.80764, 2.69564, 2.40773, 2.25243), and two runs of Beethoven likewise.
-The shipped composer models come from second, longer runs (`out/model-runs/NAME-2`), made
-when the machine had become less busy; all-composers from a later run alone on the machine with
-2 threads (`out/model-runs-2/all-composers`), whose first 4 epochs repeated the losses of the
-first 1-thread run digit for digit.
+The shipped chopin, mozart and schubert models come from second, longer runs
+(`out/model-runs/NAME-2`), made when the machine had become less busy; beethoven and
+all-composers from later runs alone on the machine with 2 threads (`out/model-runs-2/NAME`), whose
+first epochs repeated the losses of the earlier 1-thread runs digit for digit (beethoven's epoch 20:
+1.86155 in both; all-composers' epochs 1 to 4).
 
 ## What is weak
 
 - Short training. On the shared 2-core machine (load average 2 to 10 from other jobs) each
   composer run had 14 or 21 minutes (18 to 37 epochs). Chopin, Mozart and Schubert reached their
-  lowest validation loss before the end (epochs 18 of 30, 32 of 37, 16 of 18); Beethoven was still
-  improving. The all-composers model was retrained alone on the machine: 24 complete epochs of 2.5
-  million tokens in 42 minutes, its validation loss flattening (1.590 at epoch 20, 1.591 at 24,
-  against 1.779 for the 4 epochs it first had).
+  lowest validation loss before the end (epochs 18 of 30, 32 of 37, 16 of 18). Beethoven and
+  all-composers were retrained alone on the machine: Beethoven until early stopping (best epoch 27
+  of 42, 1.799 against the 1.862 of the 20 epochs it first had), all-composers for 24 complete
+  epochs of 2.5 million tokens in 42 minutes, its validation loss flattening (1.590 at epoch 20,
+  1.591 at 24, against 1.779 for the 4 epochs it first had).
 - The `small` preset (256 units) was chosen for size (2.4 MB of weights in bf16); `default` (512
   units) learns more per epoch but needs about three times the compute.
 - Mozart's validation split is two pieces and Chopin's five: their losses are noisy estimates.
