@@ -155,14 +155,14 @@ README_TAIL = """## How these were made
 The epoch of each model is chosen from `history.csv`: the lowest validation loss among complete
 epochs (an epoch cut short by the time limit is never shipped), unless the checkpoint samples of
 that epoch copy more than 25% of their notes from the training pieces, in which case the best
-epoch under that limit. The runs had a time budget on a shared 2-core machine, so every model
-stopped while its validation loss was still falling: longer training gives better models
+epoch under that limit. Most runs had a time budget on a 2-core machine (all-composers' ended
+while its validation loss was still falling a little); longer training can give better models
 (`etude train ... --resume --max-minutes M` continues a run). `CARD.json` in the reproduce
 commands is the card's written part (source, license, epoch and why, ...), which
 `scripts/export_models.py` writes from the run folder into `RUNS/cards/NAME.json`; `etude export`
 adds the storage, the training record and the validation it measures.
 
-Training is deterministic for a given thread count: three runs of Schubert (time limits of 14
+Training is deterministic for a given thread count (and here 1 and 2 threads agreed too): three runs of Schubert (time limits of 14
 and 21 minutes, and `--epochs 8`) gave the same validation losses digit for digit in every
 epoch they all completed (3.80764, 2.69564, 2.40773, 2.25243), and two runs of Beethoven likewise.
 The shipped chopin, mozart and schubert models come from second, longer runs
