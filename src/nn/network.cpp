@@ -62,13 +62,6 @@ ParamLayout make_layout(const ModelSpec& spec) {
   return L;
 }
 
-void check_tokens(std::span<const int32_t> tokens, int vocab, const char* what) {
-  for (size_t i = 0; i < tokens.size(); ++i)
-    if (tokens[i] < 0 || tokens[i] >= vocab)
-      throw InvalidArgument(std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(tokens[i]) +
-                            " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
-}
-
 template <class Real>
 struct Network<Real>::Work {
   std::vector<int32_t> tok, tgt;              // time-major tokens [T][B]; targets per logit row

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.hpp"
 #include "nn/lstm_kernel.hpp"
 #include "nn/model_spec.hpp"
 #include "nn/rng.hpp"
@@ -119,7 +120,13 @@ extern template class Network<float>;
 extern template class Network<double>;
 using Model = Network<float>;
 
-// Checks tokens lie in [0, vocab); throws InvalidArgument naming the position.
-void check_tokens(std::span<const int32_t> tokens, int vocab, const char* what);
+// Checks tokens lie in [0, vocab); throws InvalidArgument naming the position. Inline: the CUDA
+// plugin checks with it too.
+inline void check_tokens(std::span<const int32_t> tokens, int vocab, const char* what) {
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      throw InvalidArgument(std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(tokens[i]) +
+                            " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+}
 
 }  // namespace etude::nn

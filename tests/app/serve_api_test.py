@@ -389,6 +389,8 @@ class ServeProcess(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn(f"cannot listen on 127.0.0.1:{s.port}", r.stderr)
         self.assertEqual(s.stop(), 0)
+        # A --models folder that does not exist starts the server (it is read once made) with a warning.
+        self.assertIn(f"--models {tmp / 'none'}: no such folder", (tmp / "serve.err").read_text())
 
     def test_page_from_a_web_folder(self):
         tmp = self.folder()

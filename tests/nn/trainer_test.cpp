@@ -134,6 +134,16 @@ TEST(Devices, AutomaticKeepsCpuOnlyWorkOnTheCpu) {
             cuda_status().usable ? Device::cuda : Device::cpu);
 }
 
+// The note a run prints when auto kept the CPU names the real reason (it was empty when CUDA was usable).
+TEST(Devices, WhyCpuNamesTheReason) {
+  EXPECT_EQ(why_cpu(DeviceChoice::automatic, Precision::bf16), "bf16 runs on the CPU kernels");
+  EXPECT_EQ(why_cpu(DeviceChoice::automatic, Precision::f32, LstmBackend::reference), "the reference LSTM runs on the CPU");
+  EXPECT_EQ(why_cpu(DeviceChoice::cpu, Precision::f32), "the CPU was asked for");
+  EXPECT_EQ(why_cpu(DeviceChoice::cuda, Precision::f32), "");
+  const CudaStatus g = cuda_status();
+  EXPECT_EQ(why_cpu(DeviceChoice::automatic, Precision::f32), g.usable ? "" : g.why);
+}
+
 TEST(Devices, CudaWithoutAGpuSaysWhy) {
   const CudaStatus g = cuda_status();
   if (g.usable) GTEST_SKIP() << "CUDA is usable here (" << g.name << "); this checks the refusal elsewhere";

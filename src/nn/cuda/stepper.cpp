@@ -79,10 +79,7 @@ std::span<const float> CudaStepper::step(std::span<const int32_t> tokens) {
   if (tokens.size() != size_t(S_))
     throw InvalidArgument("stepper: got " + std::to_string(tokens.size()) + " tokens for " + std::to_string(S_) +
                           " streams");
-  for (size_t i = 0; i < tokens.size(); ++i)
-    if (tokens[i] < 0 || tokens[i] >= spec_.vocab)
-      throw InvalidArgument("tokens[" + std::to_string(i) + "] = " + std::to_string(tokens[i]) +
-                            " is outside the vocabulary [0, " + std::to_string(spec_.vocab) + ")");
+  check_tokens(tokens, spec_.vocab, "tokens");
   ctx_.to_device(tok_.get(), tokens.data(), tok_.bytes());
   input_forward(ctx_, spec_, layout_, params_.get(), tok_.get(), S_, act_[0].get());
   const float* x = act_[0].get();
