@@ -49,6 +49,7 @@ CudnnLstm::CudnnLstm(const Context& ctx, const LstmDims& dims, Precision precisi
     dweights_ = Buffer<char>(weight_bytes);
     reserve_ = Buffer<char>(reserve_bytes);
     dy_ = Buffer<char>(ny * e);
+    ctx_.zero(dy_.get(), dy_.bytes());
     dx_ = Buffer<char>(nx * e);
   }
   if (half_) {
@@ -134,11 +135,9 @@ void CudnnLstm::backward(const float* dy, const float* dhy, float* dx, const Lst
   if (!training_) throw InvalidArgument("CudnnLstm::backward: this layer was built for inference");
   const auto [T, B, I, H] = d_;
   const size_t nx = size_t(T) * B * I, ny = size_t(T) * B * H, nh = size_t(B) * H;
-  const void* dy_in = in(dy, dy_, ny);
-  if (!dy) {  // cuDNN needs dy even when only the final state has a gradient
-    ctx_.zero(dy_.get(), dy_.bytes());
-    dy_in = dy_.get();
-  }
+  // cuDNN needs dy even when only the final state has a gradient: dy_ then holds the zeros it was
+  // given at construction (a layer without sequence output never has a dy to convert into it).
+  const void* dy_in = dy ? in(dy, dy_, ny) : dy_.get();
   void* dx_out = out(dx, dx_);
   check(cudnnRNNBackwardData_v8(ctx_.dnn, rnn_.get(), seq_lengths_.get(), ydesc_.get(), last_.y, dy_in,
                                 xdesc_.get(), dx_out, hdesc_.get(), last_.hx, in(dhy, dhy_, nh), nullptr,
