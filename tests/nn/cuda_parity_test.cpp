@@ -1,6 +1,8 @@
 // The CUDA backend against the CPU engine: for small models of each preset's shape, logits, loss,
 // every gradient, batchnorm statistics, optimizer updates and composing steps agree within 1e-4
-// relative in f32 (2e-2 in f16). They skip where no GPU is; the plugin's loading is checked anyway.
+// relative in f32 (2e-2 in f16), a style-conditioned model included (its style table's gradient,
+// the stepper's blended style vectors). They skip where no GPU is; the plugin's loading is
+// checked anyway.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
@@ -47,11 +49,17 @@ std::vector<Case> cases() {
       {"onehot_dense_relu_tanh_seq2seq",
        small_spec(InputKind::onehot, Mode::seq2seq,
                   {lstm(24), dense(40, Activation::relu), dense(20, Activation::tanh), dense(kVocabUnits)}, 10)},
+      {"embedding_3_styles_seq2seq",
+       small_spec(InputKind::embedding, Mode::seq2seq, {lstm(40), dropout(0.2f), dense(kVocabUnits)}, 50)},
   };
   c[0].spec.embed_dim = 260;
   c[0].spec.batch = 5;
   c[0].spec.window = 7;
   c[2].spec.batch = 8;  // batchnorm over a handful of rows is ill-conditioned (see torch_parity_test)
+  c[4].spec.styles = 3;  // a conditioned model: embedding[token] + style_embedding[style]
+  c[4].spec.embed_dim = 36;
+  c[4].spec.batch = 6;
+  c[4].spec.window = 5;
   for (Case& k : c) validate_model_spec(k.spec);
   return c;
 }
@@ -59,13 +67,21 @@ std::vector<Case> cases() {
 Model cpu_model(const ModelSpec& spec, uint64_t seed) {
   Model m(spec);
   m.init_random(seed);
+  if (m.layout().style_slot != SIZE_MAX) {  // init leaves style rows at zero: give them values to add
+    Rng rng(seed ^ 0x5717e);
+    for (float& v : m.tensor(m.layout().tensors[m.layout().style_slot])) v = float(rng.normal());
+  }
   m.prepare(spec.batch, spec.window);
   return m;
 }
 
-// One batch in both forms: batch-major for the CPU Model, time-major rows for the engine.
+// One batch in both forms: batch-major for the CPU Model, time-major rows for the engine. styles
+// (the style of every token) only for a conditioned model; sty() and sty_tm() are then the
+// pointers the CPU and the engine take, else nullptr.
 struct Batch {
-  std::vector<int32_t> tokens, targets, tokens_tm, rows;
+  std::vector<int32_t> tokens, targets, tokens_tm, rows, styles, styles_tm;
+  const int32_t* sty() const { return styles.empty() ? nullptr : styles.data(); }
+  const int32_t* sty_tm() const { return styles_tm.empty() ? nullptr : styles_tm.data(); }
 };
 Batch make_batch(const Model& m, uint64_t seed) {
   const ModelSpec& s = m.spec();
@@ -75,6 +91,11 @@ Batch make_batch(const Model& m, uint64_t seed) {
   b.targets = random_tokens(s.mode == Mode::seq2seq ? size_t(B) * T : size_t(B), s.vocab, seed + 1);
   b.tokens_tm.resize(b.tokens.size());
   to_time_major(b.tokens.data(), B, T, b.tokens_tm.data());
+  if (s.styles > 0) {
+    b.styles = random_tokens(b.tokens.size(), s.styles, seed + 2);
+    b.styles_tm.resize(b.styles.size());
+    to_time_major(b.styles.data(), B, T, b.styles_tm.data());
+  }
   b.rows.resize(size_t(m.logit_steps()) * B);
   logit_row_targets(s.mode, b.targets.data(), B, T, m.logit_steps(), b.rows.data());
   return b;
@@ -155,8 +176,8 @@ TEST(CudaParity, ForwardBackwardMatchesCpu) {
     const Batch b = make_batch(m, 5);
     m.seed_dropout(42);
     gpu->seed_dropout(42);
-    const double cpu_loss = m.forward_backward(b.tokens.data(), b.targets.data());
-    const double gpu_loss = gpu->forward_backward(b.tokens_tm.data(), b.rows.data());
+    const double cpu_loss = m.forward_backward(b.tokens.data(), b.targets.data(), b.sty());
+    const double gpu_loss = gpu->forward_backward(b.tokens_tm.data(), b.sty_tm(), b.rows.data());
     EXPECT_LT(rel(gpu_loss, cpu_loss), kF32) << gpu_loss << " vs " << cpu_loss;
     EXPECT_LT(rel_error(gpu->logits(), m.logits(), kTiny), kF32) << "logits";
     std::vector<float> grads(m.grads().size());
@@ -165,8 +186,8 @@ TEST(CudaParity, ForwardBackwardMatchesCpu) {
     const Downloaded d = download(*gpu, m, 0);  // batchnorm's running statistics moved in training
     expect_tensors_close(m, d.buffers, m.buffers(), false, kF32, "buffer");
     // An inference forward (no dropout, running statistics) gives the CPU's logits as well.
-    m.forward(b.tokens.data(), false);
-    gpu->forward(b.tokens_tm.data(), false);
+    m.forward(b.tokens.data(), false, b.sty());
+    gpu->forward(b.tokens_tm.data(), b.sty_tm(), false);
     EXPECT_LT(rel_error(gpu->logits(), m.logits(), kTiny), kF32) << "inference logits";
   }
 }
@@ -195,7 +216,7 @@ TEST(CudaParity, UpdatesMatchCpuOptimizers) {
         for (int64_t step = 1; step <= 2; ++step) {  // the second step reads the state the first wrote
           const Batch b = make_batch(m, 100 + step);
           gpu->seed_dropout(step);
-          gpu->forward_backward(b.tokens_tm.data(), b.rows.data());
+          gpu->forward_backward(b.tokens_tm.data(), b.sty_tm(), b.rows.data());
           gpu->download_grads(grads);
           const double cpu_norm = cpu_opt.step(m.params(), grads);
           const UpdateResult r = gpu->update({o, clip, step});
@@ -211,6 +232,8 @@ TEST(CudaParity, UpdatesMatchCpuOptimizers) {
       }
 }
 
+// The GPU side is an nn::Stepper on Device::cuda, so a conditioned model's blends go through
+// Stepper::set_style (the host computes the vector, the plugin adds it to the embedding).
 TEST(CudaParity, StepperMatchesCpuStepper) {
   REQUIRE_GPU();
   constexpr int kStreams = 3, kSteps = 6;
@@ -219,43 +242,57 @@ TEST(CudaParity, StepperMatchesCpuStepper) {
       SCOPED_TRACE(c.name + (precision == Precision::f16 ? " f16" : " f32"));
       const Model m = cpu_model(c.spec, 17);
       Stepper cpu(m, kStreams);
-      auto gpu = cuda_backend().make_stepper(m.spec(), m.layout(), m.params(), m.buffers(), kStreams, precision);
+      Stepper gpu(m, kStreams, LstmBackend::fast, precision, Device::cuda);
+      // Conditioned: stream 0 in style 1, stream 1 in a blend, stream 2 without a style until
+      // step 2; stream 0 changes to another blend at step 4 (after stream 1's reset, which keeps styles).
+      auto set_style = [&](int s, std::vector<float> w) {
+        w.resize(size_t(c.spec.styles), 0.0f);
+        cpu.set_style(s, w);
+        gpu.set_style(s, w);
+      };
+      if (c.spec.styles > 0) {
+        set_style(0, {0, 1, 0});
+        set_style(1, {0.5f, -0.25f, 0.75f});
+      }
       const std::vector<int32_t> tokens = random_tokens(size_t(kStreams) * kSteps, c.spec.vocab, 3);
       for (int t = 0; t < kSteps; ++t) {
         if (t == 3) {  // one stream starts over, the others carry on
           cpu.reset_stream(1);
-          gpu->reset_stream(1);
+          gpu.reset_stream(1);
         }
+        if (c.spec.styles > 0 && t == 2) set_style(2, {1, 0, 0});
+        if (c.spec.styles > 0 && t == 4) set_style(0, {0.2f, 0.3f, 0.5f});
         const std::span<const int32_t> step(tokens.data() + size_t(t) * kStreams, kStreams);
         const std::span<const float> want = cpu.step(step);  // valid until cpu's next step
-        EXPECT_LT(rel_error(gpu->step(step), want, kTiny), precision == Precision::f16 ? kF16 : kF32) << "step " << t;
+        EXPECT_LT(rel_error(gpu.step(step), want, kTiny), precision == Precision::f16 ? kF16 : kF32) << "step " << t;
       }
     }
 }
 
-// f16 on a sequence model and on a seq2one one (a non-sequence LSTM: hy out, dhy in, in half). The
-// update is SGD with weight decay, which unlike Adam is not blind to the gradients' scale: the
-// parameters must be what the CPU optimizer makes of the GPU's unscaled gradients.
+// f16 on sequence models (one conditioned) and on a seq2one one (a non-sequence LSTM: hy out, dhy
+// in, in half). The update is SGD with weight decay, which unlike Adam is not blind to the
+// gradients' scale: the parameters must be what the CPU optimizer makes of the GPU's unscaled
+// gradients.
 TEST(CudaParity, HalfPrecisionWithinStatedBounds) {
   REQUIRE_GPU();
   OptimizerSpec sgd;
   sgd.kind = OptimizerKind::sgd;
   sgd.lr = 0.05f;
   sgd.weight_decay = 0.01f;
-  for (const Case& c : {cases()[0], cases()[1]}) {
+  for (const Case& c : {cases()[0], cases()[1], cases()[4]}) {
     SCOPED_TRACE(c.name);
     Model m = cpu_model(c.spec, 19);
     auto gpu = gpu_engine(m, Precision::f16);
     const Batch b = make_batch(m, 23);
     m.seed_dropout(1);
-    const double cpu_loss = m.forward_backward(b.tokens.data(), b.targets.data());
+    const double cpu_loss = m.forward_backward(b.tokens.data(), b.targets.data(), b.sty());
     std::vector<float> grads(m.grads().size());
     double gpu_loss = 0;
     UpdateResult r{0, true};
     // A loss scale too large for this batch is halved and the update skipped: that may happen a few times.
     for (int attempt = 0; attempt < 8 && r.skipped; ++attempt) {
       gpu->seed_dropout(1);
-      gpu_loss = gpu->forward_backward(b.tokens_tm.data(), b.rows.data());
+      gpu_loss = gpu->forward_backward(b.tokens_tm.data(), b.sty_tm(), b.rows.data());
       gpu->download_grads(grads);
       r = gpu->update({sgd, 0.0f, 1});
     }
@@ -281,7 +318,7 @@ TEST(CudaParity, HalfPrecisionSkipsTheUpdateOnOverflow) {
   for (float& v : m.tensor(w)) v *= 1e4f;
   auto gpu = gpu_engine(m, Precision::f16);
   const Batch b = make_batch(m, 31);
-  gpu->forward_backward(b.tokens_tm.data(), b.rows.data());
+  gpu->forward_backward(b.tokens_tm.data(), b.sty_tm(), b.rows.data());
   const UpdateResult r = gpu->update({c.spec.optimizer, 0.0f, 1});
   EXPECT_TRUE(r.skipped);
   const Downloaded d = download(*gpu, m, 0);

@@ -32,8 +32,8 @@ class CudaEngine final : public DeviceEngine {
   void download(std::span<float> params, std::span<float> buffers, std::span<float> opt_state) override;
   void download_grads(std::span<float> grads) override;
   void seed_dropout(uint64_t seed) override { dropout_rng_ = Rng(seed); }
-  void forward(const int32_t* tokens_tm, bool training) override;
-  double forward_backward(const int32_t* tokens_tm, const int32_t* row_targets) override;
+  void forward(const int32_t* tokens_tm, const int32_t* styles_tm, bool training) override;
+  double forward_backward(const int32_t* tokens_tm, const int32_t* styles_tm, const int32_t* row_targets) override;
   std::span<const float> logits() override;
   void add_score(const int32_t* row_targets, RowScore& total) override;
   UpdateResult update(const UpdateSettings& settings) override;
@@ -63,7 +63,7 @@ class CudaEngine final : public DeviceEngine {
   std::vector<Buffer<float>> xhat_, invstd_;  // batchnorm
   std::vector<std::unique_ptr<CudnnLstm>> lstm_;
   std::vector<uint64_t> dropout_base_;  // this forward's mask of each dropout layer
-  Buffer<int32_t> tok_, tgt_, score_tgt_;
+  Buffer<int32_t> tok_, sty_, tgt_, score_tgt_;  // sty_: time-major style ids (conditioned models)
   Buffer<double> row_loss_, row_right_, partials_, scalar_, score_;
   std::vector<float> logits_host_;
   Rng dropout_rng_{0xd509};  // Network's default seed
@@ -102,6 +102,7 @@ CudaEngine::CudaEngine(const ModelSpec& spec, const ParamLayout& layout, int bat
   }
   const size_t rows = size_t(steps_.back()) * B_;
   tok_ = Buffer<int32_t>(size_t(T_) * B_);
+  if (layout_.style_slot != SIZE_MAX) sty_ = Buffer<int32_t>(size_t(T_) * B_);
   tgt_ = Buffer<int32_t>(rows);
   row_loss_ = Buffer<double>(rows);
   row_right_ = Buffer<double>(rows);
@@ -149,9 +150,17 @@ void CudaEngine::download_grads(std::span<float> grads) {
     for (float& g : grads) g /= grads_scale_;
 }
 
-void CudaEngine::forward(const int32_t* tokens_tm, bool training) {
+void CudaEngine::forward(const int32_t* tokens_tm, const int32_t* styles_tm, bool training) {
+  // The caller has checked them; again here (a host loop over T x B ids) because a style outside
+  // the table would read past it on the device.
+  check_styles(spec_, styles_tm, size_t(T_) * B_);
   ctx_.to_device(tok_.get(), tokens_tm, tok_.bytes());
   input_forward(ctx_, spec_, layout_, params_.get(), tok_.get(), T_ * B_, act_[0].get());
+  if (layout_.style_slot != SIZE_MAX) {
+    ctx_.to_device(sty_.get(), styles_tm, sty_.bytes());
+    style_forward(params_.get() + layout_.tensors[layout_.style_slot].offset, spec_.embed_dim, sty_.get(), T_ * B_,
+                  act_[0].get(), ctx_.stream);
+  }
   for (size_t i = 0; i < spec_.layers.size(); ++i) {
     const LayerSpec& l = spec_.layers[i];
     const LayerTensors P = params(i);
@@ -185,7 +194,7 @@ void CudaEngine::forward(const int32_t* tokens_tm, bool training) {
   }
 }
 
-double CudaEngine::forward_backward(const int32_t* tokens_tm, const int32_t* row_targets) {
+double CudaEngine::forward_backward(const int32_t* tokens_tm, const int32_t* styles_tm, const int32_t* row_targets) {
   const int rows = steps_.back() * B_;
   int counted = 0;
   for (int r = 0; r < rows; ++r) {
@@ -195,7 +204,7 @@ double CudaEngine::forward_backward(const int32_t* tokens_tm, const int32_t* row
     counted += row_targets[r] >= 0;
   }
   ctx_.to_device(tgt_.get(), row_targets, tgt_.bytes());
-  forward(tokens_tm, true);
+  forward(tokens_tm, styles_tm, true);
   grads_scale_ = half_ ? loss_scale_ : 1.0f;
   const float inv = 1.0f / float(counted ? counted : 1);
   softmax_xent(act_.back().get(), tgt_.get(), rows, spec_.vocab, inv, grads_scale_, dact_.back().get(),
@@ -238,6 +247,9 @@ void CudaEngine::backward() {
   if (layout_.embedding_slot != SIZE_MAX)  // overwrites the table's gradient: rows of unseen tokens get 0
     embedding_backward(grads_.get() + layout_.tensors[layout_.embedding_slot].offset, spec_.vocab, spec_.embed_dim,
                        tok_.get(), T_ * B_, dact_[0].get(), ctx_.stream);
+  if (layout_.style_slot != SIZE_MAX)  // the same over the style ids (rows of unseen styles get 0)
+    embedding_backward(grads_.get() + layout_.tensors[layout_.style_slot].offset, spec_.styles, spec_.embed_dim,
+                       sty_.get(), T_ * B_, dact_[0].get(), ctx_.stream);
 }
 
 std::span<const float> CudaEngine::logits() {

@@ -65,6 +65,12 @@ __global__ void embedding_backward_k(float* dtable, int dim, const int32_t* tok,
     dtable[int64_t(v) * dim + k] = acc;
   }
 }
+__global__ void style_forward_k(const float* table, int dim, const int32_t* style, int n, float* y) {
+  GRID_STRIDE(i, int64_t(n) * dim) y[i] += table[int64_t(style[i / dim]) * dim + i % dim];
+}
+__global__ void add_k(float* y, const float* x, int64_t n) {
+  GRID_STRIDE(i, n) y[i] += x[i];
+}
 __global__ void scalar_forward_k(const int32_t* tok, int n, int vocab, float* y) {
   GRID_STRIDE(i, n) y[i] = float(tok[i]) / float(vocab);
 }
@@ -272,6 +278,14 @@ void embedding_backward(float* dtable, int vocab, int dim, const int32_t* tok, i
                         cudaStream_t s) {
   embedding_backward_k<<<unsigned(vocab), std::min(dim, kThreads), 0, s>>>(dtable, dim, tok, n, dy);
   launched("embedding_backward");
+}
+void style_forward(const float* table, int dim, const int32_t* style, int n, float* y, cudaStream_t s) {
+  style_forward_k<<<blocks(int64_t(n) * dim), kThreads, 0, s>>>(table, dim, style, n, y);
+  launched("style_forward");
+}
+void add(float* y, const float* x, int64_t n, cudaStream_t s) {
+  add_k<<<blocks(n), kThreads, 0, s>>>(y, x, n);
+  launched("add");
 }
 void scalar_forward(const int32_t* tok, int n, int vocab, float* y, cudaStream_t s) {
   scalar_forward_k<<<blocks(n), kThreads, 0, s>>>(tok, n, vocab, y);

@@ -14,6 +14,12 @@ void embedding_forward(const float* table, int dim, const int32_t* tok, int n, f
 // dtable[v] = sum of dy[i] over the tokens i equal to v, in token order (overwrites dtable).
 void embedding_backward(float* dtable, int vocab, int dim, const int32_t* tok, int n, const float* dy,
                         cudaStream_t s);
+// Style input (a conditioned model): y[n][dim] += table[style[n]], after embedding_forward. The
+// style table's gradient is the embedding's over the style ids: embedding_backward with
+// vocab = styles (it overwrites every row, as the CPU's zeroing then accumulating in token order).
+void style_forward(const float* table, int dim, const int32_t* style, int n, float* y, cudaStream_t s);
+// The composing stepper's per-stream style vectors: y[i] += x[i] for i < n.
+void add(float* y, const float* x, int64_t n, cudaStream_t s);
 void scalar_forward(const int32_t* tok, int n, int vocab, float* y, cudaStream_t s);
 void onehot_forward(const int32_t* tok, int n, int vocab, float* y, cudaStream_t s);
 

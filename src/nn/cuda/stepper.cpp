@@ -1,6 +1,7 @@
 // The CUDA composing stepper (CudaStepper : DeviceStepper): weights uploaded once, each step runs
-// the input stage, one cuDNN time step per LSTM layer (states in, new states out, ping-pong) and the
-// dense head for all streams, then copies the logits back: one wait per step.
+// the input stage (plus each stream's style vector, for a conditioned model), one cuDNN time step
+// per LSTM layer (states in, new states out, ping-pong) and the dense head for all streams, then
+// copies the logits back: one wait per step.
 #include "nn/cuda/cudnn_lstm.hpp"
 #include "nn/cuda/kernels.hpp"
 #include "nn/cuda/stack.hpp"
@@ -17,6 +18,7 @@ class CudaStepper final : public DeviceStepper {
   void reset() override;
   void reset_stream(int s) override;
   std::span<const float> step(std::span<const int32_t> tokens) override;
+  void set_style(int s, std::span<const float> vector) override;
 
  private:
   ModelSpec spec_;
@@ -27,6 +29,7 @@ class CudaStepper final : public DeviceStepper {
   std::vector<std::unique_ptr<CudnnLstm>> lstm_;
   std::vector<Buffer<float>> h_, c_, h_next_, c_next_;  // per layer [streams][H] (lstm only)
   std::vector<Buffer<float>> act_;                      // act_[0] input, act_[i + 1] layer i
+  Buffer<float> style_;                                 // conditioned: per stream [streams][embed_dim]
   Buffer<int32_t> tok_;
   std::vector<float> logits_;
 };
@@ -55,6 +58,10 @@ CudaStepper::CudaStepper(const ModelSpec& spec, const ParamLayout& layout, std::
     act_.emplace_back(size_t(S_) * f);
   }
   tok_ = Buffer<int32_t>(size_t(S_));
+  if (spec_.styles > 0) {  // no style until set_style: zero vectors, which reset() leaves alone
+    style_ = Buffer<float>(size_t(S_) * spec_.embed_dim);
+    ctx_.zero(style_.get(), style_.bytes());
+  }
   logits_.resize(size_t(S_) * spec_.vocab);
   reset();
 }
@@ -75,6 +82,15 @@ void CudaStepper::reset_stream(int s) {
       }
 }
 
+void CudaStepper::set_style(int s, std::span<const float> vector) {
+  if (spec_.styles == 0) throw InvalidArgument("stepper: this model has no style table, so it takes no style");
+  if (s < 0 || s >= S_) throw InvalidArgument("stepper: no stream " + std::to_string(s));
+  if (vector.size() != size_t(spec_.embed_dim))
+    throw InvalidArgument("CUDA stepper: a style vector of " + std::to_string(vector.size()) +
+                          " floats for an embedding of " + std::to_string(spec_.embed_dim));
+  ctx_.to_device(style_.get() + size_t(s) * spec_.embed_dim, vector.data(), vector.size_bytes());
+}
+
 std::span<const float> CudaStepper::step(std::span<const int32_t> tokens) {
   if (tokens.size() != size_t(S_))
     throw InvalidArgument("stepper: got " + std::to_string(tokens.size()) + " tokens for " + std::to_string(S_) +
@@ -82,6 +98,7 @@ std::span<const float> CudaStepper::step(std::span<const int32_t> tokens) {
   check_tokens(tokens, spec_.vocab, "tokens");
   ctx_.to_device(tok_.get(), tokens.data(), tok_.bytes());
   input_forward(ctx_, spec_, layout_, params_.get(), tok_.get(), S_, act_[0].get());
+  if (!style_.empty()) add(act_[0].get(), style_.get(), int64_t(style_.size()), ctx_.stream);
   const float* x = act_[0].get();
   int f = input_features(spec_);
   for (size_t i = 0; i < spec_.layers.size(); ++i) {
