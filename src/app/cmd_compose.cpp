@@ -13,6 +13,7 @@
 #include "base/error.hpp"
 #include "base/file_io.hpp"
 #include "compose/composer.hpp"
+#include "compose/style_blend.hpp"
 #include "compose/originality.hpp"
 #include "music/midi_convert.hpp"
 #include "nn/trainer.hpp"
@@ -43,16 +44,25 @@ struct ComposeArgs {
 void run_compose(ComposeArgs& a) {
   a.compose.precision = nn::parse_precision(a.precision);
   a.compose.device = nn::choose_device(nn::parse_device(a.device), a.compose.precision);  // no GPU: exit 2 now
-  if (a.model.empty() == a.style.empty()) throw InvalidArgument("compose: give exactly one of --model FILE and --style NAME");
-  const fs::path model_path = a.model.empty() ? find_style(models_dir(a.models), a.style) : fs::path(a.model);
+  if (a.model.empty() && a.style.empty()) throw InvalidArgument("compose: give --style NAME or --model FILE");
+  // --style alone: an installed model of that name, or the style rows of one; with --model, a style
+  // or blend inside that model.
+  const StyleChoice choice = a.model.empty() ? resolve_style(models_dir(a.models), a.style) : StyleChoice{a.model, a.style};
+  const fs::path model_path = choice.model;
   if (!a.score.empty()) check_score_path(a.score);  // before composing, not after
   const StyleModel style = load_style_model(model_path);
+  if (style.styles.empty() && !choice.blend.empty())
+    throw InvalidArgument(model_path.string() + " has no style rows; compose with it without --style");
+  if (!style.styles.empty()) a.compose.style_weights = style_weights(style.styles, choice.blend);
   nn::set_compute_threads(a.threads);
   if (!a.primer.empty()) a.compose.primer = load_note_sequence(a.primer);
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<ComposedPiece> pieces = compose(style, a.compose);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const std::string style_text = style.styles.empty() ? "" : describe_blend(style.styles, a.compose.style_weights);
+  if (!style_text.empty()) std::printf("style: %s (%s)\n", style_text.c_str(), model_path.filename().string().c_str());
   json report{{"model", model_path.string()}, {"tokenizer", style.tokenizer->name()}, {"compose_ms", ms},
+              {"style", style_text},
               {"settings", {{"temperature", a.compose.sampling.temperature}, {"top_k", a.compose.sampling.top_k},
                             {"top_p", a.compose.sampling.top_p}, {"greedy", a.compose.sampling.greedy},
                             {"precision", a.precision}, {"device", nn::device_name(a.compose.device)},
@@ -86,7 +96,8 @@ void run_styles(const std::string& models, bool as_json) {
   const std::vector<StyleEntry> styles = list_styles(dir);
   json all = json::array();
   for (const StyleEntry& s : styles) {
-    json j{{"name", s.name}, {"path", s.path.string()}, {"tokenizer", s.tokenizer}, {"card", s.card}};
+    json j{{"name", s.name}, {"path", s.path.string()}, {"tokenizer", s.tokenizer}, {"card", s.card},
+           {"styles", s.styles}};
     if (!s.error.empty()) j["error"] = s.error;
     all.push_back(j);
     if (as_json) continue;
@@ -101,6 +112,11 @@ void run_styles(const std::string& models, bool as_json) {
                 trained_on.c_str(), s.tokenizer.c_str(),
                 c.contains("val_loss") ? std::to_string(c["val_loss"].get<double>()).c_str() : "?",
                 c.value("seconds", 0.0), c.contains("epoch") ? c["epoch"].dump().c_str() : "?");
+    if (!s.styles.empty()) {
+      std::string rows;
+      for (const auto& r : s.styles) rows += (rows.empty() ? "" : ", ") + r;
+      std::printf("%-20s styles (--style NAME or a blend NAME:0.7,NAME:0.3): %s\n", "", rows.c_str());
+    }
     // A shipped model's card (etude.card, written by `etude export`): preset, epoch and why, license.
     const json card = c.value("model_card", json::object());
     if (card.is_object() && !card.empty()) {
@@ -124,7 +140,8 @@ void add_compose_commands(CLI::App& app) {
   CLI::App* c = app.add_subcommand("compose", "Compose new pieces with a trained style model");
   ComposeOptions& o = a->compose;
   c->add_option("--model", a->model, "model file (.safetensors) written by `etude train`");
-  c->add_option("--style", a->style, "a style installed in the models folder (see `etude styles`)");
+  c->add_option("--style", a->style, "an installed style (see `etude styles`), or a blend of one model's styles: "
+                                     "chopin:0.7,pop:0.3; with --model, a style or blend inside that model");
   c->add_option("--models", a->models, "models folder (default $ETUDE_MODELS, else the project's models/)");
   c->add_option("--out", a->out, "output MIDI file (OUT-1.mid, OUT-2.mid ... with --count)")->required();
   c->add_option("--length", o.length, "tokens to compose")->capture_default_str()->check(CLI::Range(1, 1000000));

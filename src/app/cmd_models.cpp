@@ -15,6 +15,7 @@
 #include "corpus/ngram_index.hpp"
 #include "nn/model_io.hpp"
 #include "nn/trainer.hpp"
+#include "tokenize/tokenizer.hpp"
 #include "train/validation.hpp"
 
 namespace etude::app {
@@ -33,22 +34,42 @@ json parse_meta(const nn::LoadedModel& m, const char* key, const std::string& fi
 }
 
 json validation_json(const train::Validation& v, double fraction) {
-  return {{"loss", v.score.loss()}, {"accuracy", v.score.accuracy()}, {"perplexity", std::exp(v.score.loss())},
-          {"pieces", v.pieces}, {"tokens", v.tokens}, {"fraction", fraction}, {"windows", "non-overlapping, as in training"},
-          {"note", v.note}};
+  json kinds = json::object(), styles = json::array();
+  for (size_t k = 1; k < v.kind_loss.size(); ++k)
+    if (v.kind_loss[k] >= 0) kinds[token_kind_name(TokenKind(k))] = v.kind_loss[k];
+  for (const train::StyleValidation& s : v.styles)
+    styles.push_back({{"style", s.style}, {"loss", s.score.loss()}, {"accuracy", s.score.accuracy()},
+                      {"pieces", s.paths}});
+  json out{{"loss", v.score.loss()}, {"accuracy", v.score.accuracy()}, {"perplexity", std::exp(v.score.loss())},
+           {"pieces", v.pieces}, {"tokens", v.tokens}, {"fraction", fraction}, {"windows", "non-overlapping, as in training"},
+           {"note", v.note}, {"loss_by_kind", kinds}};
+  if (!styles.empty()) out["styles"] = styles;
+  else out["paths"] = v.paths;
+  return out;
 }
 
 // Validation on the stored weights of `m` (loaded from a file, so rounded to its dtype).
-train::Validation validate(nn::LoadedModel& m, const std::string& file, const fs::path& dir, double fraction,
-                           unsigned threads) {
+train::Validation validate(nn::LoadedModel& m, const std::string& file, const std::vector<std::string>& dirs,
+                           double fraction, unsigned threads) {
   auto it = m.metadata.find(nn::kMetaTokenizer);
   if (it == m.metadata.end()) throw FormatError(file + ": no etude.tokenizer in the metadata (save it with `etude train`)");
   nn::set_compute_threads(int(threads));
-  return train::validate_model(m.model, json::parse(it->second), dir, fraction, threads);
+  const json styles = parse_meta(m, nn::kMetaStyles, file);
+  std::vector<std::string> names;
+  if (styles.is_array())
+    for (const auto& s : styles) names.push_back(s.get<std::string>());
+  return train::validate_model(m.model, json::parse(it->second), std::vector<fs::path>(dirs.begin(), dirs.end()), names,
+                               fraction, threads);
+}
+std::string joined(const std::vector<std::string>& dirs) {
+  std::string out;
+  for (const auto& d : dirs) out += (out.empty() ? "" : " ") + d;
+  return out;
 }
 
 struct ExportArgs {
-  std::string source, out, dtype = "bf16", card, corpus;
+  std::string source, out, dtype = "bf16", card;
+  std::vector<std::string> corpus;
   double val_fraction = 0.1;
   int threads = 0;
 };
@@ -87,16 +108,16 @@ void run_export(const ExportArgs& a) {
               nn::dtype_name(dtype), src.model.params().size());
 }
 
-void run_evaluate(const std::string& model, const std::string& dir, double fraction, bool fraction_given,
+void run_evaluate(const std::string& model, const std::vector<std::string>& dirs, double fraction, bool fraction_given,
                   int threads, bool as_json) {
   nn::LoadedModel m = nn::load_model(model);
   const json card = parse_meta(m, kMetaCard, model);
   const json recorded = card.value("validation", json::object());
   if (!fraction_given) fraction = recorded.value("fraction", fraction);
-  const train::Validation v = validate(m, model, dir, fraction, unsigned(threads));
+  const train::Validation v = validate(m, model, dirs, fraction, unsigned(threads));
   json out = validation_json(v, fraction);
   out["model"] = model;
-  out["folder"] = dir;
+  out["folder"] = joined(dirs);
   if (recorded.contains("loss")) {
     out["card_loss"] = recorded["loss"];
     out["difference"] = v.score.loss() - recorded["loss"].get<double>();
@@ -106,7 +127,10 @@ void run_evaluate(const std::string& model, const std::string& dir, double fract
     return;
   }
   std::printf("validation loss %.4f nats/token (perplexity %.2f), accuracy %.3f over %zu pieces (%zu tokens) of %s\n",
-              v.score.loss(), std::exp(v.score.loss()), v.score.accuracy(), v.pieces, v.tokens, dir.c_str());
+              v.score.loss(), std::exp(v.score.loss()), v.score.accuracy(), v.pieces, v.tokens, joined(dirs).c_str());
+  for (const train::StyleValidation& s : v.styles)
+    std::printf("  %-14s loss %.4f, accuracy %.3f (%zu pieces)\n", s.style.c_str(), s.score.loss(), s.score.accuracy(),
+                s.paths.size());
   if (out.contains("card_loss"))
     std::printf("model card: %.4f (difference %+.5f)\n", out["card_loss"].get<double>(), out["difference"].get<double>());
 }
@@ -120,7 +144,8 @@ void add_model_commands(CLI::App& app) {
   x->add_option("--out", e->out, "the shipped file, e.g. models/chopin.safetensors")->required();
   x->add_option("--dtype", e->dtype, "weight storage: bf16, f16 or f32")->capture_default_str();
   x->add_option("--card", e->card, "model card JSON (source, license, why this epoch, ...) stored as etude.card");
-  x->add_option("--corpus", e->corpus, "the folder it was trained on: measure the stored weights' validation loss into the card");
+  x->add_option("--corpus", e->corpus, "the folders it was trained on: measure the stored weights' validation loss into the card")
+      ->expected(1, -1);
   x->add_option("--val-fraction", e->val_fraction, "the training run's --val-fraction")->capture_default_str()->check(CLI::Range(0.0, 0.5));
   x->add_option("--threads", e->threads, "compute threads (0 = every core)")->capture_default_str()->check(CLI::Range(0, 1024));
   x->footer("The card gains storage, parameters, training_record (etude.training) and validation. Exit codes: 0 written, "
@@ -128,7 +153,8 @@ void add_model_commands(CLI::App& app) {
   x->callback([e] { run_export(*e); });
 
   struct EvalArgs {
-    std::string model, dir;
+    std::string model;
+    std::vector<std::string> dir;
     double fraction = 0.1;
     int threads = 0;
     bool json = false;
@@ -136,7 +162,7 @@ void add_model_commands(CLI::App& app) {
   auto v = std::make_shared<EvalArgs>();
   CLI::App* ev = app.add_subcommand("evaluate", "Validation loss and accuracy of a model on the split `etude train` uses");
   ev->add_option("--model", v->model, "model file (.safetensors)")->required();
-  ev->add_option("DIR", v->dir, "the folder the model was trained on")->required();
+  ev->add_option("DIR", v->dir, "the folders the model was trained on")->required();
   CLI::Option* fraction = ev->add_option("--val-fraction", v->fraction, "share held out (default: the card's, else 0.1)")
                               ->check(CLI::Range(0.0, 0.5));
   ev->add_option("--threads", v->threads, "compute threads (0 = every core)")->capture_default_str()->check(CLI::Range(0, 1024));

@@ -14,10 +14,12 @@
 #include "app/commands.hpp"
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "compose/style_model.hpp"
 #include "nn/trainer.hpp"
 #include "train/train_run.hpp"
 
 namespace etude::app {
+namespace fs = std::filesystem;
 namespace {
 using Clock = std::chrono::steady_clock;
 
@@ -102,12 +104,30 @@ class ProgressPrinter {
 
 }  // namespace
 
+static std::string join_paths(const std::vector<std::string>& dirs) {
+  std::string out;
+  for (const auto& d : dirs) out += (out.empty() ? "" : " ") + d;
+  return out;
+}
+
 void add_train_commands(CLI::App& app) {
   auto c = std::make_shared<train::TrainConfig>();
   auto transpose = std::make_shared<std::string>("-5..6");
   auto config_file = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("train", "Learn a style from a folder of MIDI files (checkpoints, graphs, resume)");
-  cmd->add_option("DIR", c->corpus_dir, "folder of MIDI files (subfolders are styles)")->required();
+  auto dirs = std::make_shared<std::vector<std::string>>();
+  auto from = std::make_shared<std::string>();
+  auto models = std::make_shared<std::string>();
+  auto styles = std::make_shared<std::string>("auto");
+  auto tune = std::make_shared<std::string>("all");
+  cmd->add_option("DIR", *dirs, "folders of MIDI files trained together (subfolders are styles)")->required();
+  cmd->add_option("--from", *from, "fine-tune: start from this model file or installed model (e.g. piano); the "
+                                   "folders' styles become new style rows");
+  cmd->add_option("--models", *models, "where --from NAME is looked up (default: $ETUDE_MODELS, else models/)");
+  cmd->add_option("--styles", *styles, "style table: auto (when 2+ styles or --from has one), on or off")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "on", "off"}));
+  cmd->add_option("--tune", *tune, "with --from: train every weight (all) or only the style rows (styles)")
+      ->capture_default_str()->check(CLI::IsMember({"all", "styles"}));
   cmd->add_option("--out", c->out, "run folder: checkpoints, best/last model, history.csv, plots, summary.json")
       ->required();
   cmd->add_option("--tokenizer", c->tokenizer, "beats, events, notes or seed")->capture_default_str();
@@ -136,7 +156,23 @@ void add_train_commands(CLI::App& app) {
   cmd->add_option("--patience", c->patience, "stop after this many epochs without a better validation loss; 0 = off")
       ->capture_default_str()->check(CLI::Range(0, 1000000));
   cmd->add_flag("--resume", c->resume, "continue the interrupted run in --out from its last saved state");
-  cmd->callback([c, transpose, config_file, cmd] {
+  cmd->callback([c, transpose, config_file, cmd, dirs, from, models, styles, tune] {
+    c->corpus_dir = dirs->front();
+    c->extra_dirs.assign(dirs->begin() + 1, dirs->end());
+    c->style_table = *styles == "on" ? train::StyleTable::on : *styles == "off" ? train::StyleTable::off
+                                                                                : train::StyleTable::automatic;
+    c->tune = *tune == "styles" ? train::FineTune::styles : train::FineTune::all;
+    if (c->tune == train::FineTune::styles && from->empty())
+      throw InvalidArgument("--tune styles fine-tunes a base model: give --from too");
+    if (!from->empty()) {
+      if (cmd->count("--tokenizer") || cmd->count("--preset") || !config_file->empty())
+        throw InvalidArgument("--from: the base model fixes the tokenizer and the network; leave out --tokenizer, "
+                              "--preset and --config");
+      c->from = fs::exists(*from) || from->find('/') != std::string::npos || from->ends_with(".safetensors")
+                    ? fs::path(*from)
+                    : find_style(models_dir(*models), *from);
+      if (!fs::exists(c->from)) throw IoError("--from " + c->from.string() + ": no such model file");
+    }
     if (c->resume && cmd->count("--epochs") == 0) c->epochs = 0;  // keep the run's own
     parse_transpose(*transpose, *c);
     nn::parse_device(c->device), nn::parse_precision(c->precision);  // bad values: exit 2 before any work
@@ -154,7 +190,7 @@ void add_train_commands(CLI::App& app) {
     std::printf("%s after %d epochs; best epoch %d (validation loss %.4f): %s\n", r.stop_reason.c_str(),
                 r.epochs_done, r.best_epoch, r.best_val_loss, r.best_model.string().c_str());
     if (r.stop_reason == "interrupted" || r.stop_reason == "time limit")
-      std::printf("continue with: etude train %s --out %s --resume\n", c->corpus_dir.string().c_str(),
+      std::printf("continue with: etude train %s --out %s --resume\n", join_paths(*dirs).c_str(),
                   c->out.string().c_str());
   });
 }

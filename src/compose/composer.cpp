@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/error.hpp"
+#include "compose/style_blend.hpp"
 #include "music/sequence_ops.hpp"
 #include "nn/inference.hpp"
 
@@ -70,6 +71,12 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
     rngs.emplace_back(pieces[s].seed);
   }
   nn::Stepper stepper(*style.model, N, nn::LstmBackend::fast, o.precision, o.device);
+  if (style.model->spec().styles > 0) {  // every stream in the asked style or blend (else all equally)
+    const std::vector<float> w = o.style_weights.empty() ? style_weights(style.styles, "") : o.style_weights;
+    for (int s = 0; s < N; ++s) stepper.set_style(s, w);
+  } else if (!o.style_weights.empty()) {
+    throw InvalidArgument(style.path.string() + " has no style rows, so it cannot be asked for a style or a blend");
+  }
   std::vector<int32_t> input(N);
   std::span<const float> logits;
   auto feed = [&](int32_t token) {  // the same token into every stream (BOS and the primer)

@@ -29,6 +29,9 @@ struct ComposeOptions {
   // the largest, and 9 of 20 seeds gave the same 500 tokens as f32).
   nn::Precision precision = nn::Precision::f32;  // f16: CUDA only (half LSTM steps); bf16: CPU only
   nn::Device device = nn::Device::cpu;  // cuda: the steps run on the GPU (the CUDA plugin's stepper)
+  // A conditioned model's style: one weight per style row (style_weights(): a style or a blend);
+  // empty: every style equally. A model without style rows refuses weights.
+  std::vector<float> style_weights;
 };
 
 struct ComposedPiece {

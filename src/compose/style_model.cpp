@@ -28,11 +28,15 @@ StyleModel load_style_model(const fs::path& path) {
     out.tokenizer = make_tokenizer(nlohmann::json::parse(*tok));
     if (const std::string* card = meta(nn::kMetaTraining)) out.card = nlohmann::json::parse(*card);
     if (const std::string* card = meta(kMetaCard)) out.model_card = nlohmann::json::parse(*card);
+    if (const std::string* styles = meta(nn::kMetaStyles)) out.styles = nlohmann::json::parse(*styles).get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
-    throw FormatError(what + ": metadata is not valid JSON (" + e.what() + "); re-save the model");
+    throw FormatError(what + ": metadata is not valid JSON or of the wrong shape (" + e.what() + "); re-save the model");
   } catch (const InvalidArgument& e) {
     throw FormatError(what + ": etude.tokenizer: " + e.what());
   }
+  if (int(out.styles.size()) != out.model->spec().styles)
+    throw FormatError(what + ": the model has " + std::to_string(out.model->spec().styles) + " style rows but etude.styles names " +
+                      std::to_string(out.styles.size()));
   if (out.tokenizer->vocab_size() != out.model->spec().vocab)
     throw FormatError(what + ": the tokenizer has " + std::to_string(out.tokenizer->vocab_size()) +
                       " tokens but the model's vocabulary is " + std::to_string(out.model->spec().vocab) +
@@ -47,6 +51,7 @@ StyleEntry describe_style(const fs::path& path) {
   try {
     StyleModel m = load_style_model(path);
     s.tokenizer = m.tokenizer->name();
+    s.styles = m.styles;
     s.card = std::move(m.card);
     if (!m.model_card.empty()) s.card["model_card"] = std::move(m.model_card);
   } catch (const Error& err) {

@@ -27,6 +27,7 @@ struct StyleModel {
   std::optional<NgramIndex> ngrams;      // from etude.ngrams; absent in files saved without one
   nlohmann::json card = nlohmann::json::object();  // etude.training (epoch, val_loss, seconds, ...)
   nlohmann::json model_card = nlohmann::json::object();  // etude.card; {} when the file has none
+  std::vector<std::string> styles;       // etude.styles: the names of a conditioned model's style rows
 };
 
 // IoError for a missing file; FormatError naming the file for anything corrupt or missing inside
@@ -40,6 +41,7 @@ struct StyleEntry {
   std::string name;  // file stem
   std::filesystem::path path;
   std::string tokenizer;                           // empty when the file could not be read
+  std::vector<std::string> styles;                 // a conditioned model's style rows
   nlohmann::json card = nlohmann::json::object();  // etude.training, plus "model_card": etude.card when present
   std::string error;                               // why the file could not be read, else empty
 };

@@ -45,6 +45,16 @@ void NgramIndex::finish() {
   entries_.erase(std::unique(entries_.begin(), entries_.end()), entries_.end());
 }
 
+void NgramIndex::merge(const NgramIndex& other, const std::string& prefix) {
+  if (other.n_ != n_)
+    throw InvalidArgument("n-gram indexes of " + std::to_string(n_) + "- and " + std::to_string(other.n_) +
+                          "-grams cannot be merged");
+  const auto offset = static_cast<int32_t>(pieces_.size());
+  for (const std::string& name : other.pieces_) pieces_.push_back(prefix + name);
+  for (const Entry& e : other.entries_) entries_.push_back({e.hash, e.piece + offset});
+  finish();
+}
+
 template <class Fn>
 void NgramIndex::for_each_run(std::span<const uint8_t> pitches, Fn&& fn) const {
   std::vector<std::pair<int32_t, size_t>> previous, current;  // (piece, grams), sorted by piece

@@ -30,6 +30,8 @@ class NgramIndex {
   // Adds every n-gram of one piece; returns the piece id. Call finish() once after the last one.
   int32_t add_piece(const std::string& name, std::span<const uint8_t> pitches);
   void finish();  // sorts and deduplicates; queries need it
+  // Adds every piece of `other` (same n), names prefixed with `prefix`; finishes.
+  void merge(const NgramIndex& other, const std::string& prefix);
   const std::vector<std::string>& pieces() const { return pieces_; }
   size_t size() const { return entries_.size(); }
 

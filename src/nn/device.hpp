@@ -87,11 +87,13 @@ class DeviceEngine {
   // Dropout masks are drawn as Network draws them (one Rng::next() per dropout layer and forward,
   // element i masked by Rng::hash(base + i)), so a CPU and a GPU run of one seed agree.
   virtual void seed_dropout(uint64_t seed) = 0;
-  // tokens time-major [T][B] (checked by the caller). Training mode: dropout and batch statistics.
-  virtual void forward(const int32_t* tokens_tm, bool training) = 0;
+  // tokens time-major [T][B] (checked by the caller); styles_tm likewise, the style row of every
+  // token for a conditioned model (spec.styles > 0), else nullptr. Training mode: dropout and batch
+  // statistics.
+  virtual void forward(const int32_t* tokens_tm, const int32_t* styles_tm, bool training) = 0;
   // Training forward, softmax cross-entropy and backward. targets: one per logit row (-1: not
   // counted), laid out by logit_row_targets. Returns the mean loss.
-  virtual double forward_backward(const int32_t* tokens_tm, const int32_t* row_targets) = 0;
+  virtual double forward_backward(const int32_t* tokens_tm, const int32_t* styles_tm, const int32_t* row_targets) = 0;
   // The last forward's logits, copied to the host: [logit_steps * B][vocab], time-major.
   virtual std::span<const float> logits() = 0;
   // Adds the last forward's rows whose target is >= 0 (row_targets as forward_backward takes them)
@@ -108,10 +110,13 @@ class DeviceStepper {
   virtual void reset_stream(int s) = 0;
   // Feeds tokens[s] to stream s; returns the logits [streams][vocab] on the host.
   virtual std::span<const float> step(std::span<const int32_t> tokens) = 0;
+  // Conditioned models: the vector added to stream s's token embedding from now on (embed_dim
+  // floats: a style row or a blend of rows, computed by the host).
+  virtual void set_style(int s, std::span<const float> vector) = 0;
 };
 
 // The plugin's one exported symbol, etude_cuda_backend(), returns this table.
-inline constexpr int kCudaPluginAbi = 2;
+inline constexpr int kCudaPluginAbi = 3;
 struct CudaBackendApi {
   int abi = kCudaPluginAbi;
   CudaStatus (*probe)();  // device 0, or why there is none

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <numeric>
 
 #include "base/error.hpp"
@@ -46,6 +47,7 @@ Stepper::Stepper(const Model& model, int streams, LstmBackend backend, Precision
   const ModelSpec& spec = model.spec();
   const ParamLayout& layout = model.layout();
   const size_t n = spec.layers.size();
+  if (spec.styles > 0) style_.assign(size_t(streams) * spec.embed_dim, 0.0f);
   const bool fast = backend == LstmBackend::fast;
   if (fast) lstm_.resize(n);  // empty: the reference backend
   else kernels_.resize(n);
@@ -60,7 +62,8 @@ Stepper::Stepper(const Model& model, int streams, LstmBackend backend, Precision
     const int out = layout.features[i];
     if (l.kind == LayerKind::lstm) {
       const LstmParams p{P(0), P(1), P(2), P(3)};
-      const bool table = fast && i == 0 && double(spec.vocab) * f * 4 * out <= kTableMacs;
+      // (a conditioned model adds its stream's style vector to the embedding first: no table)
+      const bool table = fast && i == 0 && spec.styles == 0 && double(spec.vocab) * f * 4 * out <= kTableMacs;
       if (table) {  // the input stage of every token, then its gates
         std::vector<int32_t> all(spec.vocab);
         std::iota(all.begin(), all.end(), 0);
@@ -133,6 +136,25 @@ void Stepper::reset_stream(int s) {
       }
 }
 
+void Stepper::set_style(int s, std::span<const float> weights) {
+  const ModelSpec& spec = model_.spec();
+  if (spec.styles == 0) throw InvalidArgument("stepper: this model has no style table, so it takes no style");
+  if (s < 0 || s >= streams_) throw InvalidArgument("stepper: no stream " + std::to_string(s));
+  if (weights.size() != size_t(spec.styles))
+    throw InvalidArgument("stepper: " + std::to_string(weights.size()) + " style weights for a model of " +
+                          std::to_string(spec.styles) + " styles");
+  const int D = spec.embed_dim;
+  std::vector<float> v(size_t(D), 0.0f);
+  const float* table = model_.tensor(model_.layout().tensors[model_.layout().style_slot]).data();
+  for (size_t k = 0; k < weights.size(); ++k) {
+    if (!std::isfinite(weights[k])) throw InvalidArgument("stepper: style weight " + std::to_string(k) + " is not finite");
+    if (weights[k] == 0.0f) continue;
+    for (int d = 0; d < D; ++d) v[size_t(d)] += weights[k] * table[k * size_t(D) + size_t(d)];
+  }
+  if (device_) return device_->set_style(s, v);
+  std::copy(v.begin(), v.end(), style_.begin() + size_t(s) * D);
+}
+
 std::span<const float> Stepper::step(std::span<const int32_t> tokens) {
   if (tokens.size() != size_t(streams_))
     throw InvalidArgument("stepper: got " + std::to_string(tokens.size()) + " tokens for " +
@@ -141,6 +163,8 @@ std::span<const float> Stepper::step(std::span<const int32_t> tokens) {
   if (device_) return device_->step(tokens);
   if (table_.empty()) {
     input_forward(model_, tokens.data(), streams_, act_[0].data());
+    if (!style_.empty())
+      for (size_t k = 0; k < style_.size(); ++k) act_[0][k] += style_[k];
   } else {
     for (int b = 0; b < streams_; ++b) rows_[b] = table_.data() + size_t(tokens[b]) * table_row_;
   }

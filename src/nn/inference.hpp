@@ -44,6 +44,11 @@ class Stepper {
   static constexpr double kTableMacs = double(1 << 29);
   void reset();                 // every stream back to the zero state
   void reset_stream(int s);     // one stream back to the zero state
+  // Conditioned models (spec.styles > 0): stream s composes in the blend sum_k weights[k] x style
+  // row k (one weight per style; a single style is a one-hot weight). Kept until set again (reset
+  // keeps it); a stream never set has no style vector (all weights zero). InvalidArgument for a
+  // model without styles or weights of the wrong count or not finite.
+  void set_style(int s, std::span<const float> weights);
   // Feeds tokens[s] to stream s; returns the logits [streams][vocab], valid until the next step.
   std::span<const float> step(std::span<const int32_t> tokens);
   // Feeds a whole sequence to a single-stream stepper; returns logits [tokens][vocab].
@@ -76,6 +81,7 @@ class Stepper {
   std::vector<const float*> rows_;                           // per stream: its token's table row
   std::vector<std::vector<float>> h_, c_, h_next_, c_next_;  // per layer [streams][H]
   std::vector<std::vector<float>> act_;                      // act_[0] input, act_[i+1] layer i
+  std::vector<float> style_;                                 // conditioned: per stream [streams][dim]
 };
 
 }  // namespace etude::nn

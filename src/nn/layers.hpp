@@ -58,6 +58,22 @@ void embedding_backward(Real* dtable, int dim, const int32_t* tok, int n, const 
   }
 }
 
+// Style input: y[n] += table[style[n]], the style's learned vector added to the token's embedding
+// (styles already checked to lie in [0, styles)).
+template <class Real>
+void style_forward(const Real* table, int dim, const int32_t* style, int n, Real* y) {
+  for (int i = 0; i < n; ++i) {
+    const Real* row = table + int64_t{style[i]} * dim;
+    Real* out = y + int64_t{i} * dim;
+    for (int k = 0; k < dim; ++k) out[k] += row[k];
+  }
+}
+// Accumulates into dtable (the caller zeroes it first): the same gradient the embedding gets.
+template <class Real>
+void style_backward(Real* dtable, int dim, const int32_t* style, int n, const Real* dy) {
+  embedding_backward(dtable, dim, style, n, dy);
+}
+
 // Scalar input: one feature, token / vocab. One-hot input: vocab features.
 template <class Real>
 void scalar_forward(const int32_t* tok, int n, int vocab, Real* y) {

@@ -4,6 +4,8 @@
 // Tensor names follow an equivalent PyTorch nn.Module with one submodule per layer, named by the
 // layer's type and its index in "layers" (the embedding has none):
 //   embedding.weight                      nn.Embedding(vocab, dim).weight          [vocab][dim]
+//   style_embedding.weight                nn.Embedding(styles, dim).weight         [styles][dim]
+//                                         (added: x = embedding(token) + style_embedding(style))
 //   lstm.<i>.weight_ih_l0 / weight_hh_l0  nn.LSTM(in, units).weight_ih_l0 / _hh    [4H][in] / [4H][H]
 //   lstm.<i>.bias_ih_l0 / bias_hh_l0      gate order i, f, g, o                    [4H]
 //   dense.<i>.weight / dense.<i>.bias     nn.Linear(in, units)                     [out][in] / [out]
@@ -22,6 +24,8 @@ namespace etude::nn {
 inline constexpr const char* kMetaModel = "etude.model";         // the model JSON
 inline constexpr const char* kMetaTokenizer = "etude.tokenizer";  // opaque JSON from the caller
 inline constexpr const char* kMetaTraining = "etude.training";    // opaque JSON from the caller
+// A conditioned model's style names, a JSON array: entry k names row k of style_embedding.weight.
+inline constexpr const char* kMetaStyles = "etude.styles";
 
 struct LoadedModel {
   Model model;

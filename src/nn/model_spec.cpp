@@ -114,9 +114,10 @@ ModelSpec parse_model_spec(const json& j) {
                           "schedule"});
   ModelSpec s;
   if (!j.contains("input")) bad("model", "missing \"input\" ({\"type\": \"embedding\", \"dim\": 256})");
-  check_keys(j.at("input"), "input", {"type", "dim"});
+  check_keys(j.at("input"), "input", {"type", "dim", "styles"});
   s.input = get_enum(j.at("input"), "type", "input", InputKind::embedding, kInputs);
   get(j.at("input"), "dim", "input", s.embed_dim);
+  get(j.at("input"), "styles", "input", s.styles);
   if (!j.contains("vocab")) bad("model", "missing \"vocab\" (number of tokens)");
   get(j, "vocab", "model", s.vocab);
   if (!j.contains("layers") || !j.at("layers").is_array()) bad("model", "missing \"layers\" array");
@@ -156,6 +157,7 @@ ModelSpec parse_model_spec(const json& j) {
 json model_spec_to_json(const ModelSpec& s) {
   json input = {{"type", enum_name(s.input, kInputs)}};
   if (s.input == InputKind::embedding) input["dim"] = s.embed_dim;
+  if (s.styles > 0) input["styles"] = s.styles;
   json layers = json::array();
   for (const LayerSpec& l : s.layers) {
     json o = {{"type", enum_name(l.kind, kLayers)}};
@@ -196,11 +198,15 @@ void validate_model_spec(const ModelSpec& s) {
   auto fail = [](const std::string& msg) { throw InvalidArgument("model: " + msg); };
   // Sizes are bounded so a model JSON (from a file or --config) can never make the parameter
   // count overflow or ask for terabytes: far above any model Etude trains.
-  constexpr int kMaxVocab = 1 << 20, kMaxWidth = 1 << 16;
+  constexpr int kMaxVocab = 1 << 20, kMaxWidth = 1 << 16, kMaxStyles = 1 << 12;
   if (s.vocab < 2 || s.vocab > kMaxVocab)
     fail("vocab must be in 2.." + std::to_string(kMaxVocab) + " (got " + std::to_string(s.vocab) + ")");
   if (s.input == InputKind::embedding && (s.embed_dim < 1 || s.embed_dim > kMaxWidth))
     fail("input.dim must be in 1.." + std::to_string(kMaxWidth));
+  if (s.styles < 0 || s.styles > kMaxStyles)
+    fail("input.styles must be in 0.." + std::to_string(kMaxStyles) + " (got " + std::to_string(s.styles) + ")");
+  if (s.styles > 0 && s.input != InputKind::embedding)
+    fail("input.styles needs {\"type\": \"embedding\"}: the style vectors are added to the token embedding");
   if (s.window < 1 || s.batch < 1) fail("window and batch must be positive");
   if (s.clip < 0) fail("clip must be >= 0 (0 turns clipping off)");
   if (s.layers.empty() || s.layers.back().kind != LayerKind::dense ||

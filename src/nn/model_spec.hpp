@@ -52,6 +52,10 @@ struct ScheduleSpec {
 struct ModelSpec {
   InputKind input = InputKind::embedding;
   int embed_dim = 256;  // embedding only
+  // Style conditioning (embedding only): a learned table of `styles` vectors of embed_dim, one per
+  // style; the input at every step is embedding[token] + style vector (a blend: a weighted sum of
+  // rows). 0: an unconditioned model, as before.
+  int styles = 0;
   int vocab = 0;        // number of tokens (required)
   std::vector<LayerSpec> layers;
   Mode mode = Mode::seq2seq;

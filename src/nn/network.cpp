@@ -37,6 +37,7 @@ ParamLayout make_layout(const ModelSpec& spec) {
   };
   if (spec.input == InputKind::embedding)
     L.embedding_slot = add("embedding.weight", {spec.vocab, spec.embed_dim}, true);
+  if (spec.styles > 0) L.style_slot = add("style_embedding.weight", {spec.styles, spec.embed_dim}, true);
   int f = input_features(spec);
   for (size_t i = 0; i < spec.layers.size(); ++i) {
     const LayerSpec& l = spec.layers[i];
@@ -64,7 +65,7 @@ ParamLayout make_layout(const ModelSpec& spec) {
 
 template <class Real>
 struct Network<Real>::Work {
-  std::vector<int32_t> tok, tgt;              // time-major tokens [T][B]; targets per logit row
+  std::vector<int32_t> tok, sty, tgt;         // time-major tokens and styles [T][B]; targets per logit row
   std::vector<std::vector<Real>> act, dact;   // act[0]: input features; act[i+1]: layer i output
   std::vector<int> steps;                     // steps[i]: time length of act[i]
   std::vector<std::vector<Real>> aux, aux2;   // lstm: full y; dropout: mask; batchnorm: xhat, invstd
@@ -136,6 +137,7 @@ void Network<Real>::prepare(int batch, int time, LstmBackend backend, Precision 
   w->precision = precision;
   const size_t n_layers = spec_.layers.size();
   w->tok.resize(size_t(B_) * T_);
+  if (spec_.styles > 0) w->sty.resize(size_t(B_) * T_);
   w->steps = activation_steps(spec_, T_);
   int f = input_features(spec_);
   w->act.emplace_back(size_t(T_) * B_ * f);
@@ -170,16 +172,21 @@ void Network<Real>::prepare(int batch, int time, LstmBackend backend, Precision 
 }
 
 template <class Real>
-void Network<Real>::forward(const int32_t* tokens, bool training) {
+void Network<Real>::forward(const int32_t* tokens, bool training, const int32_t* styles) {
   if (!work_) throw InvalidArgument("forward: call prepare(batch, time) first");
   Work& w = *work_;
   check_tokens({tokens, size_t(B_) * T_}, spec_.vocab, "tokens");
+  check_styles(spec_, styles, size_t(B_) * T_);
   to_time_major(tokens, B_, T_, w.tok.data());
+  if (styles) to_time_major(styles, B_, T_, w.sty.data());
   const int n0 = B_ * T_;
   switch (spec_.input) {
     case InputKind::embedding:
       embedding_forward(tensor(layout_.tensors[layout_.embedding_slot]).data(), spec_.embed_dim, w.tok.data(), n0,
                         w.act[0].data());
+      if (layout_.style_slot != SIZE_MAX)
+        style_forward(tensor(layout_.tensors[layout_.style_slot]).data(), spec_.embed_dim, w.sty.data(), n0,
+                      w.act[0].data());
       break;
     case InputKind::scalar: scalar_forward(w.tok.data(), n0, spec_.vocab, w.act[0].data()); break;
     case InputKind::onehot: onehot_forward(w.tok.data(), n0, spec_.vocab, w.act[0].data()); break;
@@ -224,8 +231,8 @@ void Network<Real>::forward(const int32_t* tokens, bool training) {
 }
 
 template <class Real>
-double Network<Real>::forward_backward(const int32_t* tokens, const int32_t* targets) {
-  forward(tokens, true);
+double Network<Real>::forward_backward(const int32_t* tokens, const int32_t* targets, const int32_t* styles) {
+  forward(tokens, true, styles);
   Work& w = *work_;
   const int steps = w.steps.back(), rows = steps * B_;
   check_tokens({targets, spec_.mode == Mode::seq2seq ? size_t(B_) * T_ : size_t(B_)}, spec_.vocab, "targets");
@@ -274,6 +281,11 @@ double Network<Real>::forward_backward(const int32_t* tokens, const int32_t* tar
     const TensorSlot& e = layout_.tensors[layout_.embedding_slot];
     std::fill_n(grads_.data() + e.offset, e.size(), Real(0));
     embedding_backward(grads_.data() + e.offset, spec_.embed_dim, w.tok.data(), B_ * T_, w.dact[0].data());
+  }
+  if (layout_.style_slot != SIZE_MAX) {
+    const TensorSlot& e = layout_.tensors[layout_.style_slot];
+    std::fill_n(grads_.data() + e.offset, e.size(), Real(0));
+    style_backward(grads_.data() + e.offset, spec_.embed_dim, w.sty.data(), B_ * T_, w.dact[0].data());
   }
   return loss;
 }

@@ -33,6 +33,7 @@ struct ParamLayout {
   std::vector<std::vector<size_t>> layer_slots;
   std::vector<int> features;  // features[i]: output features of layer i (-1 = input stage)
   size_t embedding_slot = SIZE_MAX;
+  size_t style_slot = SIZE_MAX;  // style_embedding.weight [styles][dim] when the model is conditioned
   size_t param_count = 0, buffer_count = 0;
   const TensorSlot* find(const std::string& name) const;
 };
@@ -74,7 +75,8 @@ class Network {
   Network& operator=(Network&&) noexcept;
 
   // PyTorch's default inits (uniform +-1/sqrt(fan) for lstm/dense, N(0,1) embedding), then the
-  // lstm forget-gate bias_ih slice set to forget_bias.
+  // lstm forget-gate bias_ih slice set to forget_bias. Style rows start at zero (the model begins as
+  // an unconditioned one; no draw is spent on them, so unconditioned models init as before).
   void init_random(uint64_t seed);
 
   const ModelSpec& spec() const { return spec_; }
@@ -96,10 +98,12 @@ class Network {
 
   // tokens [B][T] row-major (batch-major, as a caller slices windows). Training mode draws dropout
   // masks and uses batch statistics (updating the running ones). Returns nothing; see logits().
-  void forward(const int32_t* tokens, bool training);
+  // styles [B][T], the style row of every token: required by a conditioned model (spec.styles > 0),
+  // refused by one without styles.
+  void forward(const int32_t* tokens, bool training, const int32_t* styles = nullptr);
   // Training forward + loss + backward; grads() is overwritten. targets: [B][T] for seq2seq,
   // [B] for seq2one. Returns the mean cross-entropy.
-  double forward_backward(const int32_t* tokens, const int32_t* targets);
+  double forward_backward(const int32_t* tokens, const int32_t* targets, const int32_t* styles = nullptr);
   // Logits of the last forward, time-major [rows/B][B][vocab]; rows = B*T, or B when the stack
   // ends with a non-sequence lstm.
   std::span<const Real> logits() const;
@@ -127,6 +131,17 @@ inline void check_tokens(std::span<const int32_t> tokens, int vocab, const char*
     if (tokens[i] < 0 || tokens[i] >= vocab)
       throw InvalidArgument(std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(tokens[i]) +
                             " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+}
+
+// Checks a style input against the model: present exactly when the model is conditioned, and every
+// row inside its style table. Inline: the CUDA plugin checks with it too.
+inline void check_styles(const ModelSpec& spec, const int32_t* styles, size_t n) {
+  if (spec.styles == 0 && styles)
+    throw InvalidArgument("this model has no style table: it takes no styles (train it with styles to condition it)");
+  if (spec.styles > 0 && !styles)
+    throw InvalidArgument("this model is conditioned on " + std::to_string(spec.styles) +
+                          " styles: give the style of every token");
+  if (styles) check_tokens({styles, n}, spec.styles, "styles");
 }
 
 }  // namespace etude::nn

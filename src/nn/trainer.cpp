@@ -45,14 +45,23 @@ Trainer::Trainer(Model& model, int batch, int time, Optimizer optimizer, TrainOp
 
 Trainer::~Trainer() = default;
 
-double Trainer::forward_backward(const int32_t* tokens, const int32_t* targets) {
-  if (!engine_) return model_.forward_backward(tokens, targets);
+double Trainer::forward_backward(const int32_t* tokens, const int32_t* targets, const int32_t* styles) {
+  if (!engine_) return model_.forward_backward(tokens, targets, styles);
   const ModelSpec& s = model_.spec();
-  check_tokens({tokens, tokens_tm_.size()}, s.vocab, "tokens");
   check_tokens({targets, s.mode == Mode::seq2seq ? tokens_tm_.size() : size_t(B_)}, s.vocab, "targets");
-  to_time_major(tokens, B_, T_, tokens_tm_.data());
+  to_device_layout(tokens, styles);
   logit_row_targets(s.mode, targets, B_, T_, logit_steps_, row_targets_.data());
-  return engine_->forward_backward(tokens_tm_.data(), row_targets_.data());
+  return engine_->forward_backward(tokens_tm_.data(), styles ? styles_tm_.data() : nullptr, row_targets_.data());
+}
+
+void Trainer::to_device_layout(const int32_t* tokens, const int32_t* styles) {
+  check_tokens({tokens, tokens_tm_.size()}, model_.spec().vocab, "tokens");
+  check_styles(model_.spec(), styles, tokens_tm_.size());
+  to_time_major(tokens, B_, T_, tokens_tm_.data());
+  if (styles) {
+    styles_tm_.resize(tokens_tm_.size());
+    to_time_major(styles, B_, T_, styles_tm_.data());
+  }
 }
 
 StepStats Trainer::update() {
@@ -72,29 +81,31 @@ StepStats Trainer::update() {
   return s;
 }
 
-StepStats Trainer::step(const int32_t* tokens, const int32_t* targets) {
-  const double loss = forward_backward(tokens, targets);
+StepStats Trainer::step(const int32_t* tokens, const int32_t* targets, const int32_t* styles) {
+  const double loss = forward_backward(tokens, targets, styles);
   StepStats s = update();
   s.loss = loss;
   return s;
 }
 
-void Trainer::forward(const int32_t* tokens, bool training) {
-  if (!engine_) return model_.forward(tokens, training);
-  check_tokens({tokens, tokens_tm_.size()}, model_.spec().vocab, "tokens");
-  to_time_major(tokens, B_, T_, tokens_tm_.data());
-  engine_->forward(tokens_tm_.data(), training);
+void Trainer::forward(const int32_t* tokens, bool training, const int32_t* styles) {
+  if (!engine_) return model_.forward(tokens, training, styles);
+  to_device_layout(tokens, styles);
+  engine_->forward(tokens_tm_.data(), styles ? styles_tm_.data() : nullptr, training);
 }
 
-void Trainer::add_score(const int32_t* targets, int used, RowScore& total) {
+void Trainer::add_score(const int32_t* targets, int used, RowScore& total, std::span<const uint8_t> kind_of_token,
+                        std::span<RowScore> by_kind) {
   const ModelSpec& s = model_.spec();
   const int V = s.vocab, rows = logit_steps_ * B_;
   check_tokens({targets, s.mode == Mode::seq2seq ? size_t(B_) * T_ : size_t(B_)}, V, "targets");
   logit_row_targets(s.mode, targets, B_, T_, logit_steps_, row_targets_.data());
   for (int r = 0; r < rows; ++r)
     if (r % B_ >= used) row_targets_[size_t(r)] = -1;
-  if (engine_) return engine_->add_score(row_targets_.data(), total);
-  const std::span<const float> logits = model_.logits();
+  if (!kind_of_token.empty() && kind_of_token.size() != size_t(V))
+    throw InvalidArgument("add_score: kind_of_token needs one kind per vocabulary entry");
+  if (engine_ && kind_of_token.empty()) return engine_->add_score(row_targets_.data(), total);
+  const std::span<const float> logits = logits_on_host();
   row_loss_.resize(size_t(rows));
   row_right_.resize(size_t(rows));
 #pragma omp parallel for schedule(static) if (int64_t(rows) * V > (1 << 16))
@@ -108,12 +119,20 @@ void Trainer::add_score(const int32_t* targets, int used, RowScore& total) {
     row_loss_[size_t(r)] = std::log(sum) + mx - z[y];
     row_right_[size_t(r)] = int(std::max_element(z, z + V) - z) == y;
   }
-  for (int r = 0; r < rows; ++r)
-    if (row_targets_[size_t(r)] >= 0)
-      total.loss_sum += row_loss_[size_t(r)], total.correct += row_right_[size_t(r)], ++total.count;
+  for (int r = 0; r < rows; ++r) {
+    const int32_t y = row_targets_[size_t(r)];
+    if (y < 0) continue;
+    total.loss_sum += row_loss_[size_t(r)], total.correct += row_right_[size_t(r)], ++total.count;
+    if (kind_of_token.empty()) continue;
+    const size_t kind = kind_of_token[size_t(y)];
+    if (kind >= by_kind.size()) throw InvalidArgument("add_score: a token kind has no place in by_kind");
+    RowScore& k = by_kind[kind];
+    k.loss_sum += row_loss_[size_t(r)], k.correct += row_right_[size_t(r)], ++k.count;
+  }
 }
 
-std::span<const float> Trainer::logits() { return engine_ ? engine_->logits() : model_.logits(); }
+std::span<const float> Trainer::logits() { return logits_on_host(); }
+std::span<const float> Trainer::logits_on_host() { return engine_ ? engine_->logits() : model_.logits(); }
 
 void Trainer::seed_dropout(uint64_t seed) {
   model_.seed_dropout(seed);

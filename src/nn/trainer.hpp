@@ -44,14 +44,15 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   // tokens [B][T]; targets [B][T] (seq2seq) or [B] (seq2one). Training forward, loss, backward;
-  // returns the mean loss. logits() then holds this forward's logits.
-  double forward_backward(const int32_t* tokens, const int32_t* targets);
+  // returns the mean loss. logits() then holds this forward's logits. styles [B][T]: the style row
+  // of every token, for a conditioned model (nullptr for one without styles).
+  double forward_backward(const int32_t* tokens, const int32_t* targets, const int32_t* styles = nullptr);
   // One optimizer update from the last forward_backward's gradients, at the scheduled learning
   // rate of steps_done (which advances unless the step was skipped). StepStats::loss is left 0.
   StepStats update();
-  StepStats step(const int32_t* tokens, const int32_t* targets);  // both
+  StepStats step(const int32_t* tokens, const int32_t* targets, const int32_t* styles = nullptr);  // both
   // tokens [B][T]. Training mode draws dropout and uses batch statistics; otherwise inference.
-  void forward(const int32_t* tokens, bool training);
+  void forward(const int32_t* tokens, bool training, const int32_t* styles = nullptr);
   // The last forward's logits on the host, time-major [logit_steps][B][vocab] (on cuda a copy,
   // valid until the next call).
   std::span<const float> logits();
@@ -59,7 +60,10 @@ class Trainer {
   // forward_backward takes them, batch columns >= used not counted, and in seq2one only the last
   // step. The CPU scores rows in parallel and adds them in order (no dependence on the thread
   // count); cuda scores on the device.
-  void add_score(const int32_t* targets, int used, RowScore& total);
+  // With kind_of_token (one kind index per vocabulary entry) each counted row is also added to
+  // by_kind[kind of its target] (on cuda the logits are then read back to the host).
+  void add_score(const int32_t* targets, int used, RowScore& total, std::span<const uint8_t> kind_of_token = {},
+                 std::span<RowScore> by_kind = {});
   int logit_steps() const { return logit_steps_; }
   int batch() const { return B_; }
   int time() const { return T_; }
@@ -84,8 +88,10 @@ class Trainer {
   Optimizer optimizer_;
   TrainOptions options_;
   int B_, T_, logit_steps_;
+  std::span<const float> logits_on_host();
+  void to_device_layout(const int32_t* tokens, const int32_t* styles);  // cuda: checked, time-major
   std::unique_ptr<DeviceEngine> engine_;       // cuda only
-  std::vector<int32_t> tokens_tm_, row_targets_;  // time-major tokens (cuda), targets per logit row
+  std::vector<int32_t> tokens_tm_, styles_tm_, row_targets_;  // time-major tokens, styles (cuda); targets per logit row
   std::vector<double> row_loss_;                  // cpu scoring: per row
   std::vector<uint8_t> row_right_;
 };

@@ -13,6 +13,33 @@
 
 namespace etude {
 
+const char* token_kind_name(TokenKind kind) {
+  static constexpr const char* kNames[kTokenKinds] = {"special", "pitch", "duration", "velocity", "time"};
+  return kNames[size_t(kind)];
+}
+
+// By the names every tokenizer gives its tokens: one table of prefixes for all of them.
+std::vector<uint8_t> Tokenizer::token_kinds() const {
+  static const std::pair<const char*, TokenKind> kPrefixes[] = {
+      {"PITCH_", TokenKind::pitch},     {"NOTE_ON_", TokenKind::pitch},     {"DUR_", TokenKind::duration},
+      {"NOTE_OFF_", TokenKind::duration}, {"VEL_", TokenKind::velocity},     {"VELOCITY_", TokenKind::velocity},
+      {"SHIFT_", TokenKind::time},      {"TIME_SHIFT_", TokenKind::time},   {"BAR", TokenKind::time}};
+  std::vector<uint8_t> kinds(size_t(vocab_size()), uint8_t(TokenKind::pitch));  // notes/seed: chords
+  for (int32_t id = 0; id < vocab_size(); ++id) {
+    const std::string& name = vocab_.name(id);
+    if (id < kNumSpecialTokens) {
+      kinds[size_t(id)] = uint8_t(TokenKind::special);
+      continue;
+    }
+    for (const auto& [prefix, kind] : kPrefixes)
+      if (name.starts_with(prefix)) {
+        kinds[size_t(id)] = uint8_t(kind);
+        break;
+      }
+  }
+  return kinds;
+}
+
 int32_t Vocabulary::add(std::string name) {
   auto id = size();
   if (!ids_.emplace(name, id).second)

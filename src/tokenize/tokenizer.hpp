@@ -36,6 +36,12 @@ class Vocabulary {
   std::unordered_map<std::string, int32_t> ids_;
 };
 
+// What a token says about the music, for scoring a model by kind (validation loss of pitches apart
+// from durations, velocities and timing). Chord tokens (notes, seed) are pitches.
+enum class TokenKind : uint8_t { special, pitch, duration, velocity, time };
+inline constexpr int kTokenKinds = 5;
+const char* token_kind_name(TokenKind kind);  // "special", "pitch", "duration", "velocity", "time"
+
 struct DecodeResult {
   NoteSequence seq;
   int repairs = 0;  // ill-formed tokens that decode skipped or fixed (0 for a well-formed stream)
@@ -61,6 +67,8 @@ class Tokenizer {
   virtual std::string name() const = 0;
   const Vocabulary& vocab() const { return vocab_; }
   int32_t vocab_size() const { return vocab_.size(); }
+  // The kind of every vocabulary entry, indexed by id (as uint8_t TokenKind values).
+  std::vector<uint8_t> token_kinds() const;
 
   // Vocabularies learned from data (notes, seed) need fit() before encode(); the others ignore it.
   virtual bool needs_fit() const { return false; }

@@ -29,17 +29,27 @@ void fill_batch(std::span<const int32_t> stream, std::span<const size_t> starts,
   }
 }
 
-Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride) {
+void fill_styles(std::span<const int32_t> styles, std::span<const size_t> starts, int batch, int time, int32_t* out) {
+  for (int b = 0; b < batch; ++b)
+    std::copy_n(styles.data() + starts[size_t(b) < starts.size() ? size_t(b) : 0], time, out + size_t(b) * time);
+}
+
+Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride, std::span<const int32_t> styles,
+               KindScores* by_kind) {
   const int B = trainer.batch(), T = trainer.time();
+  if (!styles.empty() && styles.size() != stream.size())
+    throw InvalidArgument("evaluate: the style stream is not as long as the token stream");
   const std::vector<size_t> starts = window_starts(stream.size(), T, stride, 0);
-  std::vector<int32_t> tokens(size_t(B) * T), targets(size_t(B) * T);
+  std::vector<int32_t> tokens(size_t(B) * T), targets(size_t(B) * T), rows(styles.empty() ? 0 : size_t(B) * T);
   Score score;
   for (size_t first = 0; first < starts.size(); first += size_t(B)) {
     const int used = int(std::min(starts.size() - first, size_t(B)));
-    fill_batch(stream, std::span(starts).subspan(first, size_t(used)), B, T, trainer.model().spec().mode,
-               tokens.data(), targets.data());
-    trainer.forward(tokens.data(), false);
-    trainer.add_score(targets.data(), used, score);
+    const auto window = std::span(starts).subspan(first, size_t(used));
+    fill_batch(stream, window, B, T, trainer.model().spec().mode, tokens.data(), targets.data());
+    if (!rows.empty()) fill_styles(styles, window, B, T, rows.data());
+    trainer.forward(tokens.data(), false, rows.empty() ? nullptr : rows.data());
+    if (by_kind) trainer.add_score(targets.data(), used, score, by_kind->kind_of_token, by_kind->kinds);
+    else trainer.add_score(targets.data(), used, score);
   }
   return score;
 }

@@ -19,14 +19,26 @@ std::vector<size_t> window_starts(size_t n, int time, size_t stride, size_t offs
 void fill_batch(std::span<const int32_t> stream, std::span<const size_t> starts, int batch, int time,
                 nn::Mode mode, int32_t* tokens, int32_t* targets);
 
+// The style row of every input token of the same windows: styles [B][T] from a stream parallel to
+// the token stream.
+void fill_styles(std::span<const int32_t> styles, std::span<const size_t> starts, int batch, int time, int32_t* out);
+
 // Summed cross-entropy (nats) and top-1 hits of scored positions; nn::Trainer::add_score adds to it.
 struct Score : nn::RowScore {
   double loss() const { return count ? loss_sum / double(count) : 0.0; }
   double accuracy() const { return count ? double(correct) / double(count) : 0.0; }
 };
 
+// A score split by the kind of the predicted token (tokenize's TokenKind values index `kinds`).
+struct KindScores {
+  std::vector<uint8_t> kind_of_token;  // one per vocabulary entry; empty: no split
+  std::vector<nn::RowScore> kinds;     // sized by the caller (kTokenKinds)
+};
+
 // Evaluation mode (no dropout, running batchnorm statistics) over non-overlapping windows of a
-// stream, in the trainer's batch and window, on its device.
-Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride);
+// stream, in the trainer's batch and window, on its device. styles: the style row of every token
+// of the stream (empty for a model without styles); by_kind, when given, gets the split too.
+Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride,
+               std::span<const int32_t> styles = {}, KindScores* by_kind = nullptr);
 
 }  // namespace etude::train

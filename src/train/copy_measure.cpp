@@ -9,6 +9,12 @@ namespace etude::train {
 CopyMeasure measure_copying(const nn::Model& model, const Tokenizer& tokenizer, const NgramIndex& index,
                             int max_tokens, uint64_t seed, int samples) {
   nn::Stepper stepper(model, samples);
+  const int styles = model.spec().styles;  // a conditioned model: sample s in style row s mod styles
+  for (int s = 0; s < samples && styles > 0; ++s) {
+    std::vector<float> w(size_t(styles), 0.0f);
+    w[size_t(s % styles)] = 1.0f;
+    stepper.set_style(s, w);
+  }
   nn::Sampler sampler(nn::kDefaultSampling);  // as `etude compose` samples
   nn::Rng rng(seed);
   const size_t V = size_t(tokenizer.vocab_size());

@@ -16,7 +16,8 @@ struct CopyMeasure {
   size_t notes = 0, tokens = 0;
 };
 
-// `samples` streams of at most max_tokens tokens each (BOS included), stepped together.
+// `samples` streams of at most max_tokens tokens each (BOS included), stepped together; a
+// conditioned model's stream s composes in style row s mod styles.
 CopyMeasure measure_copying(const nn::Model& model, const Tokenizer& tokenizer, const NgramIndex& index,
                             int max_tokens, uint64_t seed, int samples = 4);
 

@@ -7,6 +7,8 @@ namespace etude::train {
 using nlohmann::json;
 
 json config_to_json(const TrainConfig& c) {
+  json extra = json::array();
+  for (const auto& d : c.extra_dirs) extra.push_back(d.string());
   return {{"corpus_dir", c.corpus_dir.string()}, {"tokenizer", c.tokenizer},
           {"tokenizer_config", c.tokenizer_config}, {"preset", c.preset},
           {"model_json", c.model_json},         {"epochs", c.epochs},
@@ -15,7 +17,9 @@ json config_to_json(const TrainConfig& c) {
           {"seed", c.seed},                     {"val_fraction", c.val_fraction},
           {"transpose", {c.transpose_min, c.transpose_max}}, {"patience", c.patience},
           {"sample_tokens", c.sample_tokens},   {"max_rollbacks", c.max_rollbacks},
-          {"lr_cut", c.lr_cut}};
+          {"lr_cut", c.lr_cut}, {"extra_dirs", extra},
+          {"style_table", c.style_table == StyleTable::on ? "on" : c.style_table == StyleTable::off ? "off" : "auto"},
+          {"from", c.from.string()}, {"tune", c.tune == FineTune::styles ? "styles" : "all"}};
 }
 
 void config_from_json(const json& j, TrainConfig& c) {
@@ -37,6 +41,13 @@ void config_from_json(const json& j, TrainConfig& c) {
   c.sample_tokens = j.at("sample_tokens");
   c.max_rollbacks = j.at("max_rollbacks");
   c.lr_cut = j.at("lr_cut");
+  // Added with style conditioning: absent in older runs, which had none of them.
+  c.extra_dirs.clear();
+  for (const auto& d : j.value("extra_dirs", json::array())) c.extra_dirs.push_back(d.get<std::string>());
+  const std::string table = j.value("style_table", "auto");
+  c.style_table = table == "on" ? StyleTable::on : table == "off" ? StyleTable::off : StyleTable::automatic;
+  c.from = j.value("from", std::string());
+  c.tune = j.value("tune", "all") == "styles" ? FineTune::styles : FineTune::all;
   // The same ranges as the command line: a damaged or hand-edited state must not divide by zero.
   auto check = [](bool ok, const char* what) {
     if (!ok) throw InvalidArgument(std::string("the run's stored settings (state.safetensors): ") + what +

@@ -12,8 +12,18 @@
 
 namespace etude::train {
 
+// Whether the model gets a style table (a learned vector per style added to every token's input):
+// automatic gives one when the data holds two or more styles or the base model (--from) has one.
+enum class StyleTable { automatic, on, off };
+// What fine-tuning (--from) trains: every weight, or only the style rows (the rest stays the base's).
+enum class FineTune { all, styles };
+
 struct TrainConfig {
   std::filesystem::path corpus_dir;
+  std::vector<std::filesystem::path> extra_dirs;  // more roots trained together (their styles join)
+  StyleTable style_table = StyleTable::automatic;
+  std::filesystem::path from;                // a model to start from (fine-tuning); empty: random weights
+  FineTune tune = FineTune::all;
   std::filesystem::path out;                 // the run folder (created)
   // beats: notes placed on a bar/position grid, so the model sees the meter and the vocabulary is
   // smaller (259 tokens against 391 for `events` on Chopin, with about as many tokens per piece);
@@ -57,9 +67,13 @@ struct EpochRow {
   double lr = 0, seconds = 0, tokens_per_second = 0;
   double copied_share = -1;  // share of the checkpoint sample's notes in copied 8-note runs; -1: none
   std::string events;        // "checkpoint", "best", "rollback: ...", separated by "; "
+  // Validation loss (nats per predicted token) by the kind of token predicted; -1: not measured
+  // (runs from before they were, or a tokenizer without that kind).
+  double val_pitch_loss = -1, val_duration_loss = -1, val_velocity_loss = -1, val_time_loss = -1;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EpochRow, epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr, seconds,
-                                   tokens_per_second, copied_share, events)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EpochRow, epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr,
+                                                seconds, tokens_per_second, copied_share, events, val_pitch_loss,
+                                                val_duration_loss, val_velocity_loss, val_time_loss)
 
 struct TrainProgress {
   enum class Kind { step, epoch, event };

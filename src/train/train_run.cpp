@@ -15,13 +15,14 @@
 #include "base/error.hpp"
 #include "base/file_io.hpp"
 #include "base/json_text.hpp"
-#include "corpus/augment.hpp"
 #include "corpus/corpus.hpp"
 #include "corpus/hash.hpp"
 #include "nn/model_io.hpp"
 #include "nn/optimizer.hpp"
 #include "nn/trainer.hpp"
 #include "train/batches.hpp"
+#include "train/fine_tune.hpp"
+#include "train/train_data.hpp"
 #include "train/copy_measure.hpp"
 #include "train/plots.hpp"
 #include "train/run_state.hpp"
@@ -38,15 +39,6 @@ uint64_t mix(uint64_t seed, uint64_t epoch, uint64_t salt) {
   return nn::Rng::hash(seed * 0x9e3779b97f4a7c15ULL + nn::Rng::hash(epoch * 0x10001ULL + salt));
 }
 
-struct Data {
-  Corpus corpus;
-  std::unique_ptr<Tokenizer> tokenizer;
-  std::vector<const Piece*> train, val;
-  std::vector<int32_t> val_stream;
-  std::string identity, note;
-  size_t train_tokens = 0;
-};
-
 void check_writable(const fs::path& out) {
   std::error_code ec;
   fs::create_directories(out / "checkpoints", ec);
@@ -60,41 +52,19 @@ void check_writable(const fs::path& out) {
   }
 }
 
-Data load_data(const TrainConfig& c) {
-  if (!fs::is_directory(c.corpus_dir))
-    throw IoError(c.corpus_dir.string() + ": not a folder; give etude train a folder of MIDI files");
-  CorpusOptions o;
+TrainData load_data(const TrainConfig& c, const std::vector<std::string>& known_styles,
+                    const json* base_tokenizer) {
+  std::vector<fs::path> roots{c.corpus_dir};
+  for (const fs::path& p : c.extra_dirs) roots.push_back(fs::absolute(p));
+  DataOptions o;
   o.tokenizer = c.tokenizer;
   o.tokenizer_config = c.tokenizer_config;
-  o.validation_fraction = c.val_fraction;
+  o.val_fraction = c.val_fraction;
   o.threads = unsigned(std::max(c.threads, 0));
   o.cache = c.cache;
-  Data d;
-  d.corpus = load_or_build_corpus(c.corpus_dir, o);
-  if (d.corpus.pieces.empty()) {
-    const std::string why = d.corpus.skipped.empty()
-                                ? "it holds no MIDI files (.mid, .midi)"
-                                : std::to_string(d.corpus.skipped.size()) + " MIDI files, none usable (" +
-                                      d.corpus.skipped[0].path + ": " + d.corpus.skipped[0].reason + ")";
-    throw InvalidArgument(c.corpus_dir.string() + ": nothing to train on: " + why +
-                          "; point etude train at a folder of MIDI files");
-  }
-  d.tokenizer = make_tokenizer(d.corpus.tokenizer);
-  PieceSplit split = split_pieces(d.corpus, c.corpus_dir);
-  d.train = std::move(split.train), d.val = std::move(split.val), d.note = std::move(split.note);
-  uint64_t h = fnv1a(corpus_options_key(o));
-  for (const auto* group : {&d.train, &d.val})
-    for (const Piece* p : *group) {
-      h = fnv1a(p->path, h);
-      h = fnv1a(std::span(reinterpret_cast<const uint8_t*>(p->tokens.data()), p->tokens.size() * 4), h);
-    }
-  d.val_stream = validation_stream(d.val);
-  for (const Piece* p : d.train) d.train_tokens += p->tokens.size();
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  d.identity = d.tokenizer->name() + ":" + std::to_string(d.train.size()) + "+" + std::to_string(d.val.size()) +
-               " pieces:" + hex;
-  return d;
+  o.known_styles = known_styles;
+  o.required_tokenizer = base_tokenizer;
+  return load_train_data(roots, o);
 }
 
 nn::ModelSpec make_spec(const TrainConfig& c, int vocab) {
@@ -113,23 +83,6 @@ nn::ModelSpec make_spec(const TrainConfig& c, int vocab) {
   if (c.seq > 0) s.window = c.seq;
   if (c.lr > 0) s.optimizer.lr = float(c.lr);
   nn::validate_model_spec(s);
-  return s;
-}
-
-// The training stream of one epoch: every training piece, randomly transposed when asked.
-std::vector<int32_t> epoch_stream(const Data& d, const TrainConfig& c, std::mt19937_64& rng) {
-  std::vector<int32_t> s;
-  s.reserve(d.train_tokens + d.train_tokens / 8);
-  const AugmentOptions ao{.min_semitones = c.transpose_min, .max_semitones = c.transpose_max};
-  const bool augment = c.transpose_min != 0 || c.transpose_max != 0;
-  for (const Piece* p : d.train) {
-    if (!augment) {
-      s.insert(s.end(), p->tokens.begin(), p->tokens.end());
-      continue;
-    }
-    const std::vector<int32_t> t = augment_tokens(*d.tokenizer, p->tokens, ao, rng);
-    s.insert(s.end(), t.begin(), t.end());
-  }
   return s;
 }
 
@@ -181,11 +134,34 @@ std::string number_text(double v) {
   return buf;
 }
 
+// The validation loss of each kind of predicted token (TokenKind order), -1 where none was scored.
+void set_kind_losses(EpochRow& row, const KindScores& k) {
+  auto loss = [&](TokenKind kind) {
+    const nn::RowScore& r = k.kinds.at(size_t(kind));
+    return r.count ? r.loss_sum / double(r.count) : -1.0;
+  };
+  row.val_pitch_loss = loss(TokenKind::pitch), row.val_duration_loss = loss(TokenKind::duration);
+  row.val_velocity_loss = loss(TokenKind::velocity), row.val_time_loss = loss(TokenKind::time);
+}
+json kind_losses(const EpochRow& r) {
+  return {{"pitch", r.val_pitch_loss}, {"duration", r.val_duration_loss}, {"velocity", r.val_velocity_loss},
+          {"time", r.val_time_loss}};
+}
+json summary_folders(const TrainData& d) {
+  json out = json::array();
+  for (const auto& r : d.roots) out.push_back(r.string());
+  return out;
+}
+
 void add_event(std::string& events, const std::string& e) { events += (events.empty() ? "" : "; ") + e; }
 
-json summary_json(const TrainConfig& c, const Data& d, const nn::Model& model, const RunState& st, const json& device,
+json summary_json(const TrainConfig& c, const TrainData& d, const nn::Model& model, const RunState& st, const json& device,
                   const std::string& stop_reason, const std::string& pending_events = "") {
-  const Corpus& k = d.corpus;
+  size_t files = 0;
+  json roots = json::array(), caches = json::array();
+  for (size_t i = 0; i < d.corpora.size(); ++i)
+    files += d.corpora[i].pieces.size(), roots.push_back(d.roots[i].string()),
+        caches.push_back(d.corpora[i].cache_path.string());
   size_t val_tokens = d.val_stream.size();
   json best = nullptr, last = nullptr;
   double tps = 0;
@@ -198,13 +174,14 @@ json summary_json(const TrainConfig& c, const Data& d, const nn::Model& model, c
     tps += r.tokens_per_second / double(st.history.size());
   }
   if (!st.history.empty()) last = st.history.back();
-  return {{"corpus", {{"folder", fs::absolute(c.corpus_dir).string()}, {"files_used", k.pieces.size()},
-                      {"files_skipped", k.skipped.size()}, {"styles", k.styles},
+  return {{"corpus", {{"folder", fs::absolute(c.corpus_dir).string()}, {"folders", roots}, {"files_used", files},
+                      {"files_skipped", d.skipped_files}, {"styles", d.styles},
+                      {"style_table", model.spec().styles > 0},
                       {"train", {{"pieces", d.train.size()}, {"tokens", d.train_tokens}}},
                       {"validation", {{"pieces", d.val.size()}, {"tokens", val_tokens}}},
                       {"tokenizer", d.tokenizer->name()}, {"vocab", d.tokenizer->vocab_size()},
-                      {"ngram", {{"n", k.ngrams.n()}, {"entries", k.ngrams.size()}}}, {"note", d.note},
-                      {"cache", k.cache_path.string()}}},
+                      {"ngram", {{"n", d.ngrams.n()}, {"entries", d.ngrams.size()}}}, {"note", d.note},
+                      {"cache", caches.size() == 1 ? caches[0] : caches}}},
           {"model", {{"preset", c.model_json.is_null() ? c.preset : "custom"}, {"parameters", model.params().size()},
                      {"spec", nn::model_spec_to_json(model.spec())}}},
           {"config", config_to_json(c)},
@@ -264,7 +241,17 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
   const json device_json{{"device", nn::device_name(device)}, {"gpu", gpu}, {"precision", c.precision}};
   check_writable(c.out);
   nn::set_compute_threads(c.threads);
-  const Data d = load_data(c);
+  std::optional<BaseModel> base;
+  if (!c.from.empty() && !loaded) base.emplace(load_base_model(c.from));
+  // The style rows: a resumed run's own (stored in its settings), else the base model's first.
+  std::vector<std::string> known_styles = base ? base->styles : std::vector<std::string>{};
+  if (loaded && loaded->state.config.contains("style_rows"))
+    known_styles = loaded->state.config["style_rows"].get<std::vector<std::string>>();
+  if (base) {  // the data is read with the base's tokenizer
+    c.tokenizer = base->tokenizer.value("name", c.tokenizer);
+    c.tokenizer_config = base->tokenizer.value("config", json::object());
+  }
+  const TrainData d = load_data(c, known_styles, base ? &base->tokenizer : nullptr);
   if (!d.note.empty()) note(d.note);
   note("training on " + device_label + ", " + c.precision +
        (device == nn::Device::cpu && choice == nn::DeviceChoice::automatic
@@ -275,9 +262,42 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
                           loaded->state.corpus_identity + ", now " + d.identity +
                           "); the files or tokenizer changed, so start a new run with another --out");
 
-  nn::Model model = loaded ? std::move(loaded->model) : nn::Model(make_spec(c, d.tokenizer->vocab_size()));
-  if (!loaded) model.init_random(c.seed);
+  const bool styled = c.style_table == StyleTable::on ||
+                      (c.style_table == StyleTable::automatic &&
+                       (d.styles.size() >= 2 || (base && base->model.spec().styles > 0)));
+  auto new_model = [&] {
+    nn::ModelSpec spec = base ? base->model.spec() : make_spec(c, d.tokenizer->vocab_size());
+    if (base) {  // the base's network; the command may change batch, window and learning rate
+      if (c.batch > 0) spec.batch = c.batch;
+      if (c.seq > 0) spec.window = c.seq;
+      if (c.lr > 0) spec.optimizer.lr = float(c.lr);
+    }
+    spec.styles = styled ? int(d.styles.size()) : 0;
+    if (styled && spec.input != nn::InputKind::embedding)
+      throw InvalidArgument("a style table needs a model with an embedding input (preset default or small); "
+                            "use --styles off to train " + std::to_string(d.styles.size()) + " styles as one");
+    nn::validate_model_spec(spec);
+    if (base) return start_from_base(*base, spec);
+    nn::Model m(spec);
+    m.init_random(c.seed);
+    return m;
+  };
+  nn::Model model = loaded ? std::move(loaded->model) : new_model();
   const nn::ModelSpec spec = model.spec();
+  if (spec.styles > 0 && size_t(spec.styles) != d.styles.size())
+    throw InvalidArgument("--resume: the run's model has " + std::to_string(spec.styles) + " style rows but the data has " +
+                          std::to_string(d.styles.size()) + " styles; start a new run with another --out");
+  // Fine-tuning only the style rows: the rows of the styles in the data; the rest keeps the base's weights.
+  std::vector<std::pair<size_t, size_t>> trainable;
+  if (c.tune == FineTune::styles) {
+    if (device != nn::Device::cpu) throw InvalidArgument("--tune styles trains on the CPU only; add --device cpu");
+    std::vector<int> rows;
+    for (int32_t r : d.train_style)
+      if (std::find(rows.begin(), rows.end(), int(r)) == rows.end()) rows.push_back(int(r));
+    trainable = style_row_ranges(model, rows);
+  }
+  const std::vector<int32_t> no_styles;
+  const std::vector<int32_t>& val_styles = spec.styles > 0 ? d.val_styles : no_styles;
   const int B = spec.batch, T = spec.window, V = spec.vocab;
   const size_t stride = window_stride(spec);
   if (d.train_tokens < size_t(T) + 1 || d.val_stream.size() < size_t(T) + 1)
@@ -288,6 +308,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
   RunState st;
   if (loaded) st = std::move(loaded->state);
   else st.config = config_to_json(c), st.corpus_identity = d.identity;
+  if (spec.styles > 0) st.config["style_rows"] = d.styles;
   auto make_optimizer = [&](std::span<const float> state) {
     nn::OptimizerSpec o = spec.optimizer;
     o.lr = float(o.lr * st.lr_scale);
@@ -308,23 +329,26 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
   };
   take_snapshot();
 
-  const std::string tokenizer_json = d.corpus.tokenizer.dump(), ngrams_text = d.corpus.ngrams.to_metadata();
+  const std::string tokenizer_json = d.tokenizer_json.dump(), ngrams_text = d.ngrams.to_metadata();
   auto model_meta = [&](const EpochRow& r) {
     const json card{{"epoch", r.epoch}, {"val_loss", r.val_loss}, {"val_accuracy", r.val_accuracy},
                     {"train_loss", r.train_loss}, {"best_epoch", st.best_epoch},
-                    {"corpus", fs::absolute(c.corpus_dir).string()}, {"styles", d.corpus.styles},
-                    {"train_pieces", d.train.size()}, {"validation_pieces", d.val.size()},
+                    {"corpus", fs::absolute(c.corpus_dir).string()}, {"styles", d.styles},
+                    {"folders", summary_folders(d)}, {"train_pieces", d.train.size()}, {"validation_pieces", d.val.size()},
                     {"tokenizer", d.tokenizer->name()}, {"preset", c.model_json.is_null() ? c.preset : "custom"},
                     {"seed", c.seed}, {"seconds", st.seconds}, {"copied_share", r.copied_share},
-                    {"device", device_label}, {"precision", c.precision}};
-    return std::map<std::string, std::string>{
+                    {"device", device_label}, {"precision", c.precision},
+                    {"from", c.from.string()}, {"val_loss_by_kind", kind_losses(r)}};
+    std::map<std::string, std::string> meta{
         {nn::kMetaTokenizer, tokenizer_json}, {nn::kMetaTraining, utf8_dump(card)}, {kMetaNgrams, ngrams_text}};
+    if (spec.styles > 0) meta[nn::kMetaStyles] = utf8_dump(json(d.styles));
+    return meta;
   };
 
   const double limit_s = c.max_minutes > 0 ? c.max_minutes * 60 : 0;
   std::string stop_reason = "completed", pending, plot_note;
   int consecutive = 0;
-  std::vector<int32_t> tokens(size_t(B) * T), targets(size_t(B) * T);
+  std::vector<int32_t> tokens(size_t(B) * T), targets(size_t(B) * T), styles(spec.styles > 0 ? size_t(B) * T : 0);
   std::vector<double> losses, norms;
   double epoch_seconds = 0;  // the last epoch's, for the ETA
   while (st.epoch < c.epochs) {
@@ -332,7 +356,8 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     const auto t_epoch = Clock::now();
     std::mt19937_64 rng(mix(c.seed, uint64_t(epoch), uint64_t(st.rollbacks)));
     trainer.seed_dropout(mix(c.seed, uint64_t(epoch), 0xd509 + uint64_t(st.rollbacks)));
-    const std::vector<int32_t> stream = epoch_stream(d, c, rng);
+    const EpochStream epoch_data = epoch_stream(d, c.transpose_min, c.transpose_max, rng);
+    const std::vector<int32_t>& stream = epoch_data.tokens;
     std::vector<size_t> starts =
         window_starts(stream.size(), T, stride, spec.mode == nn::Mode::seq2seq ? size_t(rng() % size_t(T)) : 0);
     if (starts.empty()) starts = window_starts(stream.size(), T, stride, 0);
@@ -347,9 +372,12 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
       if (stop_requested()) { stop_reason = "interrupted"; break; }
       if (limit_s > 0 && since(t_session) > limit_s) { stop_reason = "time limit"; break; }
       const size_t first = size_t(b) * size_t(B), used = std::min(size_t(B), starts.size() - first);
-      fill_batch(stream, std::span(starts).subspan(first, used), B, T, spec.mode, tokens.data(), targets.data());
-      const double loss = trainer.forward_backward(tokens.data(), targets.data());
+      const auto window = std::span(starts).subspan(first, used);
+      fill_batch(stream, window, B, T, spec.mode, tokens.data(), targets.data());
+      if (!styles.empty()) fill_styles(epoch_data.styles, window, B, T, styles.data());
+      const double loss = trainer.forward_backward(tokens.data(), targets.data(), styles.empty() ? nullptr : styles.data());
       trainer.add_score(targets.data(), int(used), score);
+      if (!trainable.empty()) keep_gradients(model.grads(), trainable);
       const nn::StepStats s = trainer.update();
       ++done;
       // A skipped step (f16: the loss scale overflowed and was halved) made no update: only a
@@ -374,8 +402,10 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     const double train_seconds = since(t_epoch);
     if (done == 0) break;
     Score val;
+    KindScores by_kind;
     if (diverged.empty()) {
-      val = evaluate(trainer, d.val_stream, stride);
+      by_kind = {d.token_kinds, std::vector<nn::RowScore>(kTokenKinds)};
+      val = evaluate(trainer, d.val_stream, stride, val_styles, &by_kind);
       trainer.sync_to_host();  // what follows (checks, snapshot, files, sample) reads the host copies
       if (!std::isfinite(val.loss()) || !all_finite(model.params()) || !all_finite(model.buffers()) ||
           !all_finite(trainer.optimizer().state()))
@@ -401,6 +431,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
                  .val_loss = val.loss(), .val_accuracy = val.accuracy(),
                  .lr = nn::scheduled_lr(spec.optimizer, spec.schedule, trainer.optimizer().steps_done() - 1) * st.lr_scale,
                  .tokens_per_second = double(done) * B * T / train_seconds, .events = pending};
+    set_kind_losses(row, by_kind);
     pending.clear();
     if (device != nn::Device::cpu || precision != nn::Precision::f32) add_event(row.events, "on " + device_label + " " + c.precision);
     if (skipped > 0) add_event(row.events, std::to_string(skipped) + " steps skipped (f16 gradients overflowed; loss scale halved)");
@@ -423,7 +454,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     const bool last_epoch = stop_reason != "completed" || epoch == c.epochs;
     const bool checkpoint = epoch % c.checkpoint_every == 0 || last_epoch;
     if (checkpoint) {
-      row.copied_share = measure_copying(model, *d.tokenizer, d.corpus.ngrams, c.sample_tokens,
+      row.copied_share = measure_copying(model, *d.tokenizer, d.ngrams, c.sample_tokens,
                                          mix(c.seed, uint64_t(epoch), 0x5a3)).copied_share;
       add_event(row.events, "checkpoint");
     }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "base/error.hpp"
+#include "train/train_data.hpp"
 
 namespace etude::train {
 
@@ -31,34 +32,46 @@ std::vector<int32_t> validation_stream(std::span<const Piece* const> val) {
   return out;
 }
 
-Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json, const std::filesystem::path& dir,
-                          double val_fraction, unsigned threads) {
-  CorpusOptions o;
+Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json, const std::vector<std::filesystem::path>& dirs,
+                          const std::vector<std::string>& styles, double val_fraction, unsigned threads) {
+  DataOptions o;
   o.tokenizer = tokenizer_json.value("name", "");
   o.tokenizer_config = tokenizer_json.value("config", nlohmann::json::object());
-  o.validation_fraction = val_fraction;
+  o.val_fraction = val_fraction;
   o.threads = threads;
-  const Corpus corpus = load_or_build_corpus(dir, o);
-  if (corpus.pieces.empty())
-    throw InvalidArgument(dir.string() + ": no usable MIDI files to validate on; give the folder the model was trained on");
-  if (corpus.tokenizer.value("vocab", nlohmann::json()) != tokenizer_json.value("vocab", nlohmann::json()))
-    throw InvalidArgument(dir.string() + ": tokenizes to another vocabulary than the model's (" +
-                          std::to_string(corpus.tokenizer.value("vocab", nlohmann::json::array()).size()) + " against " +
-                          std::to_string(tokenizer_json.value("vocab", nlohmann::json::array()).size()) +
-                          " tokens); give the folder the model was trained on");
-  const PieceSplit split = split_pieces(corpus, dir);
-  const std::vector<int32_t> stream = validation_stream(split.val);
+  o.known_styles = styles;
+  o.required_tokenizer = &tokenizer_json;
+  const TrainData d = load_train_data(dirs, o);
   const nn::ModelSpec& spec = model.spec();
-  if (stream.size() < size_t(spec.window) + 1)
-    throw InvalidArgument(dir.string() + ": the validation pieces hold " + std::to_string(stream.size()) +
+  if (spec.styles > 0 && d.styles.size() > size_t(spec.styles))
+    throw InvalidArgument(dirs[0].string() + ": holds the style " + d.styles[size_t(spec.styles)] +
+                          " that the model has no row for; give the folders it was trained on");
+  if (d.val_stream.size() < size_t(spec.window) + 1)
+    throw InvalidArgument(dirs[0].string() + ": the validation pieces hold " + std::to_string(d.val_stream.size()) +
                           " tokens, fewer than one window of " + std::to_string(spec.window + 1));
   nn::Trainer trainer(model, spec.batch, spec.window);  // on the CPU
+  const std::vector<int32_t> none;
   Validation v;
-  v.score = evaluate(trainer, stream, window_stride(spec));
-  v.pieces = split.val.size();
-  v.tokens = stream.size();
-  for (const Piece* p : split.val) v.paths.push_back(p->path);
-  v.note = split.note;
+  KindScores kinds{d.token_kinds, std::vector<nn::RowScore>(kTokenKinds)};
+  v.score = evaluate(trainer, d.val_stream, window_stride(spec), spec.styles > 0 ? d.val_styles : none, &kinds);
+  for (const nn::RowScore& k : kinds.kinds) v.kind_loss.push_back(k.count ? k.loss_sum / double(k.count) : -1.0);
+  v.pieces = d.val.size();
+  v.tokens = d.val_stream.size();
+  for (const Piece* p : d.val) v.paths.push_back(p->path);
+  v.note = d.note;
+  for (size_t row = 0; spec.styles > 0 && row < d.styles.size(); ++row) {
+    StyleValidation sv{d.styles[row], {}, {}};
+    std::vector<int32_t> stream, rows;
+    for (size_t i = 0; i < d.val.size(); ++i) {
+      if (d.val_style[i] != int32_t(row)) continue;
+      stream.insert(stream.end(), d.val[i]->tokens.begin(), d.val[i]->tokens.end());
+      sv.paths.push_back(d.val[i]->path);
+    }
+    if (stream.size() < size_t(spec.window) + 1) continue;  // too little to score in whole windows
+    rows.assign(stream.size(), int32_t(row));
+    sv.score = evaluate(trainer, stream, window_stride(spec), rows);
+    v.styles.push_back(std::move(sv));
+  }
   return v;
 }
 

@@ -28,18 +28,28 @@ size_t window_stride(const nn::ModelSpec& spec);
 // The validation pieces' tokens, concatenated in corpus order (what training validates on).
 std::vector<int32_t> validation_stream(std::span<const Piece* const> val);
 
+struct StyleValidation {
+  std::string style;
+  Score score;
+  std::vector<std::string> paths;  // its validation pieces, relative to their folder
+};
+
 struct Validation {
   Score score;                 // mean cross-entropy (nats per token) and top-1 accuracy
   size_t pieces = 0, tokens = 0;
   std::vector<std::string> paths;  // the validation pieces, relative to the folder
   std::string note;
+  std::vector<double> kind_loss;   // by TokenKind: the loss of predicted tokens of that kind (-1: none)
+  std::vector<StyleValidation> styles;  // a conditioned model: each style's own validation pieces
 };
 
-// Loads (or reuses the cache of) `dir` with the tokenizer stored in the model file (its to_json():
-// {"name", "config", "vocab"}) and scores `model` on the validation split over non-overlapping
-// windows of the model's own batch and window, as training does. InvalidArgument when the folder
-// tokenizes to another vocabulary than the model's (another tokenizer or fitted on other data).
-Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json, const std::filesystem::path& dir,
+// Loads (or reuses the caches of) the folders with the tokenizer stored in the model file (its
+// to_json(): {"name", "config", "vocab"}) and scores `model` on the validation split over
+// non-overlapping windows of the model's own batch and window, as training does; a conditioned
+// model (its style names in `styles`) reads each piece in its own style. InvalidArgument when the
+// folders tokenize to another vocabulary than the model's or hold a style the model lacks.
+Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json,
+                          const std::vector<std::filesystem::path>& dirs, const std::vector<std::string>& styles,
                           double val_fraction = 0.1, unsigned threads = 0);
 
 }  // namespace etude::train

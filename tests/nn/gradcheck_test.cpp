@@ -154,6 +154,11 @@ struct StackCase {
   ModelSpec spec;
 };
 
+ModelSpec styled(ModelSpec spec) {  // three style vectors added to the token embedding
+  spec.styles = 3;
+  return spec;
+}
+
 std::vector<StackCase> stack_cases() {
   return {
       {"embedding_seq2seq", small_spec(InputKind::embedding, Mode::seq2seq,
@@ -163,7 +168,19 @@ std::vector<StackCase> stack_cases() {
                                     {lstm(5), batchnorm(), lstm(4, false), dropout(0.2f), dense(6, Activation::relu),
                                      batchnorm(), dense(kVocabUnits)})},
       {"onehot_seq2one_sequences", small_spec(InputKind::onehot, Mode::seq2one, {lstm(4), dense(kVocabUnits)})},
+      {"embedding_styles_seq2seq", styled(small_spec(InputKind::embedding, Mode::seq2seq,
+                                                     {lstm(5), dropout(0.2f), lstm(4), dense(kVocabUnits)}))},
   };
+}
+
+// A conditioned network: its style rows (zero after init_random) get values, and every token a style.
+template <class Real>
+std::vector<int32_t> style_input(Network<Real>& net, int n) {
+  if (net.spec().styles == 0) return {};
+  const TensorSlot& st = net.layout().tensors[net.layout().style_slot];
+  const auto values = random_vec(st.size(), 21, 1.0);
+  std::copy(values.begin(), values.end(), net.tensor(st).begin());
+  return random_tokens(size_t(n), net.spec().styles, 22);
 }
 
 class StackGrad : public ::testing::TestWithParam<int> {};
@@ -177,9 +194,10 @@ TEST_P(StackGrad, WholeNetworkMatchesFiniteDifferences) {
   net.prepare(B, T);
   const auto tokens = random_tokens(B * T, V, 1);
   const auto targets = random_tokens(c.spec.mode == Mode::seq2seq ? B * T : B, V, 2);
+  const auto styles = style_input(net, B * T);
   auto loss = [&] {
     net.seed_dropout(77);  // the same dropout masks every evaluation
-    return net.forward_backward(tokens.data(), targets.data());
+    return net.forward_backward(tokens.data(), targets.data(), styles.empty() ? nullptr : styles.data());
   };
   loss();
   const std::vector<double> analytic(net.grads().begin(), net.grads().end());
@@ -210,6 +228,8 @@ TEST_P(StackGrad, FloatEngineMatchesDoubleOracle) {
   SCOPED_TRACE(c.name);
   Network<double> ref(c.spec);
   ref.init_random(42);
+  const auto styles = style_input(ref, 8 * 4);
+  const int32_t* sty = styles.empty() ? nullptr : styles.data();
   Network<float> fast(c.spec);
   std::copy(ref.params().begin(), ref.params().end(), fast.params().begin());
   const int B = 8, T = 4, V = c.spec.vocab;  // batchnorm over 3 rows is too ill-conditioned for float
@@ -219,8 +239,8 @@ TEST_P(StackGrad, FloatEngineMatchesDoubleOracle) {
   const auto targets = random_tokens(c.spec.mode == Mode::seq2seq ? B * T : B, V, 4);
   ref.seed_dropout(5);
   fast.seed_dropout(5);
-  const double lr = ref.forward_backward(tokens.data(), targets.data());
-  const double lf = fast.forward_backward(tokens.data(), targets.data());
+  const double lr = ref.forward_backward(tokens.data(), targets.data(), sty);
+  const double lf = fast.forward_backward(tokens.data(), targets.data(), sty);
   EXPECT_NEAR(lf, lr, 1e-5 * std::abs(lr));
   EXPECT_LT(rel_error(fast.logits(), ref.logits()), 1e-5);
   const double tiny = 1e-3 * max_abs<double>(ref.grads());
@@ -234,7 +254,7 @@ TEST_P(StackGrad, FloatEngineMatchesDoubleOracle) {
   for (size_t i = 0; i < ref.buffers().size(); ++i)  // running stats moved the same way
     EXPECT_NEAR(fast.buffers()[i], ref.buffers()[i], 1e-5);
 }
-INSTANTIATE_TEST_SUITE_P(Kinds, StackGrad, ::testing::Values(0, 1, 2));
+INSTANTIATE_TEST_SUITE_P(Kinds, StackGrad, ::testing::Values(0, 1, 2, 3));
 
 }  // namespace
 }  // namespace etude::nn

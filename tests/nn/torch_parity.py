@@ -46,6 +46,8 @@ class EtudeNet(torch.nn.Module):
         feat = {"embedding": inp.get("dim", 0), "scalar": 1, "onehot": vocab}[inp["type"]]
         if inp["type"] == "embedding":
             self.embedding = torch.nn.Embedding(vocab, feat)
+            if inp.get("styles", 0) > 0:  # x = embedding(token) + style_embedding(style)
+                self.style_embedding = torch.nn.Embedding(inp["styles"], feat)
         self.lstm, self.dense, self.batchnorm = (torch.nn.ModuleDict() for _ in range(3))
         for i, l in enumerate(spec["layers"]):
             if l["type"] == "lstm":
@@ -58,10 +60,12 @@ class EtudeNet(torch.nn.Module):
             elif l["type"] == "batchnorm":
                 self.batchnorm[str(i)] = torch.nn.BatchNorm1d(feat, eps=l["eps"], momentum=l["momentum"])
 
-    def forward(self, tokens):  # tokens [T][B] (time-major, like nn.LSTM's default)
+    def forward(self, tokens, styles=None):  # tokens, styles [T][B] (time-major, like nn.LSTM's default)
         spec, kind = self.spec, self.spec["input"]["type"]
         if kind == "embedding":
             x = self.embedding(tokens)
+            if styles is not None:
+                x = x + self.style_embedding(styles)
         elif kind == "scalar":
             x = (tokens.float() / float(spec["vocab"])).unsqueeze(-1)
         else:
@@ -109,6 +113,9 @@ def check_case(prefix):
     data = json.loads(meta["test.data"])
     B, T = data["batch"], data["time"]
     tokens = torch.tensor(data["tokens"], dtype=torch.long).reshape(B, T).t().contiguous()
+    styles = None
+    if "styles" in data:
+        styles = torch.tensor(data["styles"], dtype=torch.long).reshape(B, T).t().contiguous()
     init = {k: v.clone() for k, v in net.state_dict().items()}
     failures = []
 
@@ -120,7 +127,7 @@ def check_case(prefix):
             failures.append(what)
 
     net.train()
-    logits = net(tokens)
+    logits = net(tokens, styles)
     loss = loss_of(net, logits, data["targets"], B, T)
     loss.backward()
     expect("logits", want["logits"].reshape(-1), logits.detach().reshape(-1))
@@ -148,7 +155,7 @@ def check_case(prefix):
             opt = torch.optim.SGD(net.parameters(), lr=0.02, momentum=0.9, foreach=False)
         for _ in range(3):
             opt.zero_grad()
-            loss_of(net, net(tokens), data["targets"], B, T).backward()
+            loss_of(net, net(tokens, styles), data["targets"], B, T).backward()
             if spec["clip"] > 0:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), spec["clip"])
             opt.step()

@@ -4,6 +4,7 @@
 // and compares (1e-4 relative).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -39,6 +40,11 @@ std::vector<ParityCase> parity_cases() {
                    dense(5, Activation::relu), batchnorm(), dense(kVocabUnits)},
                   12)},
   };
+  // Style conditioning: three learned style vectors added to the token embedding.
+  cases.push_back({"embedding_styles_seq2seq",
+                   small_spec(InputKind::embedding, Mode::seq2seq, {lstm(8), lstm(6), dense(kVocabUnits)}, 11)});
+  cases.back().spec.styles = 3;
+  cases.back().spec.embed_dim = 5;
   cases[0].spec.clip = 0.05f;  // small enough that clipping acts
   cases[0].spec.embed_dim = 5;
   cases[2].spec.clip = 0.5f;
@@ -55,7 +61,7 @@ void add_views(const Model& m, const std::string& prefix, std::vector<TensorView
 
 // Runs 3 optimizer steps of `kind` from the initial weights; returns parameters and stats after.
 Model trained(const Model& init, OptimizerKind kind, const std::vector<int32_t>& tokens,
-              const std::vector<int32_t>& targets) {
+              const std::vector<int32_t>& targets, const int32_t* styles) {
   ModelSpec spec = init.spec();
   spec.optimizer.kind = kind;
   if (kind == OptimizerKind::sgd) {  // the python side uses the same constants
@@ -66,7 +72,7 @@ Model trained(const Model& init, OptimizerKind kind, const std::vector<int32_t>&
   std::copy(init.params().begin(), init.params().end(), m.params().begin());
   std::copy(init.buffers().begin(), init.buffers().end(), m.buffers().begin());
   Trainer trainer(m, spec.batch, spec.window);
-  for (int i = 0; i < 3; ++i) trainer.step(tokens.data(), targets.data());
+  for (int i = 0; i < 3; ++i) trainer.step(tokens.data(), targets.data(), styles);
   return m;
 }
 
@@ -81,25 +87,35 @@ TEST(TorchParity, LogitsLossGradientsAndOptimizerSteps) {
     model.init_random(1234);
     const auto tokens = random_tokens(size_t(B) * T, V, 5);
     const auto targets = random_tokens(c.spec.mode == Mode::seq2seq ? size_t(B) * T : B, V, 6);
-    const std::string meta = nlohmann::json{{"tokens", tokens}, {"targets", targets}, {"batch", B}, {"time", T}}.dump();
+    nlohmann::json data{{"tokens", tokens}, {"targets", targets}, {"batch", B}, {"time", T}};
+    std::vector<int32_t> style_ids;
+    if (c.spec.styles > 0) {  // style rows start at zero: give them values, and every token a style
+      const TensorSlot& st = model.layout().tensors[model.layout().style_slot];
+      auto rows = model.tensor(st);
+      for (size_t i = 0; i < rows.size(); ++i) rows[i] = float(std::sin(1.7 * double(i) + 0.3));
+      style_ids = random_tokens(size_t(B) * T, c.spec.styles, 8);
+      data["styles"] = style_ids;
+    }
+    const int32_t* styles = style_ids.empty() ? nullptr : style_ids.data();
+    const std::string meta = data.dump();
     save_model(dir / (c.name + ".model.safetensors"), model, DType::f32, {{"test.data", meta}});
 
     Model step_model(c.spec);
     std::copy(model.params().begin(), model.params().end(), step_model.params().begin());
     std::copy(model.buffers().begin(), model.buffers().end(), step_model.buffers().begin());
     step_model.prepare(B, T);
-    const float loss = float(step_model.forward_backward(tokens.data(), targets.data()));
+    const float loss = float(step_model.forward_backward(tokens.data(), targets.data(), styles));
     const int steps = step_model.logit_steps();
     std::vector<TensorView> out{{"logits", {steps, B, V}, step_model.logits()}, {"loss", {1}, {&loss, 1}}};
     for (const TensorSlot& t : step_model.layout().tensors) {
       if (!t.trainable) continue;
       out.push_back({"grad." + t.name, t.shape, std::span<const float>(step_model.grads()).subspan(t.offset, t.size())});
     }
-    const Model adam = trained(model, OptimizerKind::adam, tokens, targets);
-    const Model rmsprop = trained(model, OptimizerKind::rmsprop, tokens, targets);
+    const Model adam = trained(model, OptimizerKind::adam, tokens, targets, styles);
+    const Model rmsprop = trained(model, OptimizerKind::rmsprop, tokens, targets, styles);
     add_views(adam, "adam3.", out);
     add_views(rmsprop, "rmsprop3.", out);
-    const Model sgd = trained(model, OptimizerKind::sgd, tokens, targets);
+    const Model sgd = trained(model, OptimizerKind::sgd, tokens, targets, styles);
     add_views(sgd, "sgd3.", out);
     write_safetensors(dir / (c.name + ".expected.safetensors"), out, {}, DType::f32);
   }

@@ -1,0 +1,134 @@
+// Loading and joining the corpus roots of a run, and the epoch streams; see train_data.hpp.
+#include "train/train_data.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "base/error.hpp"
+#include "corpus/augment.hpp"
+#include "corpus/hash.hpp"
+#include "train/validation.hpp"
+
+namespace etude::train {
+namespace fs = std::filesystem;
+
+namespace {
+std::string lower(std::string s) {
+  for (char& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+void refuse_empty(const fs::path& root, const Corpus& corpus) {
+  const std::string why = corpus.skipped.empty()
+                              ? "it holds no MIDI files (.mid, .midi)"
+                              : std::to_string(corpus.skipped.size()) + " MIDI files, none usable (" +
+                                    corpus.skipped[0].path + ": " + corpus.skipped[0].reason + ")";
+  throw InvalidArgument(root.string() + ": nothing to train on: " + why + "; point etude train at a folder of MIDI files");
+}
+}  // namespace
+
+int find_style_row(const std::vector<std::string>& styles, const std::string& name) {
+  const std::string want = lower(name);
+  for (size_t i = 0; i < styles.size(); ++i)
+    if (lower(styles[i]) == want) return int(i);
+  return -1;
+}
+
+size_t TrainData::pieces_of_style(size_t row, bool validation) const {
+  const auto& rows = validation ? val_style : train_style;
+  return size_t(std::count(rows.begin(), rows.end(), int32_t(row)));
+}
+
+TrainData load_train_data(const std::vector<fs::path>& roots, const DataOptions& options) {
+  if (roots.empty()) throw InvalidArgument("etude train: give at least one folder of MIDI files");
+  TrainData d;
+  d.roots = roots;
+  d.styles = options.known_styles;
+  CorpusOptions o;
+  o.tokenizer = options.tokenizer;
+  o.tokenizer_config = options.tokenizer_config;
+  o.validation_fraction = options.val_fraction;
+  o.threads = options.threads;
+  if (roots.size() == 1) o.cache = options.cache;
+  uint64_t h = fnv1a(corpus_options_key(o));
+  std::vector<PieceSplit> splits;
+  d.corpora.reserve(roots.size());
+  for (const fs::path& root : roots) {
+    if (!fs::is_directory(root))
+      throw IoError(root.string() + ": not a folder; give etude train a folder of MIDI files");
+    d.corpora.push_back(load_or_build_corpus(root, o));
+    const Corpus& k = d.corpora.back();
+    if (k.pieces.empty()) refuse_empty(root, k);
+    if (d.corpora.size() == 1) {
+      d.tokenizer_json = k.tokenizer;
+    } else if (k.tokenizer != d.tokenizer_json) {
+      throw InvalidArgument(root.string() + ": tokenizes to another vocabulary than " + roots[0].string() +
+                            " (a vocabulary fitted on the data, as notes and seed do, differs between folders); "
+                            "train the folders together with the beats or events tokenizer");
+    }
+    d.skipped_files += k.skipped.size();
+    splits.push_back(split_pieces(k, root));
+    if (!splits.back().note.empty()) d.note += (d.note.empty() ? "" : "; ") + splits.back().note;
+  }
+  if (options.required_tokenizer && *options.required_tokenizer != d.tokenizer_json)
+    throw InvalidArgument("the model's tokenizer (" + options.required_tokenizer->value("name", "?") +
+                          ", " + std::to_string(options.required_tokenizer->value("vocab", nlohmann::json::array()).size()) +
+                          " tokens) is not the data's (" + d.tokenizer_json.value("name", "?") + ", " +
+                          std::to_string(d.tokenizer_json.value("vocab", nlohmann::json::array()).size()) +
+                          " tokens): give the folders it was trained on, and fine-tune with the base model's tokenizer");
+  d.tokenizer = make_tokenizer(d.tokenizer_json);
+  d.token_kinds = d.tokenizer->token_kinds();
+  d.ngrams = NgramIndex(d.corpora[0].ngrams.n());
+  for (size_t r = 0; r < roots.size(); ++r) {
+    const Corpus& k = d.corpora[r];
+    auto row_of = [&](const Piece& p) {
+      const std::string& name = k.styles[size_t(p.style)];
+      int row = find_style_row(d.styles, name);
+      if (row < 0) row = int(d.styles.size()), d.styles.push_back(name);
+      return int32_t(row);
+    };
+    for (const Piece* p : splits[r].train) d.train.push_back(p), d.train_style.push_back(row_of(*p));
+    for (const Piece* p : splits[r].val) d.val.push_back(p), d.val_style.push_back(row_of(*p));
+    d.ngrams.merge(k.ngrams, roots.size() == 1 ? "" : roots[r].filename().string() + "/");
+  }
+  // The identity: what a resumed run must find again (a single root hashes as runs always did).
+  for (const auto* group : {&d.train, &d.val})
+    for (const Piece* p : *group) {
+      h = fnv1a(p->path, h);
+      h = fnv1a(std::span(reinterpret_cast<const uint8_t*>(p->tokens.data()), p->tokens.size() * 4), h);
+    }
+  if (!options.known_styles.empty())
+    for (const std::string& s : d.styles) h = fnv1a(s, h);
+  for (size_t i = 0; i < d.val.size(); ++i) {
+    d.val_stream.insert(d.val_stream.end(), d.val[i]->tokens.begin(), d.val[i]->tokens.end());
+    d.val_styles.insert(d.val_styles.end(), d.val[i]->tokens.size(), d.val_style[i]);
+  }
+  for (const Piece* p : d.train) d.train_tokens += p->tokens.size();
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  d.identity = d.tokenizer->name() + ":" + std::to_string(d.train.size()) + "+" + std::to_string(d.val.size()) +
+               " pieces:" + hex;
+  return d;
+}
+
+EpochStream epoch_stream(const TrainData& d, int transpose_min, int transpose_max, std::mt19937_64& rng) {
+  EpochStream s;
+  s.tokens.reserve(d.train_tokens + d.train_tokens / 8);
+  s.styles.reserve(s.tokens.capacity());
+  const AugmentOptions ao{.min_semitones = transpose_min, .max_semitones = transpose_max};
+  const bool augment = transpose_min != 0 || transpose_max != 0;
+  for (size_t i = 0; i < d.train.size(); ++i) {
+    const Piece* p = d.train[i];
+    const size_t before = s.tokens.size();
+    if (!augment) {
+      s.tokens.insert(s.tokens.end(), p->tokens.begin(), p->tokens.end());
+    } else {
+      const std::vector<int32_t> t = augment_tokens(*d.tokenizer, p->tokens, ao, rng);
+      s.tokens.insert(s.tokens.end(), t.begin(), t.end());
+    }
+    s.styles.insert(s.styles.end(), s.tokens.size() - before, d.train_style[i]);
+  }
+  return s;
+}
+
+}  // namespace etude::train

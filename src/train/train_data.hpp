@@ -1,0 +1,62 @@
+// The music a run trains on: one or several corpus roots read with one tokenizer, their styles
+// joined into the model's style rows (a base model's rows first when fine-tuning), the training
+// and validation pieces with the style row of each, the n-gram index of every training piece, and
+// an epoch's token stream with the style of every token beside it.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "corpus/corpus.hpp"
+#include "corpus/ngram_index.hpp"
+#include "tokenize/tokenizer.hpp"
+
+namespace etude::train {
+
+struct TrainData {
+  std::vector<std::filesystem::path> roots;
+  std::vector<Corpus> corpora;               // one per root
+  std::unique_ptr<Tokenizer> tokenizer;
+  nlohmann::json tokenizer_json;             // the tokenizer's to_json(), the same for every root
+  std::vector<std::string> styles;           // style rows: `known` first, then the data's new ones
+  std::vector<const Piece*> train, val;
+  std::vector<int32_t> train_style, val_style;  // the style row of each piece
+  std::vector<int32_t> val_stream, val_styles;  // validation tokens and the style of each
+  NgramIndex ngrams;                         // the training pieces of every root
+  std::string identity, note;
+  size_t train_tokens = 0, skipped_files = 0;
+  std::vector<uint8_t> token_kinds;          // TokenKind of every vocabulary entry
+
+  size_t pieces_of_style(size_t row, bool validation) const;
+};
+
+struct DataOptions {
+  std::string tokenizer = "beats";
+  nlohmann::json tokenizer_config = nlohmann::json::object();
+  double val_fraction = 0.1;
+  unsigned threads = 0;
+  std::filesystem::path cache;               // a single root only; several use their default caches
+  std::vector<std::string> known_styles;     // rows that exist already (a base model's), in order
+  const nlohmann::json* required_tokenizer = nullptr;  // a base model's: the data must tokenize the same
+};
+
+// InvalidArgument naming the folder with nothing to train on, or the base model whose tokenizer
+// differs from the data's. A single root without known styles gives the identity a run always had.
+TrainData load_train_data(const std::vector<std::filesystem::path>& roots, const DataOptions& options);
+
+// Case-insensitive lookup of a style row; -1 when unknown.
+int find_style_row(const std::vector<std::string>& styles, const std::string& name);
+
+// The training stream of one epoch (every training piece, randomly transposed within
+// [transpose_min, transpose_max] when that is not 0..0) and the style row of every token.
+struct EpochStream {
+  std::vector<int32_t> tokens, styles;
+};
+EpochStream epoch_stream(const TrainData& d, int transpose_min, int transpose_max, std::mt19937_64& rng);
+
+}  // namespace etude::train
