@@ -18,6 +18,7 @@ void add_nn_commands(CLI::App& app);      // forward, bench train|generate, devi
 void add_train_commands(CLI::App& app);   // train                        (cmd_train.cpp)
 void add_compose_commands(CLI::App& app); // compose, styles              (cmd_compose.cpp)
 void add_model_commands(CLI::App& app);   // export, evaluate             (cmd_models.cpp)
+void add_judge_commands(CLI::App& app);   // judge                        (cmd_judge.cpp)
 void add_serve_commands(CLI::App& app);   // serve                        (cmd_serve.cpp)
 
 }  // namespace etude::app

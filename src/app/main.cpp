@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   etude::app::add_train_commands(app);
   etude::app::add_compose_commands(app);
   etude::app::add_model_commands(app);
+  etude::app::add_judge_commands(app);
   etude::app::add_serve_commands(app);
   try {
     app.parse(argc, argv);

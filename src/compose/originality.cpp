@@ -1,5 +1,5 @@
 // The originality report (see originality.hpp): n-gram lookups in the model's index, token
-// repeats, pitch range and the Krumhansl-Schmuckler key estimate.
+// repeats, pitch range and the Krumhansl-Schmuckler key estimate (music/key.cpp).
 #include "compose/originality.hpp"
 
 #include <algorithm>
@@ -8,45 +8,8 @@
 #include <cstdio>
 
 namespace etude {
-namespace {
 
-constexpr std::array<const char*, 12> kPitchClass = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
-// Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
-constexpr std::array<double, 12> kMajor = {6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88};
-constexpr std::array<double, 12> kMinor = {6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17};
-
-double pearson(const std::array<double, 12>& x, const std::array<double, 12>& profile, int tonic) {
-  double mx = 0, my = 0;
-  for (int i = 0; i < 12; ++i) mx += x[i], my += profile[i];
-  mx /= 12, my /= 12;
-  double sxy = 0, sxx = 0, syy = 0;
-  for (int i = 0; i < 12; ++i) {
-    const double a = x[(i + tonic) % 12] - mx, b = profile[i] - my;
-    sxy += a * b, sxx += a * a, syy += b * b;
-  }
-  return sxx > 0 ? sxy / std::sqrt(sxx * syy) : 0.0;
-}
-
-}  // namespace
-
-std::string KeyEstimate::name() const { return std::string(kPitchClass[tonic]) + (minor ? " minor" : " major"); }
-
-std::string pitch_name(int pitch) { return kPitchClass[pitch % 12] + std::to_string(pitch / 12 - 1); }
-
-KeyEstimate estimate_key(const NoteSequence& seq) {
-  std::array<double, 12> hist{};
-  for (const Note& n : seq.notes)
-    if (!n.is_drum) hist[n.pitch % 12] += std::max(n.end - n.start, 1e-3);
-  KeyEstimate best;
-  best.correlation = -2;
-  for (int minor = 0; minor < 2; ++minor)
-    for (int tonic = 0; tonic < 12; ++tonic) {
-      const double r = pearson(hist, minor ? kMinor : kMajor, tonic);
-      if (r > best.correlation + 1e-12) best = {tonic, minor == 1, r};
-    }
-  if (best.correlation < -1) best = {};
-  return best;
-}
+std::string pitch_name(int pitch) { return pitch_class_name(pitch % 12) + std::to_string(pitch / 12 - 1); }
 
 OriginalityReport make_report(const NoteSequence& seq, std::span<const int32_t> composed, const Tokenizer& tokenizer,
                               const NgramIndex* ngrams, int repairs) {

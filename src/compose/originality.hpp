@@ -1,6 +1,7 @@
 // The originality report of a composed piece: its size, how much of it is copied from the
 // training pieces (the model's n-gram index), the longest run of one repeated token (the failure
-// of argmax composers), pitch range, and a key estimate with Krumhansl-Schmuckler profiles.
+// of argmax composers), pitch range, and a key estimate with Krumhansl-Schmuckler profiles
+// (music/key.hpp).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -10,20 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "corpus/ngram_index.hpp"
+#include "music/key.hpp"  // KeyEstimate, estimate_key
 #include "music/note_sequence.hpp"
 #include "tokenize/tokenizer.hpp"
 
 namespace etude {
-
-struct KeyEstimate {
-  int tonic = 0;            // pitch class 0..11 (0 = C)
-  bool minor = false;
-  double correlation = 0;   // Pearson r of the duration-weighted pitch classes with the profile
-  std::string name() const; // "C major", "F# minor"
-};
-// Duration-weighted pitch-class histogram correlated with the 24 rotated Krumhansl-Kessler
-// profiles; the best wins (ties: the lower tonic, major first). No notes: C major, r = 0.
-KeyEstimate estimate_key(const NoteSequence& seq);
 
 std::string pitch_name(int pitch);  // 60 -> "C4"
 

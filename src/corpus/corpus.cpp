@@ -48,8 +48,8 @@ void check_options(const CorpusOptions& o) {
 // the order of files or the other files in the folder.
 double path_draw(const std::string& rel) { return static_cast<double>(fnv1a(rel) >> 11) * 0x1.0p-53; }
 
-// Holds out pieces whose draw is below the fraction; a style with two or more pieces gets at
-// least one validation piece (its lowest draw) and keeps at least one training piece.
+}  // namespace
+
 void assign_splits(std::vector<Piece>& pieces, size_t styles, double fraction) {
   if (fraction <= 0.0) return;
   std::vector<std::vector<Piece*>> by_style(styles);
@@ -63,12 +63,10 @@ void assign_splits(std::vector<Piece>& pieces, size_t styles, double fraction) {
   }
 }
 
-std::string style_of(const std::string& rel, const std::string& root_name) {
+std::string style_of_path(const std::string& rel, const std::string& root_name) {
   auto slash = rel.find('/');
   return slash == std::string::npos ? root_name : rel.substr(0, slash);
 }
-
-}  // namespace
 
 fs::path default_cache_path(const fs::path& dir, const CorpusOptions& options) {
   std::string abs = fs::weakly_canonical(fs::absolute(dir)).string();
@@ -108,7 +106,7 @@ Corpus build_corpus(const fs::path& dir, const CorpusOptions& options) {
 
   std::map<std::string, int32_t> style_ids;
   for (size_t i = 0; i < files.size(); ++i)
-    if (reasons[i].empty()) style_ids.emplace(style_of(corpus.sources[i].path, root_name), 0);
+    if (reasons[i].empty()) style_ids.emplace(style_of_path(corpus.sources[i].path, root_name), 0);
   for (auto& [name, id] : style_ids) {
     id = static_cast<int32_t>(corpus.styles.size());
     corpus.styles.push_back(name);
@@ -118,7 +116,7 @@ Corpus build_corpus(const fs::path& dir, const CorpusOptions& options) {
     if (!reasons[i].empty()) continue;
     Piece p;
     p.path = corpus.sources[i].path;
-    p.style = style_ids.at(style_of(p.path, root_name));
+    p.style = style_ids.at(style_of_path(p.path, root_name));
     p.notes = static_cast<uint32_t>(seqs[i].notes.size());
     p.seconds = seqs[i].total_time;
     corpus.pieces.push_back(std::move(p));

@@ -69,6 +69,16 @@ struct Corpus {
   size_t token_count(Split split) const;
 };
 
+// The hash split (also used by the judge to split a style folder as training did): each piece's
+// `split` from a draw fixed by its `path` (relative to the corpus folder, so the same file splits
+// differently when the corpus is its style folder or the folder above); pieces whose draw is below
+// the fraction are held out, and a style with two or more pieces holds out at least one (its
+// lowest draw) and keeps at least one. `style` must be set (< styles). fraction <= 0: all train.
+void assign_splits(std::vector<Piece>& pieces, size_t styles, double fraction);
+// A file's style from its path relative to the corpus folder: the first folder, or root_name (the
+// corpus folder's own name) for a file directly in it.
+std::string style_of_path(const std::string& rel, const std::string& root_name);
+
 // $XDG_CACHE_HOME/etude, else $HOME/.cache/etude, else <temp>/etude-cache: writable even when
 // the corpus folder is read-only.
 std::filesystem::path default_cache_dir();
