@@ -13,6 +13,7 @@
 #include "base/file_io.hpp"
 #include "compose/style_model.hpp"
 #include "corpus/ngram_index.hpp"
+#include "judge/model_diagnostics.hpp"
 #include "nn/model_io.hpp"
 #include "nn/trainer.hpp"
 #include "tokenize/tokenizer.hpp"
@@ -108,8 +109,41 @@ void run_export(const ExportArgs& a) {
               nn::dtype_name(dtype), src.model.params().size());
 }
 
+json diagnostics_json(const judge::ModelDiagnostics& d) {
+  json pieces = json::array();
+  for (const judge::PieceDiagnosis& p : d.pieces)
+    pieces.push_back({{"path", p.path}, {"style", p.style}, {"key", p.key}, {"piece_in_key", p.piece_in_key},
+                      {"model_in_key", p.model_in_key}, {"pitch_positions", p.pitch_positions},
+                      {"identified", p.identified}, {"own_loss", p.own_loss}, {"best_loss", p.best_loss}});
+  return {{"in_key_mean", d.in_key_mean}, {"in_key_pieces", d.in_key_pieces},
+          {"identification", d.identification}, {"identification_mean", d.identification_mean},
+          {"pieces", pieces}};
+}
+
+// The judge's model diagnostics on the held-out pieces: key probability and composer identification.
+json run_diagnose(const std::string& file, const std::vector<std::string>& dirs, double fraction, int threads,
+                  bool as_json) {
+  const StyleModel m = load_style_model(file);
+  nn::set_compute_threads(threads);
+  judge::DiagnosticsOptions o;
+  o.validation_fraction = fraction;
+  o.threads = unsigned(threads);
+  const judge::ModelDiagnostics d =
+      judge::diagnose_model(*m.model, *m.tokenizer, m.styles, std::vector<fs::path>(dirs.begin(), dirs.end()), o);
+  if (!as_json) {
+    std::printf("in-key probability at pitch positions: %.3f over %zu held-out pieces at least 90%% in their key "
+                "(chance 7/12 = 0.583)\n", d.in_key_mean, d.in_key_pieces);
+    if (d.identification_styles) {
+      std::printf("composer identification: %.3f mean over %zu styles with 10+ pieces (chance 1/%zu)\n",
+                  d.identification_mean, d.identification_styles, m.styles.size());
+      for (const auto& [style, acc] : d.identification) std::printf("  %-14s %.3f\n", style.c_str(), acc);
+    }
+  }
+  return diagnostics_json(d);
+}
+
 void run_evaluate(const std::string& model, const std::vector<std::string>& dirs, double fraction, bool fraction_given,
-                  int threads, bool as_json) {
+                  int threads, bool as_json, bool diagnose) {
   nn::LoadedModel m = nn::load_model(model);
   const json card = parse_meta(m, kMetaCard, model);
   const json recorded = card.value("validation", json::object());
@@ -122,6 +156,7 @@ void run_evaluate(const std::string& model, const std::vector<std::string>& dirs
     out["card_loss"] = recorded["loss"];
     out["difference"] = v.score.loss() - recorded["loss"].get<double>();
   }
+  if (diagnose) out["diagnostics"] = run_diagnose(model, dirs, fraction, threads, as_json);
   if (as_json) {
     std::printf("%s\n", out.dump(2).c_str());
     return;
@@ -157,7 +192,7 @@ void add_model_commands(CLI::App& app) {
     std::vector<std::string> dir;
     double fraction = 0.1;
     int threads = 0;
-    bool json = false;
+    bool json = false, diagnose = false;
   };
   auto v = std::make_shared<EvalArgs>();
   CLI::App* ev = app.add_subcommand("evaluate", "Validation loss and accuracy of a model on the split `etude train` uses");
@@ -167,10 +202,14 @@ void add_model_commands(CLI::App& app) {
                               ->check(CLI::Range(0.0, 0.5));
   ev->add_option("--threads", v->threads, "compute threads (0 = every core)")->capture_default_str()->check(CLI::Range(0, 1024));
   ev->add_flag("--json", v->json, "print JSON");
+  ev->add_flag("--diagnose", v->diagnose, "also: the probability put on each held-out piece's key at pitch positions, "
+                                          "and composer identification by the lowest-loss style row");
   ev->footer("Loss in nats per token over non-overlapping windows, as training reports it; with a model card, also "
              "the difference from the card's. Exit codes: 0 measured, 1 usage error, 2 unreadable model, folder "
              "without usable pieces or with another vocabulary.");
-  ev->callback([v, fraction] { run_evaluate(v->model, v->dir, v->fraction, fraction->count() > 0, v->threads, v->json); });
+  ev->callback([v, fraction] {
+    run_evaluate(v->model, v->dir, v->fraction, fraction->count() > 0, v->threads, v->json, v->diagnose);
+  });
 }
 
 }  // namespace etude::app

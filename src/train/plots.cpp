@@ -1,4 +1,4 @@
-// history.csv and the gnuplot graphs; see plots.hpp. gnuplot runs as a child process on a script
+// The gnuplot graphs; see plots.hpp. gnuplot runs as a child process on a script
 // written next to the graphs; its output goes to temporary names, then atomically into place.
 #include "train/plots.hpp"
 
@@ -17,12 +17,7 @@ extern char** environ;
 namespace etude::train {
 namespace {
 
-std::string number(double v) {
-  if (!std::isfinite(v)) return "nan";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+std::string number(double v) { return history_number(v); }
 
 // Runs `gnuplot script`; "" when it exited 0.
 std::string run_gnuplot(const std::filesystem::path& script, const std::filesystem::path& log) {
@@ -51,21 +46,6 @@ std::string run_gnuplot(const std::filesystem::path& script, const std::filesyst
 }
 
 }  // namespace
-
-std::string history_csv(std::span<const EpochRow> rows) {
-  std::string out = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_perplexity,lr,seconds,"
-                    "tokens_per_second,copied_share,events\n";
-  for (const EpochRow& r : rows) {
-    std::string ev = r.events;
-    for (char& c : ev)
-      if (c == '"') c = '\'';
-    out += std::to_string(r.epoch) + "," + number(r.train_loss) + "," + number(r.train_accuracy) + "," +
-           number(r.val_loss) + "," + number(r.val_accuracy) + "," + number(std::exp(r.val_loss)) + "," +
-           number(r.lr) + "," + number(r.seconds) + "," + number(r.tokens_per_second) + "," +
-           (r.copied_share >= 0 ? number(r.copied_share) : "") + ",\"" + ev + "\"\n";
-  }
-  return out;
-}
 
 std::string draw_plots(const std::filesystem::path& out, std::span<const EpochRow> rows, int checkpoint_every) {
   namespace fs = std::filesystem;

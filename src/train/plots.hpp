@@ -1,4 +1,4 @@
-// The run's files for people: history.csv (one row per epoch) and the graphs drawn by gnuplot,
+// The run's graphs for people, drawn by gnuplot from the history (history.hpp writes history.csv):
 // plots/loss.png, plots/accuracy.png (checkpoint epochs marked, the copy measure on the accuracy
 // graph) and plots/training.gif (the graphs as they stood at each checkpoint).
 #pragma once
@@ -6,11 +6,9 @@
 #include <span>
 #include <string>
 
-#include "train/train_config.hpp"
+#include "train/history.hpp"
 
 namespace etude::train {
-
-std::string history_csv(std::span<const EpochRow> rows);
 
 // Draws the three graphs into out/plots, each written atomically. Returns "" on success, else why
 // not (gnuplot missing or failing): plotting never stops a run.

@@ -239,7 +239,6 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
   const std::string gpu = device == nn::Device::cuda ? nn::cuda_status().name : "";
   const std::string device_label = gpu.empty() ? nn::device_name(device) : std::string("cuda (") + gpu + ")";
   const json device_json{{"device", nn::device_name(device)}, {"gpu", gpu}, {"precision", c.precision}};
-  check_writable(c.out);
   nn::set_compute_threads(c.threads);
   std::optional<BaseModel> base;
   if (!c.from.empty() && !loaded) base.emplace(load_base_model(c.from));
@@ -283,6 +282,8 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
     return m;
   };
   nn::Model model = loaded ? std::move(loaded->model) : new_model();
+  // Written only now: a base model, data or model settings that do not fit leave nothing behind.
+  check_writable(c.out);
   const nn::ModelSpec spec = model.spec();
   if (spec.styles > 0 && size_t(spec.styles) != d.styles.size())
     throw InvalidArgument("--resume: the run's model has " + std::to_string(spec.styles) + " style rows but the data has " +

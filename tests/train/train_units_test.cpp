@@ -14,7 +14,7 @@
 #include "nn/model_io.hpp"
 #include "nn/trainer.hpp"
 #include "train/batches.hpp"
-#include "train/plots.hpp"
+#include "train/history.hpp"
 #include "train/run_state.hpp"
 #include "train/train_config.hpp"
 
@@ -192,9 +192,30 @@ TEST(History, CsvHasOneRowPerEpochAndBlankCopyShareOffCheckpoints) {
   const std::string csv = history_csv(rows);
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
             "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_perplexity,lr,seconds,tokens_per_second,"
-            "copied_share,events");
-  EXPECT_NE(csv.find("\n1,0,0,1.38629,0,4,0,0,0,,\"best\"\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("\n2,0,0,nan,0,nan,0,0,0,0.25,\"a 'q'\"\n"), std::string::npos) << csv;
+            "copied_share,events,val_pitch_loss,val_duration_loss,val_velocity_loss,val_time_loss");
+  EXPECT_NE(csv.find("\n1,0,0,1.38629,0,4,0,0,0,,\"best\",,,,\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\n2,0,0,nan,0,nan,0,0,0,0.25,\"a 'q'\",,,,\n"), std::string::npos) << csv;
+}
+
+TEST(History, ReadBackGivesTheRowsWrittenAndReadsOlderFiles) {
+  const std::vector<EpochRow> rows{
+      {.epoch = 1, .train_loss = 2.5, .train_accuracy = 0.25, .val_loss = 2.25, .val_accuracy = 0.5, .lr = 0.001,
+       .seconds = 12.5, .tokens_per_second = 1000, .copied_share = -1, .events = "best, with a comma",
+       .val_pitch_loss = 2.75, .val_duration_loss = 1.5, .val_velocity_loss = 0.5, .val_time_loss = 1.25},
+      {.epoch = 2, .train_loss = 2, .val_loss = 2.125, .copied_share = 0.125, .events = "checkpoint"}};
+  const std::vector<EpochRow> back = read_history_csv(history_csv(rows));
+  ASSERT_EQ(back.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(nlohmann::json(back[i]), nlohmann::json(rows[i])) << "row " << i;
+  }
+  // A file from before the losses by kind: they stay unmeasured (-1).
+  const auto old = read_history_csv(
+      "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_perplexity,lr,seconds,tokens_per_second,"
+      "copied_share,events\n3,1,0.5,1.5,0.25,4.48,0.001,10,900,,\"best\"\n");
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_EQ(old[0].epoch, 3);
+  EXPECT_EQ(old[0].events, "best");
+  EXPECT_EQ(old[0].val_pitch_loss, -1);
 }
 
 TEST(NgramMetadata, RoundTripsAndRefusesDamage) {
