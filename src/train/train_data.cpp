@@ -91,14 +91,13 @@ TrainData load_train_data(const std::vector<fs::path>& roots, const DataOptions&
     for (const Piece* p : splits[r].val) d.val.push_back(p), d.val_style.push_back(row_of(*p));
     d.ngrams.merge(k.ngrams, roots.size() == 1 ? "" : roots[r].filename().string() + "/");
   }
-  // The identity: what a resumed run must find again (a single root hashes as runs always did).
+  // The identity: what a resumed run must find again (a single root hashes as runs always did). The
+  // style rows are not in it: a resumed run reads them from its own state.
   for (const auto* group : {&d.train, &d.val})
     for (const Piece* p : *group) {
       h = fnv1a(p->path, h);
       h = fnv1a(std::span(reinterpret_cast<const uint8_t*>(p->tokens.data()), p->tokens.size() * 4), h);
     }
-  if (!options.known_styles.empty())
-    for (const std::string& s : d.styles) h = fnv1a(s, h);
   for (size_t i = 0; i < d.val.size(); ++i) {
     d.val_stream.insert(d.val_stream.end(), d.val[i]->tokens.begin(), d.val[i]->tokens.end());
     d.val_styles.insert(d.val_styles.end(), d.val[i]->tokens.size(), d.val_style[i]);
