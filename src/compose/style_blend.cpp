@@ -6,16 +6,13 @@
 #include <cstdlib>
 
 #include "base/error.hpp"
+#include "base/names.hpp"
 #include "compose/style_model.hpp"
 
 namespace etude {
 namespace fs = std::filesystem;
 
 namespace {
-std::string lower(std::string s) {
-  for (char& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
 std::string trim(const std::string& s) {
   const size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
   return a == std::string::npos ? "" : s.substr(a, b - a + 1);
@@ -70,10 +67,9 @@ std::vector<float> style_weights(const std::vector<std::string>& styles, const s
   }
   double sum = 0;
   for (const Part& p : parse_blend(text)) {
-    size_t row = styles.size();
-    for (size_t i = 0; i < styles.size(); ++i)
-      if (lower(styles[i]) == lower(p.name)) row = i;
-    if (row == styles.size())
+    const int found = find_name(styles, p.name);
+    const size_t row = found < 0 ? styles.size() : size_t(found);
+    if (found < 0)
       throw InvalidArgument("unknown style '" + p.name.substr(0, 60) + "'; this model knows: " + joined(styles));
     w[row] += p.weight;
     sum += p.weight;
@@ -108,9 +104,7 @@ StyleChoice resolve_style(const fs::path& dir, const std::string& text) {
       if (!e.styles.empty()) known_styles += (known_styles.empty() ? "" : ", ") + joined(e.styles) + " (in " + e.name + ")";
       bool all = !e.styles.empty();
       for (const std::string& n : names) {
-        bool found = false;
-        for (const std::string& s : e.styles) found = found || lower(s) == lower(n);
-        all = all && found;
+        all = all && find_name(e.styles, n) >= 0;
       }
       if (all) return {e.path, text};
     }

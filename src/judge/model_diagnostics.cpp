@@ -9,16 +9,13 @@
 #include <numeric>
 
 #include "base/error.hpp"
+#include "base/names.hpp"
 #include "music/key.hpp"
 
 namespace etude::judge {
 namespace fs = std::filesystem;
 
 namespace {
-std::string lower(std::string s) {
-  for (char& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
 
 // The MIDI pitch of every single-pitch token (PITCH_n, NOTE_ON_n), -1 for the rest.
 std::vector<int> token_pitches(const Tokenizer& tokenizer) {
@@ -58,7 +55,7 @@ ModelDiagnostics diagnose_model(const nn::Model& model, const Tokenizer& tokeniz
   const nlohmann::json tok_json = tokenizer.to_json();
 
   ModelDiagnostics out;
-  std::map<std::string, size_t> style_total, style_right, style_pieces;
+  std::map<std::string, size_t> style_total, style_right, style_pieces, style_seen;
   for (const fs::path& root : roots) {
     CorpusOptions o;
     o.tokenizer = tok_json.value("name", "");
@@ -72,9 +69,8 @@ ModelDiagnostics diagnose_model(const nn::Model& model, const Tokenizer& tokeniz
     for (const Piece& p : corpus.pieces) {
       if (p.split != Split::validation || p.tokens.size() < 3) continue;
       const std::string& style = corpus.styles[size_t(p.style)];
-      int own = -1;
-      for (int r = 0; r < S; ++r)
-        if (lower(style_names[size_t(r)]) == lower(style)) own = r;
+      if (++style_seen[style] > options.max_pieces_per_style) continue;
+      const int own = S > 0 ? find_name(style_names, style) : -1;
       if (S > 0 && own < 0) continue;  // a style the model has no row for
       const size_t n = std::min(p.tokens.size() - 1, options.max_tokens);
       const int B = std::max(S, 1), T = int(n);

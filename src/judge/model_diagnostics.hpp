@@ -16,7 +16,8 @@ namespace etude::judge {
 
 struct DiagnosticsOptions {
   double validation_fraction = 0.1;  // the training run's --val-fraction
-  size_t max_tokens = 1024;          // each held-out piece is read from its start up to this many tokens
+  size_t max_tokens = 512;           // each held-out piece is read from its start up to this many tokens
+  size_t max_pieces_per_style = 20;  // the first held-out pieces of a style (by path), to bound the time
   size_t min_style_pieces = 10;      // identification covers styles with at least this many pieces
   double min_piece_in_key = 0.9;     // the key figure averages pieces at least this much in their key
   unsigned threads = 0;

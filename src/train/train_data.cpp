@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "base/error.hpp"
+#include "base/names.hpp"
 #include "corpus/augment.hpp"
 #include "corpus/hash.hpp"
 #include "train/validation.hpp"
@@ -13,10 +14,6 @@ namespace etude::train {
 namespace fs = std::filesystem;
 
 namespace {
-std::string lower(std::string s) {
-  for (char& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
 
 void refuse_empty(const fs::path& root, const Corpus& corpus) {
   const std::string why = corpus.skipped.empty()
@@ -27,12 +24,7 @@ void refuse_empty(const fs::path& root, const Corpus& corpus) {
 }
 }  // namespace
 
-int find_style_row(const std::vector<std::string>& styles, const std::string& name) {
-  const std::string want = lower(name);
-  for (size_t i = 0; i < styles.size(); ++i)
-    if (lower(styles[i]) == want) return int(i);
-  return -1;
-}
+int find_style_row(const std::vector<std::string>& styles, const std::string& name) { return find_name(styles, name); }
 
 size_t TrainData::pieces_of_style(size_t row, bool validation) const {
   const auto& rows = validation ? val_style : train_style;
