@@ -10,6 +10,7 @@
 #include "base/error.hpp"
 #include "midi/message_table.hpp"
 #include "music/midi_convert.hpp"
+#include "render/score.hpp"
 #include "music/scan.hpp"
 #include "music/sequence_ops.hpp"
 
@@ -137,7 +138,7 @@ void scan(const std::string& dir, bool as_json, bool lenient, unsigned threads) 
 
 void add_midi_commands(CLI::App& app) {
   struct Options {
-    std::string input, output;
+    std::string input, output, score;
     bool json = false, lenient = false, piano = false;
     unsigned threads = 0;
   };
@@ -171,10 +172,14 @@ void add_midi_commands(CLI::App& app) {
   convert->add_flag("--piano", opt->piano, "Merge all non-drum parts into one piano part (channel 0, program 0, one track)");
   convert->add_flag("--lenient", opt->lenient, "Recover what is readable from a damaged input file");
   convert->footer("Exit codes: 0 written, 1 usage error, 2 unreadable input or unwritable output.");
+  convert->add_option("--score", opt->score, "Also engrave it: .pdf, .svg or .png (LilyPond; the file's key and time signature)");
   convert->callback([opt] {
+    if (!opt->score.empty()) check_score_path(opt->score);
     NoteSequence seq = load_note_sequence(opt->input, opt->lenient);
     if (opt->piano) seq = merge_to_piano(std::move(seq));
     save_note_sequence(seq, opt->output);
+    if (!opt->score.empty())
+      render_score(seq, opt->score, {.title = std::filesystem::path(opt->input).stem().string()});
   });
 }
 

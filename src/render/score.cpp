@@ -18,6 +18,7 @@
 
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "music/spelling.hpp"
 
 extern char** environ;
 
@@ -29,14 +30,6 @@ struct GridNote {
   int64_t start, end;  // grid steps, end > start
   int pitch;
 };
-
-std::string lily_pitch(int pitch) {
-  static constexpr std::array<const char*, 12> names = {"c", "cis", "d", "dis", "e", "f", "fis", "g", "gis", "a", "ais", "b"};
-  std::string s = names[pitch % 12];
-  const int octave = pitch / 12 - 4;  // 48 is c, 60 is c'
-  s.append(size_t(std::abs(octave)), octave > 0 ? '\'' : ',');
-  return s;
-}
 
 // Splits `steps` grid steps into note values (whole note = whole_steps), largest first, plain
 // or dotted: returns LilyPond durations ("2.", "8") with their lengths.
@@ -59,7 +52,7 @@ std::vector<std::pair<int64_t, std::string>> durations(int64_t steps, int64_t wh
 }
 
 // One hand's music: segments between onsets, releases and bar lines, tied across cuts.
-std::string staff_music(const std::vector<GridNote>& notes, int64_t end, int64_t bar, int64_t whole) {
+std::string staff_music(const std::vector<GridNote>& notes, int64_t end, int64_t bar, int64_t whole, const KeyName& key) {
   std::set<int64_t> cuts{0, end};
   for (int64_t b = bar; b < end; b += bar) cuts.insert(b);
   for (const GridNote& n : notes) cuts.insert(n.start), cuts.insert(n.end);
@@ -76,7 +69,7 @@ std::string staff_music(const std::vector<GridNote>& notes, int64_t end, int64_t
         continue;
       }
       out << '<';
-      for (const GridNote* n : sounding) out << lily_pitch(n->pitch) << (k + 1 < parts.size() || n->end > b ? "~ " : " ");
+      for (const GridNote* n : sounding) out << lilypond_name(spell(n->pitch, key)) << (k + 1 < parts.size() || n->end > b ? "~ " : " ");
       out << '>' << parts[k].second << ' ';
     }
     if (b % bar == 0) out << "|\n";
@@ -116,14 +109,19 @@ std::string lilypond_source(const NoteSequence& seq, const ScoreOptions& o) {
     end = std::max(end, e);
   }
   end = std::max<int64_t>(bar, (end + bar - 1) / bar * bar);
+  // The key: the file's own signature, else the estimate of its notes; notes are spelled in it.
+  const KeyName key = o.key ? *o.key : score_key(seq);
+  SpelledPitch tonic;
+  tonic.letter = key.tonic_letter(), tonic.alter = key.tonic_alter(), tonic.octave = 3;
+  const std::string key_cmd = "\\key " + lilypond_name(tonic) + (key.minor ? " \\minor" : " \\major");
   std::ostringstream ly;
   ly << "\\version \"2.24.0\"\n\\header { " << (o.title.empty() ? "" : "title = \"" + escape(o.title) + "\" ")
-     << "tagline = ##f }\n\\score {\n  \\new PianoStaff <<\n";
+     << (o.composer.empty() ? "" : "composer = \"" + escape(o.composer) + "\" ") << "tagline = ##f }\n\\score {\n  \\new PianoStaff <<\n";
   const char* clefs[2] = {"treble", "bass"};
   for (int h = 0; h < 2; ++h)
-    ly << "    \\new Staff { \\clef " << clefs[h] << " \\time " << num << "/" << den
+    ly << "    \\new Staff { \\clef " << clefs[h] << " " << key_cmd << " \\time " << num << "/" << den
        << (h == 0 ? " \\tempo 4 = " + std::to_string(int(std::lround(qpm))) : std::string()) << "\n"
-       << staff_music(hands[h], end, bar, whole) << "    \\bar \"|.\" }\n";
+       << staff_music(hands[h], end, bar, whole, key) << "    \\bar \"|.\" }\n";
   ly << "  >>\n  \\layout { }\n}\n";
   return ly.str();
 }

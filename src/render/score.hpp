@@ -3,9 +3,11 @@
 // program (Debian's lilypond package).
 #pragma once
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "music/note_sequence.hpp"
+#include "music/spelling.hpp"
 
 namespace etude {
 
@@ -13,10 +15,13 @@ struct ScoreOptions {
   int grid = 4;          // grid steps per beat: 4 = sixteenths (1, 2, 4 or 8)
   int split_pitch = 60;  // notes below this key go to the left hand (bass clef); 60 = middle C
   std::string title;     // empty: no title
+  std::string composer;  // the composer line (e.g. the style and seed); empty: none
+  std::optional<KeyName> key;  // the key signature and spelling; none: the file's own, else estimated
   std::string lilypond = "lilypond";  // the program (looked up on PATH)
 };
 
-// The LilyPond source of the whole piece (4/4 unless the sequence has a time signature).
+// The LilyPond source of the whole piece (4/4 unless the sequence has a time signature), with a key
+// signature (the file's first, else the Krumhansl estimate) and every note spelled in that key.
 std::string lilypond_source(const NoteSequence& seq, const ScoreOptions& options = {});
 
 // Engraves to out; the format comes from its extension (.pdf on A4 pages; .svg and .png as one

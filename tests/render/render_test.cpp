@@ -161,5 +161,62 @@ TEST(Score, LongPieceIsOneSvg) {
   EXPECT_GT(svg.size(), 100000u);  // the whole piece, not one page of it
 }
 
+
+NoteSequence scale_in(int tonic, const std::vector<int>& steps) {
+  NoteSequence s;  // a two-octave scale, a quarter note each, plus the tonic chord held at the end
+  s.ticks_per_beat = 480;
+  int64_t t = 0;
+  for (int octave = 0; octave < 2; ++octave)
+    for (int step : steps) {
+      s.notes.push_back({.pitch = tonic + 12 * octave + step, .velocity = 80, .start_tick = t, .end_tick = t + 480});
+      t += 480;
+    }
+  for (int p : {tonic, tonic + steps[2], tonic + steps[4]})
+    s.notes.push_back({.pitch = p, .velocity = 80, .start_tick = t, .end_tick = t + 1920});
+  s.total_ticks = t + 1920;
+  retime_seconds(s);
+  return s;
+}
+
+TEST(Score, SharpKeysAreSpelledWithSharpsAndFlatKeysWithFlats) {
+  const std::vector<int> major{0, 2, 4, 5, 7, 9, 11}, harmonic_minor{0, 2, 3, 5, 7, 8, 11};
+  // D major, estimated from its notes: the signature and F#, C#, never Gb or Db.
+  const std::string d = lilypond_source(scale_in(62, major));
+  EXPECT_NE(d.find("\\key d \\major"), std::string::npos) << d;
+  EXPECT_NE(d.find("fis'"), std::string::npos);
+  EXPECT_NE(d.find("cis''"), std::string::npos);
+  EXPECT_EQ(d.find("ges"), std::string::npos);
+  EXPECT_EQ(d.find("des"), std::string::npos);
+  // D-flat major: Gb and Db, never F# or C#.
+  const std::string db = lilypond_source(scale_in(61, major));
+  EXPECT_NE(db.find("\\key des \\major"), std::string::npos) << db;
+  EXPECT_NE(db.find("ges'"), std::string::npos);
+  EXPECT_EQ(db.find("fis"), std::string::npos);
+  EXPECT_EQ(db.find("cis"), std::string::npos);
+  // A harmonic minor: the raised seventh is G#, not Ab.
+  const std::string a = lilypond_source(scale_in(57, harmonic_minor));
+  EXPECT_NE(a.find("\\key a \\minor"), std::string::npos) << a;
+  EXPECT_NE(a.find("gis'"), std::string::npos);
+  EXPECT_EQ(a.find("aes"), std::string::npos);
+  // A file's own signature wins over the estimate (and a given key over both).
+  NoteSequence own = scale_in(62, major);
+  own.key_signatures.push_back({.key = -3, .minor = true});  // C minor
+  EXPECT_NE(lilypond_source(own).find("\\key c \\minor"), std::string::npos);
+  EXPECT_NE(lilypond_source(own, {.key = KeyName{2, true}}).find("\\key b \\minor"), std::string::npos);
+}
+
+TEST(Spelling, EnharmonicsFollowTheKeyAndOctavesTheLetter) {
+  EXPECT_EQ(lilypond_name(spell(60, {0, false})), "c'");
+  EXPECT_EQ(lilypond_name(spell(66, {2, false})), "fis'");   // D major
+  EXPECT_EQ(lilypond_name(spell(66, {-5, false})), "ges'");  // D-flat major
+  EXPECT_EQ(lilypond_name(spell(60, {7, false})), "bis");    // C# major: B#3 sounds as C4
+  EXPECT_EQ(lilypond_name(spell(59, {-7, false})), "ces'");  // Cb major: Cb4 sounds as B3
+  EXPECT_EQ(lilypond_name(spell(70, {0, false})), "ais'");   // chromatic in C: sharps
+  EXPECT_EQ(lilypond_name(spell(70, {-1, false})), "bes'");  // F major: B-flat
+  EXPECT_EQ(key_name({.tonic = 1, .minor = false}).name(), "D-flat major");
+  EXPECT_EQ(key_name({.tonic = 11, .minor = true}).name(), "B minor");
+  EXPECT_EQ(key_name({.tonic = 10, .minor = true}).name(), "B-flat minor");
+}
+
 }  // namespace
 }  // namespace etude

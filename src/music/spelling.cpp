@@ -1,0 +1,93 @@
+// Key names and pitch spelling; see spelling.hpp.
+#include "music/spelling.hpp"
+
+#include <array>
+
+namespace etude {
+namespace {
+constexpr std::array<int, 7> kNaturalPc = {0, 2, 4, 5, 7, 9, 11};  // C D E F G A B
+constexpr std::array<int, 7> kMajorSteps = {0, 2, 4, 5, 7, 9, 11};
+constexpr std::array<int, 7> kMinorSteps = {0, 2, 3, 5, 7, 8, 10};  // natural minor; degree 7 raised below
+constexpr const char* kLetters = "CDEFGAB";
+
+int mod(int a, int m) { return ((a % m) + m) % m; }
+// The major key of `fifths` on the circle: tonic letter and alteration (0 fifths = C, 1 = G, -1 = F).
+void major_tonic(int fifths, int& letter, int& alter) {
+  letter = mod(4 * fifths, 7);  // each fifth is four letters up
+  alter = 0;
+  const int pc = mod(7 * fifths, 12);
+  const int diff = mod(pc - kNaturalPc[size_t(letter)] + 6, 12) - 6;
+  alter = diff;
+}
+}  // namespace
+
+int KeyName::tonic_letter() const {
+  int letter = 0, alter = 0;
+  major_tonic(minor ? fifths + 3 : fifths, letter, alter);  // a minor key's tonic is three fifths above
+  return letter;
+}
+int KeyName::tonic_alter() const {
+  int letter = 0, alter = 0;
+  major_tonic(minor ? fifths + 3 : fifths, letter, alter);
+  return alter;
+}
+std::string KeyName::name() const {
+  std::string s(1, kLetters[tonic_letter()]);
+  const int a = tonic_alter();
+  if (a > 0) s += "-sharp";
+  if (a < 0) s += "-flat";
+  return s + (minor ? " minor" : " major");
+}
+
+KeyName key_name(const KeyEstimate& key) {
+  // A minor key shares its signature with the major key three semitones up.
+  const int major_pc = key.minor ? mod(key.tonic + 3, 12) : key.tonic;
+  int fifths = mod(7 * major_pc, 12);  // pc -> fifths on the circle, 0..11
+  if (fifths > 6) fifths -= 12;        // -5..6: Db not C#, F# (6) kept
+  return {fifths, key.minor};
+}
+
+KeyName score_key(const NoteSequence& seq) {
+  if (!seq.key_signatures.empty()) {
+    const KeySignature& k = seq.key_signatures.front();
+    if (k.key >= -7 && k.key <= 7) return {k.key, k.minor};
+  }
+  return key_name(estimate_key(seq));
+}
+
+SpelledPitch spell(int pitch, const KeyName& key) {
+  const int pc = mod(pitch, 12);
+  const int tonic_letter = key.tonic_letter();
+  const int tonic_pc = mod(kNaturalPc[size_t(tonic_letter)] + key.tonic_alter(), 12);
+  const auto& steps = key.minor ? kMinorSteps : kMajorSteps;
+  int letter = -1;
+  for (int d = 0; d < 7 && letter < 0; ++d) {
+    if (mod(tonic_pc + steps[size_t(d)], 12) == pc) letter = (tonic_letter + d) % 7;
+    // the harmonic minor's raised seventh, spelled on the seventh's letter (G# in A minor)
+    if (key.minor && d == 6 && mod(tonic_pc + steps[6] + 1, 12) == pc) letter = (tonic_letter + 6) % 7;
+  }
+  // Chromatic: the natural letter when there is one, else a sharp on the letter below in sharp keys
+  // and a flat on the letter above in flat keys.
+  for (int shift : {0, key.fifths >= 0 ? -1 : 1})
+    for (int l = 0; l < 7 && letter < 0; ++l)
+      if (kNaturalPc[size_t(l)] == mod(pc + shift, 12)) letter = l;
+  SpelledPitch s;
+  s.letter = letter;
+  s.alter = mod(pc - kNaturalPc[size_t(letter)] + 6, 12) - 6;
+  const int natural = pitch - s.alter;  // the letter's own key: B#3 is natural B3 raised
+  s.octave = natural / 12 - 1;
+  return s;
+}
+
+std::string lilypond_name(const SpelledPitch& p) {
+  std::string s(1, char('a' + (kLetters[p.letter] - 'A')));
+  for (int i = 0; i < p.alter; ++i) s += "is";
+  for (int i = 0; i < -p.alter; ++i) s += "es";  // Dutch names: bes, ees, aes
+  const int marks = p.octave - 3;  // c (no mark) is C3 = MIDI 48
+  s.append(size_t(marks > 0 ? marks : -marks), marks > 0 ? '\'' : ',');
+  return s;
+}
+
+char step_letter(const SpelledPitch& p) { return kLetters[p.letter]; }
+
+}  // namespace etude

@@ -1,0 +1,37 @@
+// Spelling pitches in a key, as a musician writes them: F# and C# in D major, Gb and Db in Db major,
+// the raised leading tone of a minor key (G# in A minor); chromatic notes with sharps in sharp keys
+// and flats in flat keys. Keys are counted in fifths (sharps +, flats -), as MIDI key signatures are.
+#pragma once
+#include <string>
+
+#include "music/key.hpp"
+#include "music/note_sequence.hpp"
+
+namespace etude {
+
+struct KeyName {
+  int fifths = 0;      // -7..7: sharps (+) or flats (-) of the signature
+  bool minor = false;
+  int tonic_letter() const;  // 0..6 = C D E F G A B
+  int tonic_alter() const;   // -1, 0, +1
+  std::string name() const;  // "D major", "B-flat minor", "F-sharp minor"
+};
+
+// The signature of an estimated key: the spelling with fewer accidentals (Db major, not C# major;
+// for six, F# major and Eb minor).
+KeyName key_name(const KeyEstimate& key);
+// The key a score of `seq` is written in: its first key signature when the file has one, else the
+// Krumhansl estimate of its notes.
+KeyName score_key(const NoteSequence& seq);
+
+struct SpelledPitch {
+  int letter = 0;   // 0..6 = C D E F G A B
+  int alter = 0;    // -2..2: flats (-) or sharps (+)
+  int octave = 4;   // scientific: C4 = MIDI 60 (the letter's octave: B#3 sounds as C4)
+};
+SpelledPitch spell(int pitch, const KeyName& key);
+// Names of a spelled pitch: LilyPond's ("fis'", "bes,,") and MusicXML's step/alter/octave parts.
+std::string lilypond_name(const SpelledPitch& p);
+char step_letter(const SpelledPitch& p);  // 'C'..'B'
+
+}  // namespace etude
