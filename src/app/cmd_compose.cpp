@@ -77,7 +77,11 @@ void run_compose(ComposeArgs& a) {
     const fs::path out = numbered(a.out, i, count);
     save_note_sequence(p.seq, out);
     if (!a.wav.empty()) render_wav(p.seq, numbered(a.wav, i, count), {.soundfont = a.soundfont});
-    if (!a.score.empty()) render_score(p.seq, numbered(a.score, i, count), {.title = out.stem().string()});
+    if (!a.score.empty()) {
+      const std::string by = "Etude, " + (style_text.empty() ? model_path.stem().string() : style_text) + " style, seed " +
+                             std::to_string(p.seed);
+      render_score(p.seq, numbered(a.score, i, count), {.title = out.stem().string(), .composer = by});
+    }
     const std::span<const int32_t> composed = std::span(p.tokens).subspan(1 + p.primer_tokens);
     tokens += composed.size();
     const OriginalityReport r = make_report(p.seq, composed, *style.tokenizer, style.ngrams ? &*style.ngrams : nullptr, p.repairs);
