@@ -16,6 +16,7 @@
 #include "compose/style_blend.hpp"
 #include "compose/originality.hpp"
 #include "music/midi_convert.hpp"
+#include "music/spelling.hpp"
 #include "nn/trainer.hpp"
 #include "render/score.hpp"
 #include "render/wav.hpp"
@@ -37,11 +38,13 @@ struct ComposeArgs {
   ComposeOptions compose;
   double tempo = 0;
   int program = -1;
+  std::string key;  // "D minor": each piece is moved to this key (its estimate's tonic on the asked one)
   int threads = 0;
   std::string device = "cpu", precision = "f32";  // cpu: composing on the GPU has not been timed
 };
 
 void run_compose(ComposeArgs& a) {
+  if (!a.key.empty()) parse_key(a.key);  // a bad key is refused before composing
   a.compose.precision = nn::parse_precision(a.precision);
   a.compose.device = nn::choose_device(nn::parse_device(a.device), a.compose.precision);  // no GPU: exit 2 now
   if (a.model.empty() && a.style.empty()) throw InvalidArgument("compose: give --style NAME or --model FILE");
@@ -72,6 +75,8 @@ void run_compose(ComposeArgs& a) {
   const int count = int(pieces.size());
   for (int i = 0; i < count; ++i) {
     ComposedPiece& p = pieces[i];
+    KeyEstimate reached;
+    if (!a.key.empty()) p.seq = transpose_to_key(std::move(p.seq), parse_key(a.key), &reached);
     if (a.tempo > 0) p.seq = set_tempo(std::move(p.seq), a.tempo);
     if (a.program >= 0) p.seq = set_program(std::move(p.seq), a.program);
     const fs::path out = numbered(a.out, i, count);
@@ -88,8 +93,11 @@ void run_compose(ComposeArgs& a) {
     json j = report_to_json(r);
     j["file"] = out.string();
     j["seed"] = p.seed;
+    if (!a.key.empty()) j["key_asked"] = parse_key(a.key).name(), j["key_reached"] = reached.name();
     report["pieces"].push_back(std::move(j));
-    std::printf("%s (seed %llu): %s\n", out.string().c_str(), (unsigned long long)p.seed, report_line(r).c_str());
+    const std::string moved = a.key.empty() ? "" : "; moved to " + reached.name() + " (asked " + parse_key(a.key).name() + ")";
+    std::printf("%s (seed %llu): %s%s\n", out.string().c_str(), (unsigned long long)p.seed, report_line(r).c_str(),
+                moved.c_str());
   }
   std::printf("composed %zu tokens in %.0f ms (%d piece%s)\n", tokens, ms, count, count == 1 ? "" : "s");
   if (!a.report.empty()) write_file_atomic(a.report, report.dump(2) + "\n");
@@ -165,6 +173,8 @@ void add_compose_commands(CLI::App& app) {
   c->add_option("--primer-seconds", o.primer_seconds, "use only the primer's first seconds")->check(CLI::Range(0.0, 3600.0));
   c->add_flag("--keep-primer", o.keep_primer, "begin the output with the primer");
   c->add_option("--tempo", a->tempo, "play at this tempo (BPM)")->check(CLI::Range(10.0, 400.0));
+  c->add_option("--key", a->key, "move each piece to this key, e.g. \"D minor\" (its estimated tonic onto the asked "
+                                 "one; the report says the key reached)");
   c->add_option("--program", a->program, "General MIDI program (0 = piano)")->check(CLI::Range(0, 127));
   c->add_option("--wav", a->wav, "also render audio (FluidSynth) to this WAV file");
   c->add_option("--soundfont", a->soundfont, "soundfont for --wav")->capture_default_str();

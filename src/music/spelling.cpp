@@ -2,6 +2,10 @@
 #include "music/spelling.hpp"
 
 #include <array>
+#include <cctype>
+
+#include "base/error.hpp"
+#include "music/sequence_ops.hpp"
 
 namespace etude {
 namespace {
@@ -89,5 +93,37 @@ std::string lilypond_name(const SpelledPitch& p) {
 }
 
 char step_letter(const SpelledPitch& p) { return kLetters[p.letter]; }
+
+KeyEstimate parse_key(const std::string& text) {
+  std::string t;
+  for (char c : text) t += char(std::tolower(static_cast<unsigned char>(c)));
+  auto bad = [&] {
+    throw InvalidArgument("key '" + text.substr(0, 40) + "': write a tonic and a mode, e.g. \"D minor\", \"Eb major\", \"F# minor\"");
+  };
+  if (t.empty() || t[0] < 'a' || t[0] > 'g') bad();
+  const int letter = int(std::string("cdefgab").find(t[0]));
+  int pc = kNaturalPc[size_t(letter)];
+  size_t i = 1;
+  if (t.compare(i, 6, "-sharp") == 0) pc += 1, i += 6;
+  else if (t.compare(i, 5, "-flat") == 0) pc -= 1, i += 5;
+  else if (i < t.size() && (t[i] == '#' || t[i] == 's')) pc += 1, ++i;
+  else if (i < t.size() && t[i] == 'b') pc -= 1, ++i;
+  while (i < t.size() && t[i] == ' ') ++i;
+  const std::string mode = t.substr(i);
+  if (mode != "" && mode != "major" && mode != "minor" && mode != "maj" && mode != "min" && mode != "m") bad();
+  return {.tonic = mod(pc, 12), .minor = mode == "minor" || mode == "min" || mode == "m"};
+}
+
+NoteSequence transpose_to_key(NoteSequence seq, const KeyEstimate& target, KeyEstimate* reached) {
+  const KeyEstimate now = estimate_key(seq);
+  const int shift = mod(target.tonic - now.tonic + 6, 12) - 6;  // -6..5
+  seq = transpose(std::move(seq), shift, OutOfRange::clamp);
+  KeyEstimate after = now;
+  after.tonic = mod(now.tonic + shift, 12);
+  const KeyName name = key_name(now.minor == target.minor ? target : after);
+  seq.key_signatures = {KeySignature{.key = name.fifths, .minor = name.minor}};
+  if (reached) *reached = after;
+  return seq;
+}
 
 }  // namespace etude

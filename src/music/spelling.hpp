@@ -24,6 +24,14 @@ KeyName key_name(const KeyEstimate& key);
 // Krumhansl estimate of its notes.
 KeyName score_key(const NoteSequence& seq);
 
+// "D minor", "Db major", "f# minor", "B-flat major", "Bb" (major when no mode is given); the key's
+// tonic and mode (correlation 0). InvalidArgument naming the text otherwise.
+KeyEstimate parse_key(const std::string& text);
+// The piece moved by the fewest semitones (-6..5) that puts its estimated tonic on the target's
+// tonic; its key signature becomes the target's (when the modes agree) or the reached key's.
+// `reached` gets the key estimate after the move.
+NoteSequence transpose_to_key(NoteSequence seq, const KeyEstimate& target, KeyEstimate* reached = nullptr);
+
 struct SpelledPitch {
   int letter = 0;   // 0..6 = C D E F G A B
   int alter = 0;    // -2..2: flats (-) or sharps (+)

@@ -205,6 +205,25 @@ TEST(Score, SharpKeysAreSpelledWithSharpsAndFlatKeysWithFlats) {
   EXPECT_NE(lilypond_source(own, {.key = KeyName{2, true}}).find("\\key b \\minor"), std::string::npos);
 }
 
+TEST(Spelling, KeysParseAndPiecesMoveToTheAskedKey) {
+  EXPECT_EQ(parse_key("D minor").name(), "D minor");
+  EXPECT_EQ(parse_key("eb major").tonic, 3);
+  EXPECT_EQ(parse_key("F#m").name(), "F# minor");
+  EXPECT_EQ(parse_key("B-flat").name(), "Bb major");
+  EXPECT_THROW(parse_key("H minor"), InvalidArgument);
+  EXPECT_THROW(parse_key("D dorian"), InvalidArgument);
+  const std::vector<int> major{0, 2, 4, 5, 7, 9, 11};
+  KeyEstimate reached;
+  const NoteSequence moved = transpose_to_key(scale_in(60, major), parse_key("A major"), &reached);  // C -> A: -3
+  EXPECT_EQ(reached.name(), "A major");
+  EXPECT_EQ(moved.notes.front().pitch, 57);
+  ASSERT_EQ(moved.key_signatures.size(), 1u);
+  EXPECT_EQ(moved.key_signatures[0].key, 3);
+  EXPECT_NE(lilypond_source(moved).find("\\key a \\major"), std::string::npos);
+  transpose_to_key(scale_in(60, major), parse_key("E minor"), &reached);  // the mode is the piece's own
+  EXPECT_EQ(reached.name(), "E major");
+}
+
 TEST(Spelling, EnharmonicsFollowTheKeyAndOctavesTheLetter) {
   EXPECT_EQ(lilypond_name(spell(60, {0, false})), "c'");
   EXPECT_EQ(lilypond_name(spell(66, {2, false})), "fis'");   // D major
