@@ -11,7 +11,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   python3 python3-mido python3-numpy python3-torch
   gnuplot-nox bc
-  libfluidsynth-dev fluid-soundfont-gm lilypond sox poppler-utils
+  libfluidsynth-dev fluid-soundfont-gm lilypond sox poppler-utils libxml2-utils
   chromium fonts-liberation
 )
 

@@ -19,6 +19,8 @@
 #include "base/error.hpp"
 #include "base/file_io.hpp"
 #include "music/spelling.hpp"
+#include "render/musicxml.hpp"
+#include "render/score_grid.hpp"
 
 extern char** environ;
 
@@ -26,53 +28,19 @@ namespace etude {
 namespace fs = std::filesystem;
 namespace {
 
-struct GridNote {
-  int64_t start, end;  // grid steps, end > start
-  int pitch;
-};
-
-// Splits `steps` grid steps into note values (whole note = whole_steps), largest first, plain
-// or dotted: returns LilyPond durations ("2.", "8") with their lengths.
-std::vector<std::pair<int64_t, std::string>> durations(int64_t steps, int64_t whole_steps) {
-  std::vector<std::pair<int64_t, std::string>> out;
-  while (steps > 0) {
-    for (int64_t value = 1, len = whole_steps; len >= 1; value *= 2, len /= 2) {
-      if (len % 2 == 0 && len + len / 2 <= steps) {
-        out.push_back({len + len / 2, std::to_string(value) + "."});
-        break;
-      }
-      if (len <= steps) {
-        out.push_back({len, std::to_string(value)});
-        break;
-      }
-    }
-    steps -= out.back().first;
-  }
-  return out;
-}
-
-// One hand's music: segments between onsets, releases and bar lines, tied across cuts.
-std::string staff_music(const std::vector<GridNote>& notes, int64_t end, int64_t bar, int64_t whole, const KeyName& key) {
-  std::set<int64_t> cuts{0, end};
-  for (int64_t b = bar; b < end; b += bar) cuts.insert(b);
-  for (const GridNote& n : notes) cuts.insert(n.start), cuts.insert(n.end);
+// One hand as LilyPond: its values in order, a bar line after each bar.
+std::string staff_music(const std::vector<WrittenValue>& values, int64_t bar, const KeyName& key) {
   std::ostringstream out;
-  for (auto it = cuts.begin(); std::next(it) != cuts.end(); ++it) {
-    const int64_t a = *it, b = *std::next(it);
-    std::vector<const GridNote*> sounding;
-    for (const GridNote& n : notes)
-      if (n.start <= a && a < n.end) sounding.push_back(&n);
-    const auto parts = durations(b - a, whole);
-    for (size_t k = 0; k < parts.size(); ++k) {
-      if (sounding.empty()) {
-        out << 'r' << parts[k].second << ' ';
-        continue;
-      }
+  for (const WrittenValue& v : values) {
+    const std::string value = std::to_string(v.denominator) + (v.dotted ? "." : "");
+    if (v.notes.empty()) {
+      out << 'r' << value << ' ';
+    } else {
       out << '<';
-      for (const GridNote* n : sounding) out << lilypond_name(spell(n->pitch, key)) << (k + 1 < parts.size() || n->end > b ? "~ " : " ");
-      out << '>' << parts[k].second << ' ';
+      for (const WrittenNote& n : v.notes) out << lilypond_name(spell(n.pitch, key)) << (n.tie_out ? "~ " : " ");
+      out << '>' << value << ' ';
     }
-    if (b % bar == 0) out << "|\n";
+    if ((v.start + v.steps) % bar == 0) out << "|\n";
   }
   return out.str();
 }
@@ -89,28 +57,9 @@ std::string escape(const std::string& s) {
 }  // namespace
 
 std::string lilypond_source(const NoteSequence& seq, const ScoreOptions& o) {
-  if (o.grid != 1 && o.grid != 2 && o.grid != 4 && o.grid != 8) throw InvalidArgument("score: grid must be 1, 2, 4 or 8 steps per beat");
-  const int tpb = seq.ticks_per_beat > 0 ? seq.ticks_per_beat : 480;
-  const double qpm = seq.tempos.empty() ? 120.0 : seq.tempos.front().qpm();
-  auto grid_of = [&](const Note& n, bool end) {
-    if (seq.ticks_per_beat > 0) return int64_t(std::llround(double(end ? n.end_tick : n.start_tick) * o.grid / tpb));
-    return int64_t(std::llround((end ? n.end : n.start) * qpm / 60.0 * o.grid));  // SMPTE: seconds at the first tempo
-  };
-  int num = 4, den = 4;
-  if (!seq.time_signatures.empty() && seq.time_signatures.front().denominator <= 16)
-    num = seq.time_signatures.front().numerator, den = seq.time_signatures.front().denominator;
-  const int64_t whole = 4 * o.grid, bar = std::max<int64_t>(1, whole * num / den);
-  std::vector<GridNote> hands[2];
-  int64_t end = 0;
-  for (const Note& n : seq.notes) {
-    if (n.is_drum) continue;
-    const int64_t s = grid_of(n, false), e = std::max(s + 1, grid_of(n, true));
-    hands[n.pitch < o.split_pitch ? 1 : 0].push_back({s, e, n.pitch});
-    end = std::max(end, e);
-  }
-  end = std::max<int64_t>(bar, (end + bar - 1) / bar * bar);
-  // The key: the file's own signature, else the estimate of its notes; notes are spelled in it.
+  // The key: the given one, else the file's own signature, else the estimate of its notes.
   const KeyName key = o.key ? *o.key : score_key(seq);
+  const ScoreGrid g = make_score_grid(seq, o.grid, o.split_pitch, key);
   SpelledPitch tonic;
   tonic.letter = key.tonic_letter(), tonic.alter = key.tonic_alter(), tonic.octave = 3;
   const std::string key_cmd = "\\key " + lilypond_name(tonic) + (key.minor ? " \\minor" : " \\major");
@@ -119,22 +68,23 @@ std::string lilypond_source(const NoteSequence& seq, const ScoreOptions& o) {
      << (o.composer.empty() ? "" : "composer = \"" + escape(o.composer) + "\" ") << "tagline = ##f }\n\\score {\n  \\new PianoStaff <<\n";
   const char* clefs[2] = {"treble", "bass"};
   for (int h = 0; h < 2; ++h)
-    ly << "    \\new Staff { \\clef " << clefs[h] << " " << key_cmd << " \\time " << num << "/" << den
-       << (h == 0 ? " \\tempo 4 = " + std::to_string(int(std::lround(qpm))) : std::string()) << "\n"
-       << staff_music(hands[h], end, bar, whole, key) << "    \\bar \"|.\" }\n";
+    ly << "    \\new Staff { \\clef " << clefs[h] << " " << key_cmd << " \\time " << g.numerator << "/" << g.denominator
+       << (h == 0 ? " \\tempo 4 = " + std::to_string(int(std::lround(g.qpm))) : std::string()) << "\n"
+       << staff_music(g.hands[h], g.bar, key) << "    \\bar \"|.\" }\n";
   ly << "  >>\n  \\layout { }\n}\n";
   return ly.str();
 }
 
 void check_score_path(const fs::path& out) {
   const std::string ext = out.extension().string();
-  if (ext != ".pdf" && ext != ".svg" && ext != ".png")
-    throw InvalidArgument(out.string() + ": a score is written as .pdf, .svg or .png");
+  if (ext != ".pdf" && ext != ".svg" && ext != ".png" && ext != ".musicxml")
+    throw InvalidArgument(out.string() + ": a score is written as .pdf, .svg, .png or .musicxml");
 }
 
 void render_score(const NoteSequence& seq, const fs::path& out, const ScoreOptions& o) {
   check_score_path(out);
   const std::string ext = out.extension().string();
+  if (ext == ".musicxml") return write_file_atomic(out, musicxml_source(seq, o));  // for editing; no LilyPond
   const fs::path dir = fs::temp_directory_path() / ("etude-score-" + std::to_string(getpid()) + "-" + std::to_string(std::random_device{}()));
   fs::create_directories(dir);
   struct Cleanup {

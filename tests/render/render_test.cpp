@@ -205,6 +205,43 @@ TEST(Score, SharpKeysAreSpelledWithSharpsAndFlatKeysWithFlats) {
   EXPECT_NE(lilypond_source(own, {.key = KeyName{2, true}}).find("\\key b \\minor"), std::string::npos);
 }
 
+// xmllint against the MusicXML 4.0 schema kept in ../shared (its catalog maps the remote imports).
+int validate_musicxml(const fs::path& file) {
+  const char* source = std::getenv("ETUDE_SOURCE");
+  const fs::path schema = fs::path(source ? source : ".") / ".." / "shared/schemas/musicxml-4.0";
+  const std::string cmd = "XML_CATALOG_FILES=" + (schema / "catalog.xml").string() +
+                          " xmllint --nonet --noout --schema " + (schema / "musicxml.xsd").string() + " " +
+                          file.string() + " 2>" + file.string() + ".log";
+  return std::system(cmd.c_str());
+}
+
+TEST(MusicXml, ValidatesAgainstTheSchemaWithKeyTiesAndChords) {
+  if (std::system("command -v xmllint >/dev/null 2>&1") != 0) GTEST_SKIP() << "xmllint not installed (libxml2-utils)";
+  const char* source = std::getenv("ETUDE_SOURCE");
+  if (!source || !fs::exists(fs::path(source) / "../shared/schemas/musicxml-4.0/musicxml.xsd"))
+    GTEST_SKIP() << "no MusicXML schema at ../shared/schemas/musicxml-4.0";
+  const fs::path dir = fs::temp_directory_path() / ("etude_musicxml_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::vector<std::pair<std::string, NoteSequence>> cases{{"two_hands", two_hands()},
+                                                          {"d_major", scale_in(62, {0, 2, 4, 5, 7, 9, 11})}};
+  if (const fs::path file = corpus_file("Chopin/chpn-p7.mid"); !file.empty())
+    cases.push_back({"prelude", load_note_sequence(file)});
+  for (const auto& [name, seq] : cases) {
+    const fs::path out = dir / (name + ".musicxml");
+    render_score(seq, out, {.title = name + " & <test>", .composer = "Etude"});
+    EXPECT_EQ(validate_musicxml(out), 0) << name << ": " << read_file_text(out.string() + ".log");
+  }
+  const std::string d = read_file_text(dir / "d_major.musicxml");
+  EXPECT_NE(d.find("<key><fifths>2</fifths><mode>major</mode></key>"), std::string::npos);
+  EXPECT_NE(d.find("<step>F</step><alter>1</alter>"), std::string::npos);  // F#, never Gb
+  EXPECT_EQ(d.find("<step>G</step><alter>-1</alter>"), std::string::npos);
+  const std::string t = read_file_text(dir / "two_hands.musicxml");
+  EXPECT_NE(t.find("<chord/>"), std::string::npos);
+  EXPECT_NE(t.find("<tie type=\"start\"/>"), std::string::npos);
+  EXPECT_NE(t.find("<backup><duration>16</duration></backup>"), std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST(Spelling, KeysParseAndPiecesMoveToTheAskedKey) {
   EXPECT_EQ(parse_key("D minor").name(), "D minor");
   EXPECT_EQ(parse_key("eb major").tonic, 3);
