@@ -17,7 +17,8 @@ configure: setup
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS) -- --no-print-directory
 
-# `make demo`: compose one piece with the shipped chopin model into out/ (MIDI, WAV, PDF + PNG score).
+# `make demo`: compose one piece in the Chopin style of the shipped base model (models/piano) into
+# out/ (MIDI, WAV, PDF + PNG score).
 demo: build
 	@bash scripts/demo.sh $(BUILD)
 

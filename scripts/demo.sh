@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: composes one piece in the default style (chopin, shipped in models/) and writes
-# MIDI, WAV and a score (PDF and PNG) into out/, then prints where they are and the originality
-# summary. `make demo` installs what is missing and builds first; run alone, this builds if needed.
+# `make demo`: composes one piece in the default style (chopin: the Chopin row of the base model
+# shipped in models/, piano.safetensors) and writes MIDI, WAV and a score (PDF and PNG) into out/,
+# then prints where they are and the originality summary. `make demo` installs what is missing and
+# builds first; run alone, this builds if needed.
 # Usage: scripts/demo.sh [BUILD_DIR] [STYLE] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/.."

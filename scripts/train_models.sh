@@ -1,32 +1,41 @@
 #!/usr/bin/env bash
-# Trains the style models shipped in models/ (one run folder per style under RUNS), one after
-# another, with the settings recorded in each model card. Usage:
-#   scripts/train_models.sh [ETUDE_BIN] [CORPUS] [RUNS] [NAME...]   (default: every style below)
-# THREADS (default 1) sets --threads: a run is deterministic for a given thread count, so the cards
-# name it; on a busy shared machine one thread per run also loses nothing to OpenMP barriers.
-# Every epoch is a checkpoint; an epoch cut by the time limit is marked partial in history.csv and
-# never shipped, so `--epochs N` (no time limit) reproduces a shipped epoch N exactly.
-# The minutes are those of the runs the shipped models come from (two lanes of one thread each);
-# the card of each model holds its exact command (`--epochs N`), which needs no time limit.
+# Trains the models shipped in models/ (one run folder per model under RUNS), one after another,
+# with the settings recorded in each model card. Usage:
+#   scripts/train_models.sh [ETUDE_BIN] [CORPUS] [RUNS] [NAME...]   (default: all-composers, then piano)
+# all-composers: from scratch on every folder of the piano-midi corpus (CORPUS) as one style-less
+#   model, then picked and exported by scripts/export_models.py. THREADS (default 2, as the
+#   shipped run) sets --threads: a run is deterministic for a given thread count, so the card names
+#   it. Every epoch is a checkpoint; an epoch cut by the time limit is marked partial in history.csv
+#   and never shipped, so `--epochs N` (no time limit) reproduces a shipped epoch N exactly (the
+#   card's command).
+# piano: the style-conditioned base model, fine-tuned (--from) from models/all-composers.safetensors
+#   on the piano-midi corpus and POP909 (POP909, default: CORPUS/../pop909) together, every composer
+#   folder and Pop a style row: the card's "reproduce" command (no time limit: the shipped run was
+#   stopped when its session's time ran out, which saves the epoch in progress as a partial one; PIANO_MINUTES, if set, adds
+#   --max-minutes; `--resume` continues a run). Its card is written by hand and stored with
+#   `etude export` (models/README.md, "How these were made").
 set -euo pipefail
 ETUDE=${1:-build/etude}
 CORPUS=${2:-${ETUDE_CORPUS:-$(cd "$(dirname "$0")/../.." && pwd)/shared/corpora/piano-midi}}
 RUNS=${3:-out/model-runs}
+POP909=${POP909:-$(dirname "$CORPUS")/pop909}
+MODELS=${MODELS:-$(dirname "$0")/../models}
 shift $(( $# < 3 ? $# : 3 ))
 NAMES=("$@")
-[ ${#NAMES[@]} -gt 0 ] || NAMES=(chopin mozart beethoven schubert all-composers)
-
-# name -> corpus subfolder ("" = the whole corpus, each composer folder a style), preset, minutes
-declare -A FOLDER=([chopin]=Chopin [mozart]=Mozart [beethoven]=Beethoven [schubert]=Schubert [all-composers]="")
-declare -A PRESET=([chopin]=small [mozart]=small [beethoven]=small [schubert]=small [all-composers]=small)
-declare -A MINUTES=([chopin]=14 [mozart]=14 [beethoven]=21 [schubert]=21 [all-composers]=55)
+[ ${#NAMES[@]} -gt 0 ] || NAMES=(all-composers piano)
 
 mkdir -p "$RUNS"
 for name in "${NAMES[@]}"; do
-  [ -n "${PRESET[$name]+x}" ] || { echo "unknown style $name" >&2; exit 1; }
-  dir="$CORPUS/${FOLDER[$name]}"
-  cmd=("$ETUDE" train "${dir%/}" --out "$RUNS/$name" --preset "${PRESET[$name]}" --threads "${THREADS:-1}"
-       --checkpoint-every 1 --seed 1 --epochs 200 --max-minutes "${MINUTES[$name]}")
+  case $name in
+    all-composers)
+      cmd=("$ETUDE" train "$CORPUS" --out "$RUNS/$name" --preset small --threads "${THREADS:-2}"
+           --checkpoint-every 1 --seed 1 --epochs 200 --max-minutes 55) ;;
+    piano)
+      [ -d "$POP909" ] || { echo "piano needs the POP909 corpus: no $POP909 (set POP909)" >&2; exit 1; }
+      cmd=("$ETUDE" train "$CORPUS" "$POP909" --out "$RUNS/$name" --from "$MODELS/all-composers.safetensors"
+           --threads 2 --checkpoint-every 2 --patience 0 ${PIANO_MINUTES:+--max-minutes "$PIANO_MINUTES"}) ;;
+    *) echo "unknown model $name (all-composers, piano)" >&2; exit 1 ;;
+  esac
   echo "== $name: ${cmd[*]}  ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
   "${cmd[@]}"
   echo "== $name done $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
