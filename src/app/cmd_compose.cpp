@@ -12,6 +12,7 @@
 #include "app/commands.hpp"
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/names.hpp"
 #include "compose/composer.hpp"
 #include "compose/style_blend.hpp"
 #include "compose/originality.hpp"
@@ -56,7 +57,10 @@ void run_compose(ComposeArgs& a) {
   const StyleModel style = load_style_model(model_path);
   if (style.styles.empty() && !choice.blend.empty())
     throw InvalidArgument(model_path.string() + " has no style rows; compose with it without --style");
-  if (!style.styles.empty()) a.compose.style_weights = style_weights(style.styles, choice.blend);
+  // A model file found by its name that also has a row of that name (a fine-tuned style exported
+  // under its own name): that row, not every row.
+  const std::string blend = choice.blend.empty() && a.model.empty() && find_name(style.styles, a.style) >= 0 ? a.style : choice.blend;
+  if (!style.styles.empty()) a.compose.style_weights = style_weights(style.styles, blend);
   nn::set_compute_threads(a.threads);
   if (!a.primer.empty()) a.compose.primer = load_note_sequence(a.primer);
   const auto t0 = std::chrono::steady_clock::now();
@@ -173,6 +177,10 @@ void add_compose_commands(CLI::App& app) {
   c->add_option("--primer-seconds", o.primer_seconds, "use only the primer's first seconds")->check(CLI::Range(0.0, 3600.0));
   c->add_flag("--keep-primer", o.keep_primer, "begin the output with the primer");
   c->add_option("--tempo", a->tempo, "play at this tempo (BPM)")->check(CLI::Range(10.0, 400.0));
+  c->add_option("--style-strength", o.style_strength, "conditioned models: 1 = the style as trained; above 1 it is "
+                                                     "followed more strongly (guidance against the all-styles blend); "
+                                                     "default 2")
+      ->check(CLI::Range(0.0, 8.0));
   c->add_option("--key", a->key, "move each piece to this key, e.g. \"D minor\" (its estimated tonic onto the asked "
                                  "one; the report says the key reached)");
   c->add_option("--program", a->program, "General MIDI program (0 = piano)")->check(CLI::Range(0, 127));

@@ -122,12 +122,13 @@ json diagnostics_json(const judge::ModelDiagnostics& d) {
 
 // The judge's model diagnostics on the held-out pieces: key probability and composer identification.
 json run_diagnose(const std::string& file, const std::vector<std::string>& dirs, double fraction, int threads,
-                  bool as_json) {
+                  size_t tokens, bool as_json) {
   const StyleModel m = load_style_model(file);
   nn::set_compute_threads(threads);
   judge::DiagnosticsOptions o;
   o.validation_fraction = fraction;
   o.threads = unsigned(threads);
+  o.max_tokens = tokens;
   const judge::ModelDiagnostics d =
       judge::diagnose_model(*m.model, *m.tokenizer, m.styles, std::vector<fs::path>(dirs.begin(), dirs.end()), o);
   if (!as_json) {
@@ -143,7 +144,7 @@ json run_diagnose(const std::string& file, const std::vector<std::string>& dirs,
 }
 
 void run_evaluate(const std::string& model, const std::vector<std::string>& dirs, double fraction, bool fraction_given,
-                  int threads, bool as_json, bool diagnose) {
+                  int threads, bool as_json, bool diagnose, size_t tokens) {
   nn::LoadedModel m = nn::load_model(model);
   const json card = parse_meta(m, kMetaCard, model);
   const json recorded = card.value("validation", json::object());
@@ -156,7 +157,7 @@ void run_evaluate(const std::string& model, const std::vector<std::string>& dirs
     out["card_loss"] = recorded["loss"];
     out["difference"] = v.score.loss() - recorded["loss"].get<double>();
   }
-  if (diagnose) out["diagnostics"] = run_diagnose(model, dirs, fraction, threads, as_json);
+  if (diagnose) out["diagnostics"] = run_diagnose(model, dirs, fraction, threads, tokens, as_json);
   if (as_json) {
     std::printf("%s\n", out.dump(2).c_str());
     return;
@@ -176,7 +177,7 @@ void add_model_commands(CLI::App& app) {
   auto e = std::make_shared<ExportArgs>();
   CLI::App* x = app.add_subcommand("export", "Store a trained model for shipping: bf16/f16 weights, a model card, re-measured validation");
   x->add_option("SOURCE", e->source, "model file: RUN/best.safetensors or RUN/checkpoints/epoch-NNNN.safetensors")->required();
-  x->add_option("--out", e->out, "the shipped file, e.g. models/chopin.safetensors")->required();
+  x->add_option("--out", e->out, "the shipped file, e.g. models/my-style.safetensors")->required();
   x->add_option("--dtype", e->dtype, "weight storage: bf16, f16 or f32")->capture_default_str();
   x->add_option("--card", e->card, "model card JSON (source, license, why this epoch, ...) stored as etude.card");
   x->add_option("--corpus", e->corpus, "the folders it was trained on: measure the stored weights' validation loss into the card")
@@ -193,6 +194,7 @@ void add_model_commands(CLI::App& app) {
     double fraction = 0.1;
     int threads = 0;
     bool json = false, diagnose = false;
+    size_t tokens = 512;
   };
   auto v = std::make_shared<EvalArgs>();
   CLI::App* ev = app.add_subcommand("evaluate", "Validation loss and accuracy of a model on the split `etude train` uses");
@@ -204,11 +206,13 @@ void add_model_commands(CLI::App& app) {
   ev->add_flag("--json", v->json, "print JSON");
   ev->add_flag("--diagnose", v->diagnose, "also: the probability put on each held-out piece's key at pitch positions, "
                                           "and composer identification by the lowest-loss style row");
+  ev->add_option("--diagnose-tokens", v->tokens, "tokens read from the start of each held-out piece")
+      ->capture_default_str()->check(CLI::Range(16, 1 << 20));
   ev->footer("Loss in nats per token over non-overlapping windows, as training reports it; with a model card, also "
              "the difference from the card's. Exit codes: 0 measured, 1 usage error, 2 unreadable model, folder "
              "without usable pieces or with another vocabulary.");
   ev->callback([v, fraction] {
-    run_evaluate(v->model, v->dir, v->fraction, fraction->count() > 0, v->threads, v->json, v->diagnose);
+    run_evaluate(v->model, v->dir, v->fraction, fraction->count() > 0, v->threads, v->json, v->diagnose, v->tokens);
   });
 }
 

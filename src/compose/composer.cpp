@@ -70,15 +70,34 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
     grammars.push_back(tok.grammar());
     rngs.emplace_back(pieces[s].seed);
   }
-  nn::Stepper stepper(*style.model, N, nn::LstmBackend::fast, o.precision, o.device);
-  if (style.model->spec().styles > 0) {  // every stream in the asked style or blend (else all equally)
+  const bool conditioned = style.model->spec().styles > 0;
+  if (!conditioned && (!o.style_weights.empty() || o.style_strength))
+    throw InvalidArgument(style.path.string() + " has no style rows, so it cannot be asked for a style, a blend or a strength");
+  const float strength = o.style_strength.value_or(kDefaultStyleStrength);
+  if (!(strength >= 0.0f && strength <= 8.0f))
+    throw InvalidArgument("style strength " + std::to_string(strength) + ": use 0..8 (1 = as trained)");
+  // Style strength other than 1: each piece has a twin stream in the all-styles blend, fed the same
+  // tokens, and the logits sampled are twin + strength x (styled - twin) (classifier-free guidance).
+  const bool guided = conditioned && strength != 1.0f;
+  const int streams = guided ? 2 * N : N;
+  nn::Stepper stepper(*style.model, streams, nn::LstmBackend::fast, o.precision, o.device);
+  if (conditioned) {  // every stream in the asked style or blend (else all equally)
     const std::vector<float> w = o.style_weights.empty() ? style_weights(style.styles, "") : o.style_weights;
-    for (int s = 0; s < N; ++s) stepper.set_style(s, w);
-  } else if (!o.style_weights.empty()) {
-    throw InvalidArgument(style.path.string() + " has no style rows, so it cannot be asked for a style or a blend");
+    const std::vector<float> all = style_weights(style.styles, "");
+    for (int s = 0; s < streams; ++s) stepper.set_style(s, s < N ? w : all);
   }
-  std::vector<int32_t> input(N);
+  std::vector<int32_t> input(static_cast<size_t>(streams));
+  std::vector<float> mixed(guided ? size_t(N) * V : 0);
   std::span<const float> logits;
+  auto step = [&] {
+    const std::span<const float> z = stepper.step(input);
+    if (!guided) return z;
+    for (size_t k = 0; k < mixed.size(); ++k) {
+      const float twin = z[mixed.size() + k];
+      mixed[k] = twin + strength * (z[k] - twin);
+    }
+    return std::span<const float>(mixed);
+  };
   auto feed = [&](int32_t token) {  // the same token into every stream (BOS and the primer)
     for (int s = 0; s < N; ++s) {
       try {
@@ -89,7 +108,7 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
       pieces[s].tokens.push_back(token);
     }
     std::fill(input.begin(), input.end(), token);
-    logits = stepper.step(input);
+    logits = step();
   };
   feed(kBosToken);
   for (int32_t t : primer) feed(t);
@@ -128,7 +147,8 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
           finish(pieces[s]);
           if (pieces[s].seq.total_time >= o.seconds) done[s] = 1, --live;
         }
-    if (live > 0 && i + 1 < max_new) logits = stepper.step(input);
+    if (guided) std::copy_n(input.begin(), N, input.begin() + N);  // the twins read what was sampled
+    if (live > 0 && i + 1 < max_new) logits = step();
   }
   for (ComposedPiece& p : pieces) {
     finish(p);
