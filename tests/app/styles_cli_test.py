@@ -84,6 +84,20 @@ class Styles(unittest.TestCase):
             self.assertIn("style", json.loads(out.with_suffix(".json").read_text()))
         self.assertNotEqual(outs["Chopin"], outs["mozart"])  # the style changes the piece (same seed)
 
+    def test_style_strength(self):
+        outs = {}
+        for strength in ("1", "2", "3"):
+            out = self.tmp / f"strength-{strength}.mid"
+            etude("compose", "--model", self.model, "--style", "Mozart", "--style-strength", strength,
+                  "--length", "120", "--seed", "5", "--out", out)
+            outs[strength] = out.read_bytes()
+        default = self.tmp / "strength-default.mid"
+        etude("compose", "--model", self.model, "--style", "Mozart", "--length", "120", "--seed", "5", "--out", default)
+        self.assertEqual(default.read_bytes(), outs["2"])  # the default is 2
+        self.assertNotEqual(outs["1"], outs["3"])
+        r = etude("compose", "--model", self.model, "--style-strength", "9", "--out", self.tmp / "bad.mid", check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)  # outside 0..8: a usage error
+
     def test_bad_styles_are_refused_in_one_line(self):
         cases = {"unknown": ("Grieg", "Chopin, Mozart"), "bad weight": ("chopin:x", "not a number"),
                  "negative": ("chopin:-1", "not a number"), "zero sum": ("chopin:0,mozart:0", "sum to zero"),
