@@ -142,6 +142,12 @@ StyleReference load_style_reference(const fs::path& folder, const ReferenceOptio
   std::sort(ref.held_out.begin(), ref.held_out.end(), by_path);
   std::sort(ref.skipped.begin(), ref.skipped.end(), [](const SkippedFile& a, const SkippedFile& b) { return a.path < b.path; });
 
+  // As `etude train` does (train::split_pieces) when the hash held out no piece of the whole root
+  // (every style a single piece): the last training piece is the validation piece.
+  if (ref.held_out.empty() && ref.training.size() >= 2 && rel_dir == ".") {
+    ref.held_out.push_back(std::move(ref.training.back()));
+    ref.training.pop_back();
+  }
   const size_t usable = ref.training.size() + ref.held_out.size();
   if (usable < 2 || ref.training.empty() || ref.held_out.empty())
     throw InvalidArgument(folder.string() + ": " + std::to_string(usable) + " usable MIDI piece(s) (" +

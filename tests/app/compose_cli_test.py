@@ -14,6 +14,9 @@ from pathlib import Path
 import mido
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
+
 ETUDE = os.environ.get("ETUDE_BIN", "")
 CORPUS = Path(os.environ.get("ETUDE_CORPUS", "/nonexistent"))
 BACH = CORPUS / "Bach"
@@ -150,4 +153,4 @@ class ComposeCli(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    skip_common.main(verbosity=2)

@@ -8,11 +8,15 @@
 # CPU and on cuda, `etude forward` agrees across devices, and `bench train --json` on cuda reports
 # the GPU, FLOPs per token and the share of its peak.
 import json
+import sys
 import tempfile
 import unittest
 from pathlib import Path
 
 from train_common import ETUDE, FAST, SliceRuns, etude, have_inputs, history, make_slice, read_safetensors
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
 
 
 def devices():
@@ -122,7 +126,8 @@ class AutoDevice(unittest.TestCase):
             self.assertEqual(json.loads(report.read_text())["settings"]["device"], "cpu")
 
 
-@unittest.skipUnless(have_inputs() and cuda_usable(), f"no usable CUDA here ({why_not_cuda()})")
+@unittest.skipUnless(have_inputs(), "ETUDE_BIN or the shared corpus (ETUDE_CORPUS) missing")
+@unittest.skipUnless(cuda_usable(), f"no usable CUDA here ({why_not_cuda()})")
 class CudaRuns(SliceRuns):
     ARGS = [*FAST, "--checkpoint-every", 1, "--seed", 5, "--patience", 0]
 
@@ -184,4 +189,4 @@ class CudaRuns(SliceRuns):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    skip_common.main()

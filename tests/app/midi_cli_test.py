@@ -6,6 +6,10 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
 
 ETUDE = os.environ.get("ETUDE_BIN", "build/etude")
 CORPUS = os.environ.get("ETUDE_CORPUS", "")
@@ -136,4 +140,4 @@ class MidiCli(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    skip_common.main()

@@ -17,6 +17,9 @@ SOURCE = Path(os.environ.get("ETUDE_SOURCE", Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(SOURCE / "tests" / "nn"))
 import torch_parity  # noqa: E402  (the torch mirror of the model JSON)
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
+
 
 def etude(*args, check=True):
     r = subprocess.run([ETUDE, *args], capture_output=True, text=True, timeout=300)
@@ -102,4 +105,4 @@ class NnCli(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    skip_common.main()

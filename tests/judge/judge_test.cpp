@@ -17,6 +17,7 @@
 #include "judge/reference.hpp"
 #include "music/midi_convert.hpp"
 #include "music/sequence_ops.hpp"
+#include "train/validation.hpp"
 
 namespace etude::judge {
 namespace {
@@ -252,6 +253,21 @@ TEST(Reference, SplitsAsTrainingDoesOnTheRootOrOnTheFolderItself) {
   std::vector<std::string> want;
   for (const std::string& p : held_out_of(build_corpus(tmp.path, co), "corpus/Beta/")) want.push_back(p);
   EXPECT_EQ(got, want);
+}
+
+TEST(Reference, ARootOfSinglePieceStylesHoldsOutAsTrainingDoes) {
+  TempDir tmp;
+  for (const char* style : {"A", "B", "C"}) write_tune(tmp.path / style / "only.mid", 60, 20);
+  CorpusOptions co;
+  co.tokenizer = "notes";
+  co.threads = 1;
+  const Corpus corpus = build_corpus(tmp.path, co);
+  const train::PieceSplit split = train::split_pieces(corpus, tmp.path);
+  ASSERT_EQ(split.val.size(), 1u);
+  const StyleReference ref = load_style_reference(tmp.path);
+  ASSERT_EQ(ref.held_out.size(), 1u);
+  EXPECT_EQ(ref.held_out[0].path, split.val[0]->path);
+  EXPECT_EQ(ref.training.size(), 2u);
 }
 
 TEST(Reference, BadInputIsRefusedWithAHint) {
