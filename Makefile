@@ -4,6 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+CTEST_FLAGS ?=
 
 .PHONY: all setup configure build test demo fuzz bench clean
 all: build
@@ -23,7 +24,7 @@ demo: build
 	@bash scripts/demo.sh $(BUILD)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 1500
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 1500 $(CTEST_FLAGS)
 
 fuzz: setup
 	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DETUDE_FUZZ=ON >/dev/null

@@ -20,6 +20,9 @@ import mido
 sys.path.insert(0, str(Path(__file__).parent))
 from serve_common import CHOPIN, ETUDE, FAST, SLICE, Server, have_inputs, make_data, train_model  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
+
 
 def final(events):
     return bool(events) and events[-1][0] == "state" and events[-1][1]["state"] in ("finished", "failed", "stopped")
@@ -421,4 +424,4 @@ class ServeProcess(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    skip_common.main(verbosity=2)

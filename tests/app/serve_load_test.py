@@ -16,6 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from serve_common import Server, have_inputs, make_data, train_model  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
+
 CLIENTS, REQUESTS, RSS_BOUND_KIB = 8, 200, 8 * 1024
 BODY = {"style": "chopin", "length": 64, "temperature": 1.0}
 
@@ -112,4 +115,4 @@ class ServeLoad(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    skip_common.main(verbosity=2)

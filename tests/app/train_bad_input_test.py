@@ -1,11 +1,15 @@
 #!/usr/bin/python3
 # `etude train` on bad input: an empty folder, a folder of non-MIDI files, an unwritable --out, a
 # --resume with nothing to resume and a bad --transpose each give one clear stderr line and exit 2.
+import sys
 import tempfile
 import unittest
 from pathlib import Path
 
 from train_common import ETUDE, FAST, etude
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
 
 
 @unittest.skipUnless(ETUDE and Path(ETUDE).exists(), "ETUDE_BIN not set (ctest sets it)")
@@ -45,4 +49,4 @@ class TrainBadInput(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    skip_common.main(verbosity=2)

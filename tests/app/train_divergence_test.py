@@ -3,11 +3,16 @@
 # in the history and on screen; the run then recovers (lr 5) or gives up cleanly with one message
 # and exit code 2 (lr 1e4), and no NaN or Inf ever reaches a saved file.
 import json
+import sys
 import unittest
+from pathlib import Path
 
 import numpy as np
 
 from train_common import FAST, SliceRuns, etude, have_inputs, history, read_safetensors
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
 
 
 def assert_all_saved_finite(test, run):
@@ -49,4 +54,4 @@ class TrainDivergence(SliceRuns):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    skip_common.main(verbosity=2)

@@ -6,6 +6,7 @@
 # gnuplot the run goes on and says so once.
 import json
 import struct
+import sys
 import tempfile
 import unittest
 from pathlib import Path
@@ -13,6 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from train_common import FAST, etude, have_inputs, history, make_slice, read_safetensors
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
 
 
 def png_size(path):
@@ -127,4 +131,4 @@ class TrainEndToEnd(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    skip_common.main(verbosity=2)

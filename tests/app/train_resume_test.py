@@ -5,6 +5,7 @@
 # promises no bit-exactness). Also: Ctrl-C (SIGINT) stops cleanly with the state saved.
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -13,6 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from train_common import ETUDE, FAST, etude, have_inputs, history, make_slice, read_safetensors
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
 
 ARGS = [*FAST, "--epochs", 4, "--checkpoint-every", 1, "--seed", 7, "--device", "cpu"]
 RESUME = ["--resume", "--threads", 1, "--device", "cpu"]  # the device is the session's, not the run's
@@ -90,4 +94,4 @@ class TrainResume(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    skip_common.main(verbosity=2)

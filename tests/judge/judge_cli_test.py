@@ -5,11 +5,16 @@ import json
 import os
 import random
 import subprocess
+import sys
 import tempfile
 import unittest
+from pathlib import Path
 
 import mido
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
 
 ETUDE = os.environ.get("ETUDE_BIN", "build/etude")
 CORPUS = os.environ.get("ETUDE_CORPUS", "")
@@ -138,4 +143,4 @@ class JudgeCli(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    skip_common.main()

@@ -8,8 +8,12 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import mido
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
 
 TOLERANCE = 1e-6
 
@@ -65,8 +69,7 @@ def check(index_path):
 def main():
     corpus = os.environ.get("ETUDE_CORPUS", "")
     if not os.path.isdir(corpus):
-        print(f"SKIP: ETUDE_CORPUS ({corpus!r}) is not a folder")
-        return 0
+        skip_common.skip_suite(f"ETUDE_CORPUS ({corpus!r}) is not a folder")
     files = sorted(os.path.join(d, f) for d, _, fs in os.walk(corpus) for f in fs
                    if f.lower().endswith((".mid", ".midi", ".kar", ".rmi")))
     assert files, "no MIDI files in the corpus"

@@ -5,10 +5,15 @@
 import json
 import os
 import subprocess
+import sys
 import unittest
 from collections import defaultdict
+from pathlib import Path
 
 import mido
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
+import skip_common  # noqa: E402
 
 ETUDE = os.environ.get("ETUDE_BIN", "build/etude")
 CORPUS = os.environ.get("ETUDE_CORPUS", "")
@@ -108,4 +113,4 @@ class EventsVsMido(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    skip_common.main()
