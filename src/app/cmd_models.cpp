@@ -115,7 +115,7 @@ json diagnostics_json(const judge::ModelDiagnostics& d) {
     pieces.push_back({{"path", p.path}, {"style", p.style}, {"key", p.key}, {"piece_in_key", p.piece_in_key},
                       {"model_in_key", p.model_in_key}, {"pitch_positions", p.pitch_positions},
                       {"identified", p.identified}, {"own_loss", p.own_loss}, {"best_loss", p.best_loss}});
-  return {{"in_key_mean", d.in_key_mean}, {"in_key_pieces", d.in_key_pieces},
+  return {{"in_key_mean", d.in_key_mean}, {"in_key_pieces", d.in_key_pieces}, {"candidates", d.candidates},
           {"identification", d.identification}, {"identification_mean", d.identification_mean},
           {"pieces", pieces}};
 }
@@ -135,8 +135,9 @@ json run_diagnose(const std::string& file, const std::vector<std::string>& dirs,
     std::printf("in-key probability at pitch positions: %.3f over %zu held-out pieces at least 90%% in their key "
                 "(chance 7/12 = 0.583)\n", d.in_key_mean, d.in_key_pieces);
     if (d.identification_styles) {
-      std::printf("composer identification: %.3f mean over %zu styles with 10+ pieces (chance 1/%zu)\n",
-                  d.identification_mean, d.identification_styles, m.styles.size());
+      std::printf("composer identification: %.3f mean over %zu styles with 10+ pieces, each piece identified among "
+                  "those %zu rows (chance 1/%zu)\n",
+                  d.identification_mean, d.identification_styles, d.candidates, d.candidates);
       for (const auto& [style, acc] : d.identification) std::printf("  %-14s %.3f\n", style.c_str(), acc);
     }
   }

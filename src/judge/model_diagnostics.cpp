@@ -56,16 +56,26 @@ ModelDiagnostics diagnose_model(const nn::Model& model, const Tokenizer& tokeniz
 
   ModelDiagnostics out;
   std::map<std::string, size_t> style_total, style_right, style_pieces, style_seen;
+  std::vector<Corpus> corpora;
   for (const fs::path& root : roots) {
     CorpusOptions o;
     o.tokenizer = tok_json.value("name", "");
     o.tokenizer_config = tok_json.value("config", nlohmann::json::object());
     o.validation_fraction = options.validation_fraction;
     o.threads = options.threads;
-    const Corpus corpus = load_or_build_corpus(root, o);
-    if (corpus.tokenizer != tok_json)
+    corpora.push_back(load_or_build_corpus(root, o));
+    if (corpora.back().tokenizer != tok_json)
       throw InvalidArgument(root.string() + ": tokenizes to another vocabulary than the model's; give the folders it was trained on");
-    for (const Piece& p : corpus.pieces) ++style_pieces[corpus.styles[size_t(p.style)]];
+    for (const Piece& p : corpora.back().pieces) ++style_pieces[lower_ascii(corpora.back().styles[size_t(p.style)])];
+  }
+  // The candidates of identification: the rows of styles with enough pieces (chance 1 in their count).
+  std::vector<int> candidates;
+  for (int r = 0; r < S; ++r)
+    if (style_pieces[lower_ascii(style_names[size_t(r)])] >= options.min_style_pieces) candidates.push_back(r);
+  out.candidates = candidates.size();
+  for (size_t k = 0; k < roots.size(); ++k) {
+    const fs::path& root = roots[k];
+    const Corpus& corpus = corpora[k];
     for (const Piece& p : corpus.pieces) {
       if (p.split != Split::validation || p.tokens.size() < 3) continue;
       const std::string& style = corpus.styles[size_t(p.style)];
@@ -114,12 +124,14 @@ ModelDiagnostics diagnose_model(const nn::Model& model, const Tokenizer& tokeniz
         }
       }
       d.model_in_key = d.pitch_positions ? in_key / double(d.pitch_positions) : 0.0;
-      if (S > 0) {
-        const int best = int(std::min_element(loss.begin(), loss.end()) - loss.begin());
+      if (S > 0 && !candidates.empty()) {
+        int best = candidates[0];
+        for (int r : candidates)
+          if (loss[size_t(r)] < loss[size_t(best)]) best = r;
         d.identified = style_names[size_t(best)];
         d.own_loss = loss[size_t(own)] / T, d.best_loss = loss[size_t(best)] / T;
-        ++style_total[style];
-        style_right[style] += best == own;
+        ++style_total[lower_ascii(style)];
+        style_right[lower_ascii(style)] += best == own;
       }
       out.pieces.push_back(std::move(d));
     }
@@ -128,10 +140,12 @@ ModelDiagnostics diagnose_model(const nn::Model& model, const Tokenizer& tokeniz
   for (const PieceDiagnosis& d : out.pieces)
     if (d.piece_in_key >= options.min_piece_in_key) sum += d.model_in_key, ++out.in_key_pieces;
   out.in_key_mean = out.in_key_pieces ? sum / double(out.in_key_pieces) : 0.0;
-  for (const auto& [style, total] : style_total) {
-    if (style_pieces[style] < options.min_style_pieces) continue;
-    out.identification[style] = double(style_right[style]) / double(total);
-    out.identification_mean += out.identification[style];
+  for (int r : candidates) {
+    const std::string key = lower_ascii(style_names[size_t(r)]);
+    if (!style_total.count(key)) continue;  // no held-out piece read
+    const double acc = double(style_right[key]) / double(style_total[key]);
+    out.identification[style_names[size_t(r)]] = acc;
+    out.identification_mean += acc;
   }
   out.identification_styles = out.identification.size();
   if (out.identification_styles) out.identification_mean /= double(out.identification_styles);

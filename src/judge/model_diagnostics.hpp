@@ -18,7 +18,7 @@ struct DiagnosticsOptions {
   double validation_fraction = 0.1;  // the training run's --val-fraction
   size_t max_tokens = 512;           // each held-out piece is read from its start up to this many tokens
   size_t max_pieces_per_style = 20;  // the first held-out pieces of a style (by path), to bound the time
-  size_t min_style_pieces = 10;      // identification covers styles with at least this many pieces
+  size_t min_style_pieces = 10;      // identification: among (and of) styles with at least this many pieces
   double min_piece_in_key = 0.9;     // the key figure averages pieces at least this much in their key
   unsigned threads = 0;
 };
@@ -40,6 +40,7 @@ struct ModelDiagnostics {
   std::map<std::string, double> identification;  // style -> share of its held-out pieces identified
   double identification_mean = 0;                // mean over those styles (each counted once)
   size_t identification_styles = 0;
+  size_t candidates = 0;  // the rows a piece may be identified as: styles with min_style_pieces or more
 };
 
 // The roots are the folders the model was trained on (their hash split gives the held-out pieces);
