@@ -15,11 +15,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void refuse_empty(const fs::path& root, const Corpus& corpus) {
+void refuse_empty(const fs::path& root, const Corpus& corpus, bool for_validation) {
   const std::string why = corpus.skipped.empty()
                               ? "it holds no MIDI files (.mid, .midi)"
                               : std::to_string(corpus.skipped.size()) + " MIDI files, none usable (" +
                                     corpus.skipped[0].path + ": " + corpus.skipped[0].reason + ")";
+  if (for_validation)
+    throw InvalidArgument(root.string() + ": no usable MIDI files to validate on: " + why +
+                          "; give the folder the model was trained on");
   throw InvalidArgument(root.string() + ": nothing to train on: " + why + "; point etude train at a folder of MIDI files");
 }
 }  // namespace
@@ -50,7 +53,7 @@ TrainData load_train_data(const std::vector<fs::path>& roots, const DataOptions&
       throw IoError(root.string() + ": not a folder; give etude train a folder of MIDI files");
     d.corpora.push_back(load_or_build_corpus(root, o));
     const Corpus& k = d.corpora.back();
-    if (k.pieces.empty()) refuse_empty(root, k);
+    if (k.pieces.empty()) refuse_empty(root, k, options.for_validation);
     if (d.corpora.size() == 1) {
       d.tokenizer_json = k.tokenizer;
     } else if (k.tokenizer != d.tokenizer_json) {

@@ -43,6 +43,7 @@ struct DataOptions {
   std::filesystem::path cache;               // a single root only; several use their default caches
   std::vector<std::string> known_styles;     // rows that exist already (a base model's), in order
   const nlohmann::json* required_tokenizer = nullptr;  // a base model's: the data must tokenize the same
+  bool for_validation = false;               // the messages say "to validate on" (etude evaluate, export)
 };
 
 // InvalidArgument naming the folder with nothing to train on, or the base model whose tokenizer

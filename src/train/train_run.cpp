@@ -12,6 +12,8 @@
 #include <optional>
 #include <random>
 
+#include <unistd.h>
+
 #include "base/error.hpp"
 #include "base/file_io.hpp"
 #include "base/json_text.hpp"
@@ -37,6 +39,17 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 uint64_t mix(uint64_t seed, uint64_t epoch, uint64_t salt) {
   return nn::Rng::hash(seed * 0x9e3779b97f4a7c15ULL + nn::Rng::hash(epoch * 0x10001ULL + salt));
+}
+
+// Before any work, without creating anything: the nearest existing folder on --out's path must be a
+// folder we may write in (check_writable later creates the run folder and proves it).
+void check_out_path(const fs::path& out) {
+  fs::path p = fs::absolute(out);
+  std::error_code ec;
+  while (!p.empty() && !fs::exists(p, ec) && p != p.parent_path()) p = p.parent_path();
+  if (!fs::is_directory(p, ec) || ::access(p.c_str(), W_OK) != 0)
+    throw IoError("--out " + out.string() + ": cannot create the run folder (" + p.string() +
+                  (fs::is_directory(p, ec) ? " is not writable" : " is not a folder") + "); pick a writable place");
 }
 
 void check_writable(const fs::path& out) {
@@ -239,6 +252,7 @@ TrainResult run_training(TrainConfig c, const ProgressFn& progress, const std::f
   const std::string gpu = device == nn::Device::cuda ? nn::cuda_status().name : "";
   const std::string device_label = gpu.empty() ? nn::device_name(device) : std::string("cuda (") + gpu + ")";
   const json device_json{{"device", nn::device_name(device)}, {"gpu", gpu}, {"precision", c.precision}};
+  check_out_path(c.out);
   nn::set_compute_threads(c.threads);
   std::optional<BaseModel> base;
   if (!c.from.empty() && !loaded) base.emplace(load_base_model(c.from));

@@ -41,6 +41,7 @@ Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json
   o.threads = threads;
   o.known_styles = styles;
   o.required_tokenizer = &tokenizer_json;
+  o.for_validation = true;
   const TrainData d = load_train_data(dirs, o);
   const nn::ModelSpec& spec = model.spec();
   if (spec.styles > 0 && d.styles.size() > size_t(spec.styles))
