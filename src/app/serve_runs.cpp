@@ -16,6 +16,7 @@
 #include "music/scan.hpp"
 #include "nn/model_spec.hpp"
 #include "tokenize/tokenizer.hpp"
+#include "train/history.hpp"
 #include "train/run_state.hpp"
 #include "train/train_run.hpp"
 
@@ -63,31 +64,11 @@ json read_json(const fs::path& path) {
   }
 }
 
-// history.csv (train/plots.cpp writes it): 10 numeric columns, then the quoted events.
+// history.csv, read by its header (train/history.hpp).
 std::vector<train::EpochRow> read_history(const fs::path& path) {
-  std::vector<train::EpochRow> rows;
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return rows;
-  std::istringstream in(read_file_text(path));
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    size_t pos = 0;
-    for (int i = 0; i < 10 && pos != std::string::npos; ++i) {
-      const size_t comma = line.find(',', pos);
-      cells.push_back(line.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
-      pos = comma == std::string::npos ? comma : comma + 1;
-    }
-    if (cells.size() < 10 || pos == std::string::npos) continue;
-    std::string events = line.substr(pos);
-    if (events.size() >= 2 && events.front() == '"' && events.back() == '"') events = events.substr(1, events.size() - 2);
-    auto num = [&](int i) { return cells[i].empty() ? -1.0 : std::strtod(cells[i].c_str(), nullptr); };
-    rows.push_back({.epoch = int(num(0)), .train_loss = num(1), .train_accuracy = num(2), .val_loss = num(3),
-                    .val_accuracy = num(4), .lr = num(6), .seconds = num(7), .tokens_per_second = num(8),
-                    .copied_share = num(9), .events = events});
-  }
-  return rows;
+  if (!fs::is_regular_file(path, ec)) return {};
+  return train::read_history_csv(read_file_text(path));
 }
 
 // The API state and message of a run that ended with this stop reason.
