@@ -227,7 +227,7 @@ void run_serve(const ServeArgs& a) {
   const fs::path runs_dir = a.runs.empty() ? state / "runs" : fs::path(a.runs);
   StyleCatalog styles(models_dir(a.models), runs_dir);
   ComposeService composer(styles, state, a.limits);
-  RunManager runs(runs_dir, state, a.data, a.threads, a.device);
+  RunManager runs(styles, runs_dir, state, a.data, a.threads, a.device);
 
   httplib::Server server;
   // Enough HTTP threads for every compose and render slot (each pool: workers + queue), every

@@ -1,12 +1,14 @@
 // Composing for `etude serve`; see serve_compose.hpp.
 #include "app/serve_compose.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <random>
 
 #include "app/serve_http.hpp"
 #include "base/error.hpp"
 #include "compose/originality.hpp"
+#include "compose/style_blend.hpp"
 #include "music/midi_convert.hpp"
 #include "render/score.hpp"
 #include "render/wav.hpp"
@@ -19,6 +21,24 @@ namespace {
 constexpr int64_t kMaxSeed = (int64_t{1} << 53) - 1;  // exact in JavaScript
 
 double ms(double seconds) { return std::round(seconds * 1000) / 1000; }
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+// A file name part made of the style (or blend): letters, digits, '.', '_' and '-' only.
+std::string slug(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    const bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    if (keep) out += c;
+    else if (!out.empty() && out.back() != '-') out += '-';
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "piece" : out.substr(0, 80);
+}
 }  // namespace
 
 ComposeService::ComposeService(StyleCatalog& catalog, const fs::path& state, const ComposeLimits& limits)
@@ -30,19 +50,52 @@ ComposeService::ComposeService(StyleCatalog& catalog, const fs::path& state, con
       pieces_(state / "pieces", limits.pieces) {}
 
 json ComposeService::compose(const json& body) {
-  const auto style = string_field(body, "style"), run = string_field(body, "run");
-  if (style.has_value() == run.has_value())
-    throw HttpError(400, "give exactly one of \"style\" (a style from /api/styles) and \"run\" (a training run)");
-  fs::path file;
+  const auto style = string_field(body, "style"), run = string_field(body, "run"), model = string_field(body, "model");
+  if (run && model) throw HttpError(400, "give \"model\" (a model file) or \"run\" (a training run), not both");
+  if (!style && !run && !model)
+    throw HttpError(400, "give \"style\" (a style or a blend from /api/styles, e.g. Chopin or Chopin:0.7,Pop:0.3), "
+                         "\"model\" or \"run\" (a training run)");
+  StyleTarget target;
   json about;
-  if (style) {
-    file = catalog_.style_file(check_name(*style, "style"));
-    about = {{"style", *style}};
-  } else {
+  if (run) {
     const std::string checkpoint = string_field(body, "checkpoint").value_or("best");
-    file = catalog_.run_file(check_name(*run, "run"), check_name(checkpoint, "checkpoint"));
-    about = {{"style", *run}, {"run", *run}, {"checkpoint", checkpoint}};
+    target.file = catalog_.run_file(check_name(*run, "run"), check_name(checkpoint, "checkpoint"));
+    target.model = *run;
+    about = {{"run", *run}, {"checkpoint", checkpoint}};
+  } else if (model) {
+    target.file = catalog_.style_file(check_name(*model, "model"));
+    target.model = *model;
+  } else {
+    target = catalog_.resolve(*style);
   }
+  if (run || model) {
+    target.styles = catalog_.styles_of(target.file);
+    if (style) target.blend = check_style_text(*style, "style");
+  }
+  about["style"] = style.value_or(target.model);
+  about["model"] = target.model;
+  // The blend is checked against the model's rows before the request waits for a worker.
+  auto weights_of = [&](const std::vector<std::string>& styles) {
+    if (styles.empty()) {
+      if (!target.blend.empty())
+        throw HttpError(400, "style: " + target.model + " is a model without style rows; compose with it without "
+                             "\"style\" (known styles: " + catalog_.known_styles() + ")");
+      return std::vector<float>{};
+    }
+    try {
+      return style_weights(styles, target.blend);
+    } catch (const InvalidArgument& e) {
+      const std::string what = e.what();
+      throw HttpError(400, what.find("knows:") != std::string::npos
+                               ? what.substr(0, what.find("; this model knows:")) + "; " + target.model + " knows: " + join(styles)
+                               : what + "; " + target.model + " knows: " + join(styles));
+    }
+  };
+  if (!target.styles.empty() || !target.blend.empty()) {
+    const auto w = weights_of(target.styles);
+    if (!w.empty()) about["blend"] = describe_blend(target.styles, w);
+  }
+  const auto strength = number_field(body, "style_strength", 0, 8);
   ComposeOptions o;
   const auto length = integer_field(body, "length", 16, 2000);
   const auto seconds = number_field(body, "seconds", 5, 300);
@@ -68,11 +121,19 @@ json ComposeService::compose(const json& body) {
   const bool ran = pool_.run([&] {
     std::shared_ptr<const StyleModel> model;
     try {
-      model = models_.get(file);
+      model = models_.get(target.file);
     } catch (const Error& e) {
-      throw HttpError(500, "the model file of " + about["style"].get<std::string>() + " could not be loaded: " + e.what());
+      throw HttpError(500, "the model file of " + target.model + " could not be loaded: " + e.what());
     }
-    for (const ComposedPiece& p : etude::compose(*model, o)) pieces.push_back(keep(p, *model, about)->info);
+    o.style_weights = weights_of(model->styles);  // the loaded file's own rows (it may have changed)
+    json about_model = about;
+    about_model.erase("blend");
+    if (!o.style_weights.empty()) {
+      about_model["blend"] = describe_blend(model->styles, o.style_weights);
+      if (strength) o.style_strength = float(*strength);
+      about_model["style_strength"] = o.style_strength.value_or(kDefaultStyleStrength);
+    }
+    for (const ComposedPiece& p : etude::compose(*model, o)) pieces.push_back(keep(p, *model, about_model)->info);
   });
   if (!ran) throw HttpError(503, "the server is composing as much as it can; try again in a second");
   return {{"pieces", pieces}};
@@ -81,8 +142,8 @@ json ComposeService::compose(const json& body) {
 std::shared_ptr<Piece> ComposeService::keep(const ComposedPiece& p, const StyleModel& model, const json& about) {
   auto piece = std::make_shared<Piece>();
   piece->id = make_id("pc");
-  const std::string style = about["style"];
-  piece->download_name = "etude-" + style + "-" + std::to_string(p.seed);
+  const std::string style = about.contains("blend") ? about["blend"] : about["style"];
+  piece->download_name = "etude-" + slug(style) + "-" + std::to_string(p.seed);
   fs::create_directories(pieces_.dir() / piece->id);
   piece->dir = pieces_.dir() / piece->id;
   save_note_sequence(p.seq, piece->dir / "piece.mid");
@@ -130,7 +191,12 @@ fs::path ComposeService::file(Piece& piece, const std::string& name) {
     try {
       const NoteSequence seq = load_note_sequence(piece.dir / "piece.mid");
       if (name == "piece.wav") render_wav(seq, path);
-      else render_score(seq, path, {.title = piece.download_name});
+      else {
+        const json& i = piece.info;  // the composer line says the style (or blend) and the seed, as `etude compose`'s
+        const std::string by = "Etude, " + i.value("blend", i.value("style", std::string())) + " style, seed " +
+                               std::to_string(i.value("seed", uint64_t{0}));
+        render_score(seq, path, {.title = piece.download_name, .composer = by});
+      }
     } catch (const Error& e) {
       throw HttpError(500, "could not render " + name + ": " + e.what());
     }

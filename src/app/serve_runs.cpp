@@ -93,9 +93,16 @@ json disk_run(const fs::path& dir, const std::string& name) {
   const json serve = read_json(dir / "serve.json"), summary = read_json(dir / "summary.json");
   const json config = summary.value("config", json::object());
   const std::vector<train::EpochRow> history = read_history(dir / "history.csv");
+  // A fine-tuned run has the base's network and tokenizer (its summary names the tokenizer).
+  const json from = serve.value("from", json());
+  auto setting = [&](const char* key) {
+    const std::string v = serve.value(key, std::string());
+    return !v.empty() ? v : from.is_string() && std::string(key) == "preset" ? "" : config.value(key, std::string());
+  };
   json run{{"name", name},
-           {"preset", serve.value("preset", config.value("preset", std::string()))},
-           {"tokenizer", serve.value("tokenizer", config.value("tokenizer", std::string()))},
+           {"preset", setting("preset")},
+           {"tokenizer", setting("tokenizer")},
+           {"from", from.is_string() ? from : json(nullptr)},
            {"minutes", serve.value("minutes", json())},
            {"history", history}};
   std::error_code ec;
@@ -166,8 +173,10 @@ size_t midi_files_in(const fs::path& dir) {
 }
 }  // namespace
 
-RunManager::RunManager(fs::path runs, fs::path state, fs::path data, int threads, std::string device)
-    : runs_(std::move(runs)), uploads_(state / "uploads"), cache_(state / "cache"), data_(std::move(data)),
+RunManager::RunManager(StyleCatalog& catalog, fs::path runs, fs::path state, fs::path data, int threads,
+                       std::string device)
+    : catalog_(catalog),
+      runs_(std::move(runs)), uploads_(state / "uploads"), cache_(state / "cache"), data_(std::move(data)),
       threads_(threads), device_(std::move(device)) {
   fs::create_directories(runs_);
   fs::create_directories(uploads_);
@@ -191,10 +200,16 @@ void RunManager::shutdown() {
   if (t.joinable()) t.join();
 }
 
-json RunManager::data_folders() const {
+json RunManager::data_folders() {
   json folders = json::array();
   for (const std::string& f : named_subfolders(data_)) folders.push_back({{"name", f}, {"files", midi_files_in(data_ / f)}});
-  return {{"folders", folders}};
+  json base = nullptr;
+  try {
+    const fs::path file = catalog_.style_file(kBaseModel);
+    base = {{"name", kBaseModel}, {"styles", catalog_.styles_of(file)}};
+  } catch (const HttpError&) {  // not installed: the page trains from scratch
+  }
+  return {{"folders", folders}, {"base", base}};
 }
 
 fs::path RunManager::known_run(const std::string& name) const {
@@ -234,6 +249,19 @@ json RunManager::start(const httplib::Request& req) {
   if (!name_field) throw HttpError(400, "name: give the run a name (it becomes the style's name)");
   const std::string name = check_name(*name_field, "name");
   train::TrainConfig c;
+  // "from": an installed model to fine-tune (the data's styles become new rows of it); absent or
+  // empty: a new model from random weights, of the preset and tokenizer asked for.
+  const auto from = form_field(req, "from");
+  std::string base;
+  if (from && !from->empty()) {
+    base = check_name(*from, "from");
+    c.from = catalog_.style_file(base);  // 404 naming the installed models
+    if (form_field(req, "preset") || form_field(req, "tokenizer"))
+      throw HttpError(400, "preset, tokenizer: a run fine-tuned from " + base + " keeps its network and tokenizer; "
+                           "leave them out, or train from scratch (no \"from\")");
+    if (const std::string error = catalog_.error_of(c.from); !error.empty())  // before anything is stored
+      throw HttpError(400, "from: the model " + base + " cannot be read: " + error);
+  }
   c.preset = one_of(form_field(req, "preset"), "preset", nn::preset_names(), "small");
   c.tokenizer = one_of(form_field(req, "tokenizer"), "tokenizer", tokenizer_names(), "beats");
   c.max_minutes = form_number(req, "minutes", 0.1, 120, 5);
@@ -295,9 +323,11 @@ json RunManager::start(const httplib::Request& req) {
       throw;
     }
     fs::create_directories(c.out);
-    write_serve_json(c.out, {{"preset", c.preset}, {"tokenizer", c.tokenizer}, {"minutes", c.max_minutes},
-                             {"started", iso_time(std::chrono::system_clock::now())}, {"source", source},
-                             {"state", "queued"}, {"message", ""}});
+    json record{{"preset", c.preset}, {"tokenizer", c.tokenizer}, {"minutes", c.max_minutes},
+                {"started", iso_time(std::chrono::system_clock::now())}, {"source", source},
+                {"from", base.empty() ? json(nullptr) : json(base)}, {"state", "queued"}, {"message", ""}};
+    if (!base.empty()) record["preset"] = record["tokenizer"] = "";  // the base's: filled from the run's summary
+    write_serve_json(c.out, record);
     launch(name, c);
   }
   return get(name);

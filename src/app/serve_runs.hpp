@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/serve_styles.hpp"
 #include "train/train_config.hpp"
 
 namespace etude::app::serve {
@@ -30,10 +31,13 @@ class RunManager {
  public:
   // threads: compute threads of a training run (0 = every core); device: where runs train ("cpu",
   // "cuda" or "auto", checked by the caller), whether started or resumed.
-  RunManager(std::filesystem::path runs, std::filesystem::path state, std::filesystem::path data, int threads,
-             std::string device);
+  // catalog: the models folder, where "from" (a base model to fine-tune) is looked up.
+  RunManager(StyleCatalog& catalog, std::filesystem::path runs, std::filesystem::path state, std::filesystem::path data,
+             int threads, std::string device);
   ~RunManager();
-  nlohmann::json data_folders() const;                // {"folders": [{"name", "files"}]}
+  // {"folders": [{"name", "files"}], "base": {"name", "styles"} or null}: the data
+  // root's folders and the installed base model (kBaseModel) the page fine-tunes from by default.
+  nlohmann::json data_folders();
   nlohmann::json list();                              // {"runs": [RUN, ...]}
   nlohmann::json get(const std::string& name);        // RUN; 404
   nlohmann::json start(const httplib::Request& req);  // POST /api/runs; RUN; 400 / 409 / 413
@@ -56,6 +60,7 @@ class RunManager {
   Snapshot snapshot(const std::string& name);
   bool pump(const std::string& name, Cursor& cursor, httplib::DataSink& sink);
 
+  StyleCatalog& catalog_;
   std::filesystem::path runs_, uploads_, cache_, data_;
   int threads_;
   std::string device_;

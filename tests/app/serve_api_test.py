@@ -2,7 +2,9 @@
 # JSON, bad names, "../", out-of-range fields, non-MIDI and oversized uploads, unknown ids),
 # downloads checked (MIDI parses with mido, WAV samples, PDF/SVG), a primer continuation, a short
 # training run from uploads with its event stream, stop and resume from the data root, composing
-# from a run and a checkpoint, and SIGTERM while training (state saved, exit 0).
+# from a run and a checkpoint, and SIGTERM while training (state saved, exit 0); styles: the rows of a
+# style-conditioned model listed and composed, blends, the 400s naming the known styles, and a run
+# fine-tuned from the base model whose own style joins the list.
 import http.client
 import json
 import shutil
@@ -18,7 +20,8 @@ from pathlib import Path
 import mido
 
 sys.path.insert(0, str(Path(__file__).parent))
-from serve_common import CHOPIN, ETUDE, FAST, SLICE, Server, have_inputs, make_data, train_model  # noqa: E402
+from serve_common import (CHOPIN, ETUDE, FAST, SLICE, Server, have_inputs, have_styled_inputs, make_data,  # noqa: E402
+                          train_model, train_styled_model)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: skip_common
 import skip_common  # noqa: E402
@@ -84,6 +87,7 @@ class ServeApi(unittest.TestCase):
         self.assertIn("broken.safetensors", broken["error"])
         self.assertNotIn("tokenizer", broken)
         self.assertEqual((chopin["name"], chopin["source"], chopin["tokenizer"]), ("chopin", "models", "beats"))
+        self.assertEqual((chopin["kind"], chopin["styles_of_model"]), ("model", []))  # not conditioned: no rows
         self.assertEqual((chopin["card"]["preset"], chopin["card"]["epoch"]), ("small", 1))
         self.assertEqual((run["name"], run["source"], run["tokenizer"]), ("cli-run", "run", "beats"))
         self.error("POST", "/api/compose", {"style": "broken"}, 500, "broken", "could not be loaded")
@@ -102,7 +106,9 @@ class ServeApi(unittest.TestCase):
         pieces = self.compose(style="chopin", length=96, seed=7, count=2, temperature=0.9, top_p=0.9, top_k=40)
         self.assertEqual([p["seed"] for p in pieces], [7, 8])
         p = pieces[0]
-        self.assertEqual((p["style"], p["tokens"], p["repairs"]), ("chopin", 96, 0))
+        self.assertEqual((p["style"], p["model"], p["tokens"], p["repairs"]), ("chopin", "chopin", 96, 0))
+        self.assertNotIn("blend", p)  # a model without style rows
+        self.assertNotIn("style_strength", p)
         self.assertEqual(len(p["roll"]), p["notes"])
         self.assertGreater(p["notes"], 0)
         for pitch, start, end, velocity in p["roll"]:
@@ -151,11 +157,15 @@ class ServeApi(unittest.TestCase):
         post(b"{not json", 400, "JSON")
         post(b"[1, 2]", 400, "object")
         post({}, 400, "style")
-        post({"style": "chopin", "run": "x"}, 400, "style", "run")
+        post({"style": "chopin", "run": "x"}, 404, "x")  # a style of a run: the run must exist
+        post({"model": "chopin", "run": "cli-run"}, 400, "model", "run")
         post({"style": "../models/chopin"}, 400, "style", "not a valid name")
         post({"style": "a/b"}, 400, "style")
         post({"style": 7}, 400, "style")
-        post({"style": "nobody"}, 404, "unknown style", "chopin")
+        post({"model": "../chopin"}, 400, "model")
+        post({"model": "nobody"}, 404, "nobody", "chopin")
+        post({"style": "nobody"}, 400, "unknown style", "chopin")
+        post({"model": "chopin", "style": "Chopin"}, 400, "without style rows")
         post({"run": "../runs"}, 400, "run")
         post({"run": "nobody"}, 404, "nobody")
         for field, value in [("length", 15), ("length", 2001), ("length", 1.5), ("length", "400"), ("seconds", 4),
@@ -244,7 +254,8 @@ class ServeApi(unittest.TestCase):
             c.close()
 
     def test_data_folders(self):
-        self.assertEqual(self.s.json("GET", "/api/data"), {"folders": [{"name": "Chopin", "files": len(SLICE)}]})
+        self.assertEqual(self.s.json("GET", "/api/data"),
+                         {"folders": [{"name": "Chopin", "files": len(SLICE)}], "base": None})
 
     def test_runs_bad_requests(self):
         up = lambda fields, files, status, *words: self.assertTrue(  # noqa: E731
@@ -353,6 +364,131 @@ class ServeApi(unittest.TestCase):
         self.assertEqual(self.compose(run="long", checkpoint="last", length=32)[0]["run"], "long")
         names = [r["name"] for r in self.s.json("GET", "/api/runs")["runs"]]
         self.assertEqual(names, ["cli-run", "long", "mine", "tiny"])
+
+
+@unittest.skipUnless(have_styled_inputs(), "needs ETUDE_BIN and the shared corpus (ETUDE_CORPUS: Chopin, Mozart)")
+class ServeStyles(unittest.TestCase):
+    """A tiny style-conditioned model installed as the base model `piano` (rows Chopin and Mozart)
+    beside a model without rows (`chopin`)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="etude-serve-styles-"))
+        cls.data = make_data(cls.tmp)
+        cls.models = train_model(cls.tmp, cls.data)
+        train_styled_model(cls.tmp, cls.models, "piano")
+        (cls.models / "broken.safetensors").write_bytes(b"not a model file")
+        cls.s = Server(cls.tmp, "--state", cls.tmp / "state", "--models", cls.models, "--runs", cls.tmp / "runs",
+                       "--data", cls.data)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.s.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        assert rc == 0, rc
+
+    def compose(self, **fields):
+        return self.s.json("POST", "/api/compose", fields)["pieces"]
+
+    def error(self, body, status, *words):
+        status_got, _, data = self.s.request("POST", "/api/compose", body)
+        self.assertEqual(status_got, status, (body, data[:300]))
+        message = json.loads(data)["error"]
+        for w in words:
+            self.assertIn(w, message)
+        return message
+
+    def test_styles_lists_every_row_of_a_conditioned_model(self):
+        styles = [s for s in self.s.json("GET", "/api/styles")["styles"] if s["source"] == "models"]  # runs: below
+        self.assertEqual([(s["name"], s["kind"], s.get("model")) for s in styles],
+                         [("broken", "model", None), ("chopin", "model", None), ("piano", "model", None),
+                          ("Chopin", "style", "piano"), ("Mozart", "style", "piano")])
+        piano, row = styles[2], styles[3]
+        self.assertEqual((piano["source"], piano["styles_of_model"], piano["tokenizer"]),
+                         ("models", ["Chopin", "Mozart"], "beats"))
+        self.assertEqual(piano["card"]["styles"], ["Chopin", "Mozart"])
+        self.assertEqual((row["source"], row["styles_of_model"], row["tokenizer"]), ("models", ["Chopin", "Mozart"], "beats"))
+        self.assertNotIn("card", row)  # the card is the model's (its entry has it)
+        self.assertEqual(self.s.json("GET", "/api/data")["base"], {"name": "piano", "styles": ["Chopin", "Mozart"]})
+
+    def test_compose_a_style_row(self):
+        p = self.compose(style="Chopin", length=64, seed=3)[0]
+        self.assertEqual((p["style"], p["model"], p["blend"], p["tokens"]), ("Chopin", "piano", "Chopin", 64))
+        self.assertGreater(p["notes"], 0)
+        # The same row asked with the model named, and without regard to case: the same piece.
+        same = self.compose(model="piano", style="chopin", length=64, seed=3)[0]
+        self.assertEqual((same["blend"], same["roll"]), ("Chopin", p["roll"]))
+        self.assertEqual(self.compose(style="Mozart", length=32, seed=3)[0]["blend"], "Mozart")
+        # Style strength: 2 unless asked (guidance against the all-styles blend), 1 = as trained.
+        self.assertEqual(p["style_strength"], 2)
+        weak = self.compose(style="Chopin", length=64, seed=3, style_strength=1)[0]
+        self.assertEqual(weak["style_strength"], 1)
+        self.assertEqual(self.compose(style="Chopin", length=64, seed=3, style_strength=2)[0]["roll"], p["roll"])
+        # A model file named by its name still wins (as `etude compose --style chopin`); piano alone: every row equally.
+        self.assertEqual(self.compose(style="chopin", length=16)[0]["model"], "chopin")
+        self.assertEqual(self.compose(model="piano", length=16)[0]["blend"], "Chopin 0.50 + Mozart 0.50")
+        self.assertEqual(self.compose(style="piano", length=16)[0]["blend"], "Chopin 0.50 + Mozart 0.50")
+
+    def test_compose_a_blend(self):
+        p = self.compose(style="Chopin:0.7,Mozart:0.3", length=64, seed=5)[0]
+        self.assertEqual((p["style"], p["model"], p["blend"]), ("Chopin:0.7,Mozart:0.3", "piano", "Chopin 0.70 + Mozart 0.30"))
+        self.assertGreater(p["notes"], 0)
+        status, h, _ = self.s.request("GET", p["files"]["midi"])
+        self.assertEqual((status, h["content-disposition"]),
+                         (200, 'attachment; filename="etude-Chopin-0.70-Mozart-0.30-5.mid"'))
+        # Weights are normalized: 7:3 is 0.7:0.3, and all of one style is that style alone.
+        self.assertEqual(self.compose(style="chopin:7, mozart:3", length=64, seed=5)[0]["roll"], p["roll"])
+        alone = self.compose(style="Chopin", length=64, seed=5)[0]
+        self.assertEqual(self.compose(style="Chopin:1,Mozart:0", length=64, seed=5)[0]["roll"], alone["roll"])
+
+    def test_bad_styles_and_blends_are_400s_naming_the_known_styles(self):
+        self.error({"style": "Liszt"}, 400, "unknown style Liszt", "Chopin, Mozart (in piano)", "chopin")
+        self.error({"style": "Chopin:0.5,Liszt:0.5"}, 400, "Liszt", "Chopin, Mozart")
+        self.error({"style": "Chopin:lots,Mozart:0.3"}, 400, "weight", "lots", "Chopin, Mozart")
+        self.error({"style": "Chopin:-1,Mozart:2"}, 400, "weight", "Chopin, Mozart")
+        self.error({"style": "Chopin:,Mozart:1"}, 400, "weight", "Chopin, Mozart")
+        self.error({"style": "Chopin:0,Mozart:0"}, 400, "sum to zero", "Chopin, Mozart")
+        self.error({"style": "Chopin,,Mozart"}, 400, "empty style name", "Chopin, Mozart")
+        self.error({"model": "piano", "style": "Liszt"}, 400, "Liszt", "piano knows: Chopin, Mozart")
+        self.error({"model": "piano", "style": "Chopin:0,Mozart:0"}, 400, "sum to zero", "piano knows: Chopin, Mozart")
+        self.error({"model": "chopin", "style": "Chopin"}, 400, "without style rows", "Chopin, Mozart (in piano)")
+        self.error({"style": "Chopin\n"}, 400, "style", "not a valid name")
+        self.error({"style": "x" * 600}, 400, "style")
+        self.error({"style": "Chopin", "style_strength": 9}, 400, "style_strength")
+        self.error({"style": "Chopin", "style_strength": "2"}, 400, "style_strength")
+        self.error({"model": "broken"}, 500, "broken", "could not be loaded")
+
+    def test_fine_tuning_from_the_base_model(self):
+        files = [("files", f, (CHOPIN / f).read_bytes()) for f in SLICE]
+        up = lambda fields, status, *words: self.assertTrue(  # noqa: E731
+            all(w in self.s.upload("/api/runs", fields, files, expect=status)[1]["error"] for w in words))
+        up([("name", "x"), ("from", "nobody")], 404, "nobody", "piano")
+        up([("name", "x"), ("from", "../piano")], 400, "from")
+        up([("name", "x"), ("from", "piano"), ("preset", "small")], 400, "preset", "piano")
+        up([("name", "x"), ("from", "broken")], 400, "broken", "cannot be read")
+        self.assertFalse((self.tmp / "runs" / "x").exists())
+        fields = [("name", "mine"), ("from", "piano"), ("minutes", "2"), ("epochs", "1"), ("seq", "32"), ("batch", "8")]
+        _, body = self.s.upload("/api/runs", fields, files, expect=202)
+        self.assertEqual(body["run"]["from"], "piano")
+        events = self.s.events("/api/runs/mine/events", final)
+        self.assertEqual(events[-1][1]["state"], "finished", events[-1])
+        run = self.s.json("GET", "/api/runs/mine")
+        self.assertEqual((run["from"], run["tokenizer"], run["epoch"]), ("piano", "beats", 1))
+        # The run's model holds the base's rows and its own: each listed, each composes.
+        styles = self.s.json("GET", "/api/styles")["styles"]
+        model = next(s for s in styles if s["name"] == "mine" and s["kind"] == "model")
+        self.assertEqual(model["source"], "run")
+        self.assertEqual(sorted(model["styles_of_model"]), ["Chopin", "Mozart", "mine"])
+        rows = [s for s in styles if s.get("run") == "mine"]
+        self.assertEqual(sorted(r["name"] for r in rows), ["Chopin", "Mozart", "mine"])
+        self.assertTrue(all((r["kind"], r["model"], r["source"]) == ("style", "mine", "run") for r in rows))
+        p = self.compose(run="mine", style="mine", length=32, seed=1)[0]
+        self.assertEqual((p["run"], p["checkpoint"], p["model"], p["blend"]), ("mine", "best", "mine", "mine"))
+        p = self.compose(run="mine", checkpoint="last", style="mine:0.5,Chopin:0.5", length=32, seed=1)[0]
+        self.assertIn(p["blend"], ("Chopin 0.50 + mine 0.50", "mine 0.50 + Chopin 0.50"))
+        self.error({"run": "mine", "style": "Liszt"}, 400, "Liszt", "mine knows:")
+        # The base model is unchanged.
+        self.assertEqual(self.compose(style="Chopin", length=16)[0]["model"], "piano")
 
 
 @unittest.skipUnless(have_inputs(), "needs ETUDE_BIN and the shared corpus (ETUDE_CORPUS)")

@@ -16,10 +16,16 @@ CHOPIN = CORPUS / "Chopin"
 # Small Chopin preludes: about a second per epoch with the small preset and short windows.
 SLICE = ["chpn-p7.mid", "chpn-p20.mid", "chpn-p9.mid", "chpn-p4.mid"]
 FAST = {"preset": "small", "seq": "32", "batch": "16"}
+# Two styles of two small pieces each: a tiny style-conditioned model (one style row per folder).
+STYLED = {"Chopin": ["chpn-p7.mid", "chpn-p20.mid"], "Mozart": ["mz_545_3.mid", "mz_332_2.mid"]}
 
 
 def have_inputs():
     return bool(ETUDE) and Path(ETUDE).exists() and all((CHOPIN / f).exists() for f in SLICE)
+
+
+def have_styled_inputs():
+    return have_inputs() and all((CORPUS / style / f).exists() for style, files in STYLED.items() for f in files)
 
 
 def make_data(root: Path) -> Path:
@@ -42,6 +48,23 @@ def train_model(root: Path, data: Path, name="chopin") -> Path:
     models.mkdir(exist_ok=True)
     shutil.copy(root / "tiny-run" / "best.safetensors", models / f"{name}.safetensors")
     return models
+
+
+def train_styled_model(root: Path, models: Path, name="piano") -> Path:
+    """A one-epoch small model with the style rows Chopin and Mozart, installed as MODELS/NAME.safetensors."""
+    data = root / "styled"
+    for style, files in STYLED.items():
+        (data / style).mkdir(parents=True)
+        for f in files:
+            shutil.copy(CORPUS / style / f, data / style / f)
+    env = dict(os.environ, OMP_NUM_THREADS="1", XDG_CACHE_HOME=str(root / "cache"))
+    r = subprocess.run([ETUDE, "train", str(data), "--out", str(root / "styled-run"), "--preset", "small", "--epochs",
+                        "1", "--seq", "32", "--batch", "8", "--threads", "1"], capture_output=True, text=True,
+                       timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    models.mkdir(exist_ok=True)
+    shutil.copy(root / "styled-run" / "best.safetensors", models / f"{name}.safetensors")
+    return models / f"{name}.safetensors"
 
 
 class Server:

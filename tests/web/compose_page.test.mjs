@@ -1,6 +1,9 @@
-// Browser test of the Compose page: trains a tiny style with `etude train`, starts `etude serve`
-// on a free loopback port, and drives Debian's chromium headless through playwright-core: compose,
-// piano roll, audio, MIDI download; train a style from uploaded files, watch its curve, compose with it.
+// Browser test of the Compose page: trains a tiny style-conditioned model (rows Chopin and Mozart)
+// with `etude train` and installs it as the base model `piano`, starts `etude serve` on a free
+// loopback port, and drives Debian's chromium headless through playwright-core: the drop-down lists
+// the model's styles, compose, piano roll, audio, MIDI download, a blend composed by keyboard, a
+// primer; the Train tab fine-tunes the base by default: train a style from uploaded files, watch
+// its curve, compose with the new style.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +24,10 @@ if (!fs.existsSync(CHROMIUM)) skip(`${CHROMIUM} is missing (Debian package chrom
 const { ETUDE_BIN, ETUDE_CORPUS } = process.env;
 if (!ETUDE_BIN || !fs.existsSync(ETUDE_BIN)) throw new Error(`ETUDE_BIN is not an etude binary: ${ETUDE_BIN}`);
 const chopinDir = ETUDE_CORPUS && path.join(ETUDE_CORPUS, 'Chopin');
-if (!chopinDir || !fs.existsSync(chopinDir)) skip(`the corpus is missing (ETUDE_CORPUS=${ETUDE_CORPUS}; needs its Chopin folder)`);
+const mozartDir = ETUDE_CORPUS && path.join(ETUDE_CORPUS, 'Mozart');
+if (!chopinDir || !fs.existsSync(chopinDir) || !fs.existsSync(mozartDir)) {
+  skip(`the corpus is missing (ETUDE_CORPUS=${ETUDE_CORPUS}; needs its Chopin and Mozart folders)`);
+}
 const outDir = process.env.ETUDE_TEST_OUT || path.join(os.tmpdir(), 'etude-test-output');
 fs.mkdirSync(outDir, { recursive: true });
 
@@ -102,22 +108,29 @@ const env = { ...process.env, XDG_CACHE_HOME: path.join(tmp, 'cache') };  // cor
 let server = null, browser = null, page = null;
 const problems = [];
 try {
-  // Three small Chopin preludes: a tiny style trained by the command line, and the uploads later.
-  const picks = fs.readdirSync(chopinDir).filter((f) => /\.midi?$/i.test(f))
-    .map((f) => path.join(chopinDir, f)).sort((a, b) => fs.statSync(a).size - fs.statSync(b).size || a.localeCompare(b))
-    .slice(0, 3);
+  // The smallest pieces of a folder; three small Chopin preludes are uploaded on the Train tab later.
+  const smallest = (dir, n) => fs.readdirSync(dir).filter((f) => /\.midi?$/i.test(f))
+    .map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(a).size - fs.statSync(b).size || a.localeCompare(b))
+    .slice(0, n);
+  const picks = smallest(chopinDir, 3);
   check(picks.length === 3, 'the corpus has three Chopin MIDI files');
-  const dataDir = path.join(tmp, 'data', 'Chopin'), modelsDir = path.join(tmp, 'models');
+  // A tiny conditioned base model: two style folders of two pieces each, trained as one model.
+  const stylesDir = path.join(tmp, 'styles'), modelsDir = path.join(tmp, 'models');
+  for (const [style, dir] of [['Chopin', chopinDir], ['Mozart', mozartDir]]) {
+    fs.mkdirSync(path.join(stylesDir, style), { recursive: true });
+    for (const f of smallest(dir, 2)) fs.copyFileSync(f, path.join(stylesDir, style, path.basename(f)));
+  }
+  const dataDir = path.join(tmp, 'data', 'Chopin');
   fs.mkdirSync(dataDir, { recursive: true });
   fs.mkdirSync(modelsDir);
   for (const f of picks) fs.copyFileSync(f, path.join(dataDir, path.basename(f)));
-  log('training a tiny style with etude train');
-  await run(ETUDE_BIN, ['train', dataDir, '--out', path.join(tmp, 'cli-run'), '--preset', 'small', '--epochs', '1',
-    '--threads', '2'], 150);
-  fs.copyFileSync(path.join(tmp, 'cli-run', 'best.safetensors'), path.join(modelsDir, 'tiny-chopin.safetensors'));
+  log('training a tiny conditioned base model with etude train');
+  await run(ETUDE_BIN, ['train', stylesDir, '--out', path.join(tmp, 'cli-run'), '--preset', 'small', '--epochs', '1',
+    '--seq', '32', '--batch', '8', '--threads', '1'], 300);
+  fs.copyFileSync(path.join(tmp, 'cli-run', 'best.safetensors'), path.join(modelsDir, 'piano.safetensors'));
 
   server = startServer(['--port', '0', '--models', modelsDir, '--state', path.join(tmp, 'state'),
-    '--data', path.join(tmp, 'data'), '--threads', '2']);
+    '--data', path.join(tmp, 'data'), '--threads', '1']);
   const url = await server.url;
   log('server at', url);
 
@@ -129,15 +142,22 @@ try {
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   await page.goto(url);
 
-  // Compose with the tiny style.
+  // The drop-down lists the base model's styles, grouped under the model.
   const style = page.getByLabel('Style', { exact: true });
-  await page.waitForSelector('#style option[value="style:tiny-chopin"]', { state: 'attached' });
-  await style.selectOption('style:tiny-chopin');
-  check(/best epoch/.test(await page.textContent('#style-card')), 'the style card shows the model card');
+  await page.waitForSelector('#style optgroup[data-model="piano"] option', { state: 'attached' });
+  const listed = await page.$$eval('#style optgroup[data-model="piano"] option', (os) => os.map((o) => o.textContent));
+  check(JSON.stringify(listed) === '["Chopin","Mozart"]', `the drop-down lists the model's styles (${listed})`);
+  log('styles of piano in the drop-down:', listed.join(', '));
+  await style.selectOption({ label: 'Chopin' });
+  const card = await page.textContent('#style-card');
+  check(/best epoch/.test(card) && /styles of the model piano/.test(card), `the style card is the model's (${card.slice(0, 120)})`);
+
+  // Compose with the style Chopin.
   await page.getByLabel('Seed', { exact: true }).fill('7');
   await page.getByRole('button', { name: 'Compose', exact: true }).click();
   await page.waitForSelector('#piece:not([hidden])');
-  check((await page.textContent('#piece-title')).includes('seed 7'), 'the piece shows its seed');
+  const title = await page.textContent('#piece-title');
+  check(title === 'Chopin · seed 7', `the piece shows its style and seed (${title})`);
   check(await paintedPixels(page, 'roll') > 100, 'the piano roll is drawn');
   check(/Longest copied phrase: \d+ notes|no n-gram index/.test(await page.textContent('#originality')), 'the originality summary is shown');
   await page.waitForFunction(() => document.getElementById('audio').duration > 0, null, { timeout: 60000 });
@@ -154,6 +174,26 @@ try {
   log(`MIDI downloaded: ${download.suggestedFilename()}, ${tracks} tracks`);
   await page.screenshot({ path: path.join(outDir, 'compose.png'), fullPage: true });
 
+  // A blend, by keyboard: Mozart as the second style, the first style's share down to 60%.
+  await page.getByLabel('Blend with').focus();
+  await page.keyboard.press('ArrowDown');  // a closed <select> moves to its next option: Mozart
+  check(await page.inputValue('#blend-with') === 'Mozart', 'the arrow key chose Mozart to blend with');
+  await page.keyboard.press('Tab');
+  check(await page.evaluate(() => document.activeElement.id) === 'blend-weight', 'Tab reaches the weight slider');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  const shares = await page.textContent('#blend-weight-out');
+  check(shares === 'Chopin 60% + Mozart 40%', `the slider shows the shares (${shares})`);
+  await page.getByLabel('Seed', { exact: true }).fill('9');
+  await page.getByRole('button', { name: 'Compose', exact: true }).click();
+  await page.waitForFunction(() => document.getElementById('piece-title').textContent.endsWith('seed 9'));
+  const blendTitle = await page.textContent('#piece-title');
+  check(blendTitle === 'Chopin 0.60 + Mozart 0.40 · seed 9', `the blend was composed (${blendTitle})`);
+  check(await paintedPixels(page, 'roll') > 100, 'the blended piece is drawn');
+  log('blend composed:', blendTitle);
+  await page.screenshot({ path: path.join(outDir, 'compose-blend.png'), fullPage: true });
+  await page.getByLabel('Blend with').selectOption('');
+
   // Continue my MIDI: upload a primer, compose its continuation.
   await page.getByLabel('Primer (a MIDI file the piece continues)').setInputFiles(picks[0]);
   await page.waitForSelector('#primer-clear:not([hidden])');
@@ -161,17 +201,26 @@ try {
   await page.getByLabel('Seed', { exact: true }).fill('8');
   await page.getByRole('button', { name: 'Compose', exact: true }).click();
   await page.waitForFunction(() => document.getElementById('piece-title').textContent.endsWith('seed 8'));
-  check(await page.locator('#piece-list button').count() === 2, 'both pieces are listed');
+  check(await page.locator('#piece-list button').count() === 3, 'the three pieces are listed');
   await page.getByRole('button', { name: 'Remove primer' }).click();
 
-  // Train a style from three uploaded files with a short budget; watch the curve grow.
+  // The Train tab fine-tunes the base model by default; train a style from three uploaded files
+  // with a short budget and watch the curve grow.
   await page.getByRole('tab', { name: 'Train' }).click();
+  check(!(await page.isChecked('#from-scratch')) && await page.isEnabled('#from-scratch'), 'fine-tuning is the default');
+  const baseInfo = await page.textContent('#base-info');
+  check(/Fine-tunes the base model piano \(2 styles\)/.test(baseInfo), `the page says what it fine-tunes (${baseInfo})`);
+  check(await page.isDisabled('#preset') && await page.isDisabled('#tokenizer'), 'the base fixes preset and tokenizer');
+  await page.getByLabel('Train from scratch').check();
+  check(await page.isEnabled('#preset') && /from scratch/.test(await page.textContent('#base-info')), 'from scratch can be chosen');
+  await page.getByLabel('Train from scratch').uncheck();
   await page.getByLabel('Style name').fill('web-chopin');
   await page.getByLabel('MIDI files', { exact: true }).setInputFiles(picks);
-  await page.getByLabel('Preset').selectOption('small');
   await page.getByLabel('Time budget (minutes)').fill('0.5');
   await page.getByRole('button', { name: 'Train', exact: true }).click();
   await page.waitForSelector('#monitor:not([hidden])');
+  const started = await page.evaluate(() => fetch('/api/runs/web-chopin').then((r) => r.json()));
+  check(started.from === 'piano', `the run fine-tunes piano (from: ${started.from})`);
   log('training started');
   // The curve grows: the number of epochs drawn, sampled until the run ends.
   const drawn = [];
@@ -191,17 +240,33 @@ try {
   check(state !== 'failed', 'the run did not fail');
   await page.waitForSelector('#compose-run:not([hidden])');
   await page.waitForSelector(`#runs article[aria-label="Run web-chopin"] .badge.${state}`);
+  check(/fine-tuned from piano/.test(await page.textContent('#runs article[aria-label="Run web-chopin"]')), 'the run says it was fine-tuned');
   await page.screenshot({ path: path.join(outDir, 'train.png'), fullPage: true });
 
-  // The new style is in the Compose drop-down: compose with it.
-  await page.getByRole('tab', { name: 'Compose' }).click();
-  await page.waitForSelector('#style option[value="run:web-chopin:best"]', { state: 'attached' });
-  await style.selectOption('run:web-chopin:best');
-  await page.getByRole('button', { name: 'Compose', exact: true }).click();
+  // The new style is in the Compose drop-down, beside the base's styles it still knows; "Compose
+  // with this style" composes the run's own style.
+  await page.waitForSelector('#style optgroup[data-model="web-chopin"] option', { state: 'attached' });
+  const runStyles = await page.$$eval('#style optgroup[data-model="web-chopin"] option', (os) => os.map((o) => o.textContent));
+  check(JSON.stringify(runStyles) === '["web-chopin","Chopin","Mozart"]', `the run's styles are listed, its own first (${runStyles})`);
+  await page.getByRole('button', { name: 'Compose with this style' }).click();
   await page.waitForFunction(() => document.getElementById('piece-title').textContent.startsWith('web-chopin'));
+  check(await page.inputValue('#style') === 'row:run:web-chopin:web-chopin', 'the run\'s own style is chosen');
+  check(!(await page.isHidden('#panel-compose')), 'the Compose tab is shown');
   check(await paintedPixels(page, 'roll') > 100, 'the piece of the new style is drawn');
   check(await page.isHidden('#compose-error'), 'no error is shown');
   await page.screenshot({ path: path.join(outDir, 'compose-trained.png'), fullPage: true });
+
+  // Without a base model the Train tab says so and trains from scratch.
+  const bare = startServer(['--port', '0', '--models', path.join(tmp, 'no-models'), '--state', path.join(tmp, 'state2')]);
+  try {
+    await page.goto(await bare.url);
+    await page.getByRole('tab', { name: 'Train' }).click();
+    await page.waitForFunction(() => /No base model/.test(document.getElementById('base-info').textContent));
+    check(await page.isChecked('#from-scratch') && await page.isDisabled('#from-scratch'), 'no base: from scratch, fixed');
+    check(await page.isEnabled('#preset'), 'no base: the preset can be chosen');
+  } finally {
+    await stopServer(bare.child);
+  }
   check(problems.length === 0, `no console or page errors:\n${problems.join('\n')}`);
   log('ok');
 } catch (e) {
