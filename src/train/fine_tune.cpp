@@ -71,14 +71,13 @@ std::vector<std::pair<size_t, size_t>> style_row_ranges(const nn::Model& model, 
   const size_t base = L.tensors[L.style_slot].offset, D = size_t(model.spec().embed_dim);
   std::vector<std::pair<size_t, size_t>> out;
   for (int r : rows) out.emplace_back(base + size_t(r) * D, base + size_t(r + 1) * D);
+  std::sort(out.begin(), out.end());  // keep_gradients walks them in order
   return out;
 }
 
 void keep_gradients(std::span<float> grads, const std::vector<std::pair<size_t, size_t>>& ranges) {
-  size_t next = 0;
-  auto sorted = ranges;
-  std::sort(sorted.begin(), sorted.end());
-  for (const auto& [b, e] : sorted) {
+  size_t next = 0;  // ranges sorted (style_row_ranges sorts them): no allocation in the training step
+  for (const auto& [b, e] : ranges) {
     std::fill(grads.begin() + long(std::min(next, b)), grads.begin() + long(b), 0.0f);
     next = std::max(next, e);
   }

@@ -28,9 +28,10 @@ BaseModel load_base_model(const std::filesystem::path& path);
 // the base: every tensor copied, style rows 0..base.styles-1 copied, later rows the base rows' mean.
 nn::Model start_from_base(const BaseModel& base, const nn::ModelSpec& spec);
 
-// The parameter ranges [begin, end) that FineTune::styles trains: the style rows listed.
+// The parameter ranges [begin, end) that FineTune::styles trains: the style rows listed, sorted.
 std::vector<std::pair<size_t, size_t>> style_row_ranges(const nn::Model& model, const std::vector<int>& rows);
-// Zeroes every gradient outside the ranges (before the optimizer step: the rest keeps its weights).
+// Zeroes every gradient outside the ranges, which must be sorted (before the optimizer step: the
+// rest keeps its weights).
 void keep_gradients(std::span<float> grads, const std::vector<std::pair<size_t, size_t>>& ranges);
 
 }  // namespace etude::train
