@@ -138,6 +138,24 @@ class MidiCli(unittest.TestCase):
         self.assertEqual(len(p["notes"]), len(a["notes"]))
         self.assertEqual({(n["channel"], n["program"], n["track"]) for n in p["notes"]}, {(0, 0, 0)})
 
+    def test_convert_score_keeps_the_files_key_and_time_signature(self):
+        src = os.path.join(CORPUS, "Chopin", "chpn-p7.mid")  # A major, 3/4
+        if not os.path.isfile(src):
+            self.skipTest("ETUDE_CORPUS is not set")
+        xml = os.path.join(self.dir, "p7.musicxml")
+        r = run("convert", src, os.path.join(self.dir, "p7.mid"), "--score", xml)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(xml) as f:
+            text = f.read()
+        self.assertIn("<key><fifths>3</fifths><mode>major</mode></key>", text)
+        self.assertIn("<time><beats>3</beats><beat-type>4</beat-type></time>", text)
+        self.assertNotIn("<step>G</step><alter>-1</alter>", text)  # F# is never Gb in A major
+        out = os.path.join(self.dir, "never.mid")
+        r = run("convert", src, out, "--score", os.path.join(self.dir, "p7.doc"))
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertFalse(os.path.exists(out))  # refused before anything is written
+
 
 if __name__ == "__main__":
     skip_common.main()
