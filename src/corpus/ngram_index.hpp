@@ -1,6 +1,7 @@
 // NgramIndex: hashes of every pitch n-gram (n consecutive note pitches, default 8) of the training
 // pieces, with the piece each came from. It travels with the corpus and into model files, and
-// tells how much of a composed piece is copied from the training data.
+// tells how much of a composed piece is copied from the training data. Hashes are 32 bits wide
+// (64 in indexes read from older files): see gram_hash for why that is enough.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -27,10 +28,12 @@ class NgramIndex {
  public:
   explicit NgramIndex(int n = 8);
   int n() const { return n_; }
+  int hash_bits() const { return hash_bits_; }  // 32, or 64 for an index read from an older file
   // Adds every n-gram of one piece; returns the piece id. Call finish() once after the last one.
   int32_t add_piece(const std::string& name, std::span<const uint8_t> pitches);
   void finish();  // sorts and deduplicates; queries need it
-  // Adds every piece of `other` (same n), names prefixed with `prefix`; finishes.
+  // Adds every piece of `other` (same n), names prefixed with `prefix`; finishes. A 64-bit index
+  // merged into a 32-bit one has its hashes folded to 32 bits (the same fold gram_hash uses).
   void merge(const NgramIndex& other, const std::string& prefix);
   const std::vector<std::string>& pieces() const { return pieces_; }
   size_t size() const { return entries_.size(); }
@@ -58,10 +61,12 @@ class NgramIndex {
     bool operator==(const Entry& o) const { return hash == o.hash && piece == o.piece; }
   };
   uint64_t gram_hash(const uint8_t* p) const;
+  static uint64_t fold32(uint64_t h) { return (h ^ (h >> 32)) & 0xffffffffu; }
   // For every position i (gram i..i+n-1): (piece, grams in the run ending here) for each piece.
   template <class Fn>
   void for_each_run(std::span<const uint8_t> pitches, Fn&& fn) const;
   int n_;
+  int hash_bits_ = 32;
   std::vector<std::string> pieces_;
   std::vector<Entry> entries_;
 };
