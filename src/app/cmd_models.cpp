@@ -93,8 +93,12 @@ void run_export(const ExportArgs& a) {
   card["training_record"] = parse_meta(src, nn::kMetaTraining, a.source);
   std::map<std::string, std::string> meta = src.metadata;
   meta.erase(nn::kMetaModel);
-  if (auto it = meta.find(kMetaNgrams); it != meta.end())  // rewritten in the current (compact) form
-    it->second = NgramIndex::from_metadata(it->second, a.source + " (etude.ngrams)").to_metadata();
+  if (auto it = meta.find(kMetaNgrams); it != meta.end()) {  // rewritten in the current (compact, 32-bit) form
+    const NgramIndex read = NgramIndex::from_metadata(it->second, a.source + " (etude.ngrams)");
+    NgramIndex compact(read.n());
+    compact.merge(read, "");
+    it->second = compact.to_metadata();
+  }
   // The stored weights are what the card describes: round-trip through the file format first.
   nn::LoadedModel stored = nn::decode_model(nn::encode_model(src.model, dtype, meta), a.out);
   if (!a.corpus.empty()) {
