@@ -24,7 +24,7 @@ std::vector<uint8_t> Tokenizer::token_kinds() const {
       {"PITCH_", TokenKind::pitch},     {"NOTE_ON_", TokenKind::pitch},     {"DUR_", TokenKind::duration},
       {"NOTE_OFF_", TokenKind::duration}, {"VEL_", TokenKind::velocity},     {"VELOCITY_", TokenKind::velocity},
       {"SHIFT_", TokenKind::time},      {"TIME_SHIFT_", TokenKind::time},   {"BAR", TokenKind::time}};
-  std::vector<uint8_t> kinds(size_t(vocab_size()), uint8_t(TokenKind::pitch));  // notes/seed: chords
+  std::vector<uint8_t> kinds(static_cast<size_t>(vocab_size()), uint8_t(TokenKind::pitch));  // notes/seed: chords
   for (int32_t id = 0; id < vocab_size(); ++id) {
     const std::string& name = vocab_.name(id);
     if (id < kNumSpecialTokens) {
