@@ -12,6 +12,7 @@ PACKAGES=(
   python3 python3-mido python3-numpy python3-torch
   gnuplot-nox bc
   libfluidsynth-dev fluid-soundfont-gm lilypond sox poppler-utils libxml2-utils
+  libzip-dev musescore3
   chromium fonts-liberation
 )
 

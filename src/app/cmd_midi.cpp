@@ -172,7 +172,8 @@ void add_midi_commands(CLI::App& app) {
   convert->add_flag("--piano", opt->piano, "Merge all non-drum parts into one piano part (channel 0, program 0, one track)");
   convert->add_flag("--lenient", opt->lenient, "Recover what is readable from a damaged input file");
   convert->footer("Exit codes: 0 written, 1 usage error, 2 unreadable input or unwritable output.");
-  convert->add_option("--score", opt->score, "Also engrave it: .pdf, .svg or .png (LilyPond; the file's key and time signature)");
+  convert->add_option("--score", opt->score, "Also engrave it: .pdf, .svg or .png (LilyPond; the file's key and time "
+                                                "signature), or MusicXML: .musicxml or .mxl");
   convert->callback([opt] {
     if (!opt->score.empty()) check_score_path(opt->score);
     NoteSequence seq = load_note_sequence(opt->input, opt->lenient);

@@ -20,6 +20,7 @@
 #include "base/file_io.hpp"
 #include "music/spelling.hpp"
 #include "render/musicxml.hpp"
+#include "render/mxl.hpp"
 #include "render/score_grid.hpp"
 
 extern char** environ;
@@ -77,14 +78,15 @@ std::string lilypond_source(const NoteSequence& seq, const ScoreOptions& o) {
 
 void check_score_path(const fs::path& out) {
   const std::string ext = out.extension().string();
-  if (ext != ".pdf" && ext != ".svg" && ext != ".png" && ext != ".musicxml")
-    throw InvalidArgument(out.string() + ": a score is written as .pdf, .svg, .png or .musicxml");
+  if (ext != ".pdf" && ext != ".svg" && ext != ".png" && ext != ".musicxml" && ext != ".mxl")
+    throw InvalidArgument(out.string() + ": a score is written as .pdf, .svg, .png, .musicxml or .mxl");
 }
 
 void render_score(const NoteSequence& seq, const fs::path& out, const ScoreOptions& o) {
   check_score_path(out);
   const std::string ext = out.extension().string();
   if (ext == ".musicxml") return write_file_atomic(out, musicxml_source(seq, o));  // for editing; no LilyPond
+  if (ext == ".mxl") return write_file_atomic(out, mxl_archive(musicxml_source(seq, o)));
   const fs::path dir = fs::temp_directory_path() / ("etude-score-" + std::to_string(getpid()) + "-" + std::to_string(std::random_device{}()));
   fs::create_directories(dir);
   struct Cleanup {

@@ -28,8 +28,9 @@ std::string lilypond_source(const NoteSequence& seq, const ScoreOptions& options
 // tall page holding the whole piece). IoError naming the Debian package when lilypond is missing;
 // FormatError with LilyPond's first error line when it fails; InvalidArgument for another extension.
 void render_score(const NoteSequence& seq, const std::filesystem::path& out, const ScoreOptions& options = {});
-// .musicxml writes MusicXML 4.0 instead (render/musicxml.hpp), for editing in a notation program.
-// InvalidArgument unless `out` ends in .pdf, .svg, .png or .musicxml (what render_score writes); callers check
+// .musicxml writes MusicXML 4.0 instead (render/musicxml.hpp), for editing in a notation program;
+// .mxl the same compressed (render/mxl.hpp).
+// InvalidArgument unless `out` ends in .pdf, .svg, .png, .musicxml or .mxl (what render_score writes); callers check
 // before long work.
 void check_score_path(const std::filesystem::path& out);
 
