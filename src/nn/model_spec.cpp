@@ -16,7 +16,8 @@ using nlohmann::json;
 
 void check_keys(const json& j, const std::string& where, std::initializer_list<const char*> known) {
   if (!j.is_object()) bad(where, "expected an object");
-  for (const auto& [key, value] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();  // (clang 14 cannot capture a structured binding)
     if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
       std::string list;
       for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
