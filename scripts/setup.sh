@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   libgtest-dev libgmock-dev
-  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev zlib1g-dev
   libdnnl-dev libopenblas-dev
   clang libclang-rt-14-dev
   python3 python3-mido python3-numpy python3-torch

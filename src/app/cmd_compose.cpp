@@ -55,6 +55,7 @@ void run_compose(ComposeArgs& a) {
   const fs::path model_path = choice.model;
   if (!a.score.empty()) check_score_path(a.score);  // before composing, not after
   const StyleModel style = load_style_model(model_path);
+  print_warnings(style.warnings);
   if (style.styles.empty() && !choice.blend.empty())
     throw InvalidArgument(model_path.string() + " has no style rows; compose with it without --style");
   // A model file found by its name that also has a row of that name (a fine-tuned style exported

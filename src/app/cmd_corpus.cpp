@@ -6,6 +6,7 @@
 
 #include "app/commands.hpp"
 #include "base/error.hpp"
+#include "base/input_text.hpp"
 #include "corpus/corpus.hpp"
 #include "music/midi_convert.hpp"
 #include "tokenize/tokenizer.hpp"
@@ -20,7 +21,7 @@ json parse_config(const std::string& text) {
   try {
     return json::parse(text);
   } catch (const json::exception& e) {
-    throw InvalidArgument("--config: not JSON (" + std::string(e.what()) + "), e.g. --config '{\"bars\":true}'");
+    throw InvalidArgument("--config: not JSON (" + json_error_text(e) + "), e.g. --config '{\"bars\":true}'");
   }
 }
 

@@ -11,6 +11,7 @@
 #include "app/commands.hpp"
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/input_text.hpp"
 #include "compose/style_model.hpp"
 #include "corpus/ngram_index.hpp"
 #include "judge/model_diagnostics.hpp"
@@ -30,7 +31,7 @@ json parse_meta(const nn::LoadedModel& m, const char* key, const std::string& fi
   try {
     return json::parse(it->second);
   } catch (const json::exception& e) {
-    throw FormatError(file + ": metadata " + key + " is not valid JSON (" + e.what() + "); re-export the model");
+    throw FormatError(file + ": metadata " + key + " is not valid JSON (" + json_error_text(e) + "); re-export the model");
   }
 }
 
@@ -59,7 +60,7 @@ train::Validation validate(nn::LoadedModel& m, const std::string& file, const st
   std::vector<std::string> names;
   if (styles.is_array())
     for (const auto& s : styles) names.push_back(s.get<std::string>());
-  return train::validate_model(m.model, json::parse(it->second), std::vector<fs::path>(dirs.begin(), dirs.end()), names,
+  return train::validate_model(m.model, parse_json_input(it->second, file + ": etude.tokenizer"), std::vector<fs::path>(dirs.begin(), dirs.end()), names,
                                fraction, threads);
 }
 std::string joined(const std::vector<std::string>& dirs) {
@@ -78,13 +79,14 @@ struct ExportArgs {
 void run_export(const ExportArgs& a) {
   const nn::DType dtype = nn::parse_dtype(a.dtype);  // a typo is refused before the model is loaded
   nn::LoadedModel src = nn::load_model(a.source);
+  print_warnings(src.warnings);
   json card = json::object();
   if (!a.card.empty()) {
     const std::vector<uint8_t> bytes = read_file_bytes(a.card);
     try {
       card = json::parse(bytes.begin(), bytes.end());
     } catch (const json::exception& e) {
-      throw FormatError(a.card + ": not valid JSON (" + e.what() + ")");
+      throw FormatError(a.card + ": not valid JSON (" + json_error_text(e) + ")");
     }
     if (!card.is_object()) throw FormatError(a.card + ": a model card is a JSON object");
   }
@@ -151,6 +153,7 @@ json run_diagnose(const std::string& file, const std::vector<std::string>& dirs,
 void run_evaluate(const std::string& model, const std::vector<std::string>& dirs, double fraction, bool fraction_given,
                   int threads, bool as_json, bool diagnose, size_t tokens) {
   nn::LoadedModel m = nn::load_model(model);
+  print_warnings(m.warnings);
   const json card = parse_meta(m, kMetaCard, model);
   const json recorded = card.value("validation", json::object());
   if (!fraction_given) fraction = recorded.value("fraction", fraction);

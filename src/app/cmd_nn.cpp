@@ -12,6 +12,7 @@
 #include "app/commands.hpp"
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/input_text.hpp"
 #include "nn/inference.hpp"
 #include "nn/model_io.hpp"
 #include "nn/trainer.hpp"
@@ -80,7 +81,7 @@ nn::ModelSpec bench_spec(const BenchOptions& o) {
     try {
       spec = nn::parse_model_spec(json::parse(read_file_text(o.model_json)));
     } catch (const json::exception& e) {
-      throw FormatError(o.model_json + ": not valid JSON: " + e.what());
+      throw FormatError(o.model_json + ": not valid JSON (" + json_error_text(e) + ")");
     }
   }
   if (o.batch > 0) spec.batch = o.batch;
@@ -230,6 +231,7 @@ void add_nn_commands(CLI::App& app) {
     const std::vector<int32_t> tokens = parse_token_list(fo->tokens);
     const nn::Device device = nn::choose_device(nn::parse_device(fo->device), nn::Precision::f32, backend_of(fo->reference));
     const nn::LoadedModel loaded = nn::load_model(fo->model);
+    print_warnings(loaded.warnings);
     const int V = loaded.model.spec().vocab;
     nn::Stepper stepper(loaded.model, 1, backend_of(fo->reference), nn::Precision::f32, device);
     const std::vector<float> logits = stepper.run(tokens);

@@ -14,6 +14,7 @@
 #include "app/commands.hpp"
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/input_text.hpp"
 #include "compose/style_model.hpp"
 #include "nn/trainer.hpp"
 #include "train/train_run.hpp"
@@ -180,7 +181,7 @@ void add_train_commands(CLI::App& app) {
       try {
         c->model_json = nlohmann::json::parse(read_file_text(*config_file));
       } catch (const nlohmann::json::exception& e) {
-        throw FormatError(*config_file + ": not valid JSON (" + e.what() + ")");
+        throw FormatError(*config_file + ": not valid JSON (" + json_error_text(e) + ")");
       }
     }
     install_interrupt_handler();

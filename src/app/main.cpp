@@ -5,6 +5,7 @@
 
 #include "app/commands.hpp"
 #include "base/error.hpp"
+#include "base/input_text.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"Etude: learns a composer's style from MIDI files and composes new pieces.", "etude"};
@@ -29,11 +30,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "etude: %s (see etude --help)\n", e.what());
     return 1;
-  } catch (const etude::Error& e) {
-    std::fprintf(stderr, "etude: %s: %s\n", e.kind(), e.what());
+  } catch (const etude::Error& e) {  // escaped: one line whatever the message quotes
+    std::fprintf(stderr, "etude: %s: %s\n", e.kind(), etude::quote_input(e.what(), 1000).c_str());
     return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "etude: error: %s\n", e.what());
+  } catch (const std::exception& e) {  // not ours (a library's): bounded as well
+    std::fprintf(stderr, "etude: error: %s\n", etude::quote_input(e.what(), etude::kMaxQuoted).c_str());
     return 2;
   }
   return 0;

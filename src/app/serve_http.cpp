@@ -6,6 +6,7 @@
 #include <ctime>
 #include <random>
 
+#include "base/input_text.hpp"
 #include "base/json_text.hpp"
 
 namespace etude::app::serve {
@@ -71,8 +72,12 @@ json json_body(const httplib::Request& req, size_t max_bytes) {
   if (req.body.size() > max_bytes)
     throw HttpError(413, "the request body is " + std::to_string(req.body.size()) + " bytes; at most " +
                              std::to_string(max_bytes) + " are accepted here");
-  json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded()) throw HttpError(400, "the request body is not valid JSON");
+  json j;
+  try {
+    j = json::parse(req.body);
+  } catch (const json::exception& e) {  // where, in one short line: never the body itself
+    throw HttpError(400, "the request body is not valid JSON (" + json_error_text(e) + ")");
+  }
   if (!j.is_object()) throw HttpError(400, "the request body must be a JSON object");
   return j;
 }

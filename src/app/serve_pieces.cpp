@@ -2,6 +2,7 @@
 #include "app/serve_pieces.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "app/serve_http.hpp"
 #include "base/error.hpp"
@@ -80,7 +81,9 @@ std::shared_ptr<const StyleModel> ModelCache::get(const fs::path& path) {
   }
   if (loader) {
     try {
-      loader->set_value(std::make_shared<const StyleModel>(load_style_model(path)));
+      auto style = std::make_shared<const StyleModel>(load_style_model(path));
+      for (const std::string& w : style->warnings) std::fprintf(stderr, "etude serve: warning: %s\n", w.c_str());
+      loader->set_value(std::move(style));
     } catch (...) {
       loader->set_exception(std::current_exception());
       std::lock_guard lock(m_);  // a failed load is not kept: the file may be fixed

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "base/error.hpp"
+#include "base/input_text.hpp"
 #include "nn/model_io.hpp"
 
 namespace etude {
@@ -18,6 +19,7 @@ StyleModel load_style_model(const fs::path& path) {
   StyleModel out;
   out.path = path;
   out.model = std::make_unique<nn::Model>(std::move(loaded.model));
+  out.warnings = std::move(loaded.warnings);
   auto meta = [&](const char* key) -> const std::string* {
     auto it = loaded.metadata.find(key);
     return it == loaded.metadata.end() ? nullptr : &it->second;
@@ -30,9 +32,9 @@ StyleModel load_style_model(const fs::path& path) {
     if (const std::string* card = meta(kMetaCard)) out.model_card = nlohmann::json::parse(*card);
     if (const std::string* styles = meta(nn::kMetaStyles)) out.styles = nlohmann::json::parse(*styles).get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
-    throw FormatError(what + ": metadata is not valid JSON or of the wrong shape (" + e.what() + "); re-save the model");
+    throw FormatError(what + ": metadata is not valid JSON or of the wrong shape (" + json_error_text(e) + "); re-save the model");
   } catch (const InvalidArgument& e) {
-    throw FormatError(what + ": etude.tokenizer: " + e.what());
+    throw FormatError(what + ": etude.tokenizer: " + quote_input(e.what(), 150));
   }
   if (int(out.styles.size()) != out.model->spec().styles)
     throw FormatError(what + ": the model has " + std::to_string(out.model->spec().styles) + " style rows but etude.styles names " +

@@ -4,6 +4,7 @@
 
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/input_text.hpp"
 #include "corpus/binary_io.hpp"
 #include "corpus/corpus.hpp"
 #include "corpus/hash.hpp"
@@ -110,7 +111,7 @@ std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& di
   try {
     c.tokenizer = nlohmann::json::parse(r.get_string());
   } catch (const nlohmann::json::exception& e) {
-    r.fail(std::string("bad tokenizer JSON (") + e.what() + ")");
+    r.fail("bad tokenizer JSON (" + json_error_text(e) + ")");
   }
   auto count = [&](size_t min_bytes_each) {
     auto n = r.get<uint64_t>();

@@ -4,6 +4,7 @@
 
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/input_text.hpp"
 
 namespace etude::nn {
 namespace {
@@ -39,9 +40,9 @@ LoadedModel model_from_safetensors(SafetensorsFile file, const std::string& what
   try {
     spec = parse_model_spec(nlohmann::json::parse(it->second));
   } catch (const nlohmann::json::exception& e) {
-    throw FormatError(what + ": etude.model metadata is not valid JSON: " + e.what());
+    throw FormatError(what + ": etude.model metadata is not valid JSON (" + json_error_text(e) + ")");
   } catch (const Error& e) {
-    throw FormatError(what + ": etude.model metadata: " + e.what());
+    throw FormatError(what + ": etude.model metadata: " + quote_input(e.what(), 150));
   }
   // Every tensor is checked against the layout before the model is allocated: its size is then
   // bounded by the file's own bytes, whatever the model JSON claims.
@@ -55,14 +56,14 @@ LoadedModel model_from_safetensors(SafetensorsFile file, const std::string& what
       throw FormatError(what + ": tensor " + t.name + " has shape " + shape_text(st->second.shape) +
                         " but the model JSON needs " + shape_text(t.shape));
   }
-  LoadedModel out{Model(std::move(spec)), std::move(file.metadata)};
+  LoadedModel out{Model(std::move(spec)), std::move(file.metadata), std::move(file.warnings)};
   for (const TensorSlot& t : layout.tensors) {
     const auto& data = file.tensors.at(t.name).data;
     std::copy(data.begin(), data.end(), out.model.tensor(t).begin());
   }
   for (const auto& [name, st] : file.tensors)
     if (!layout.find(name))
-      throw FormatError(what + ": tensor " + name + " is not part of the model JSON (wrong file or mixed-up layers)");
+      throw FormatError(what + ": tensor " + quote_input(name, 60) + " is not part of the model JSON (wrong file or mixed-up layers)");
   return out;
 }
 

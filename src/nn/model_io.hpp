@@ -30,6 +30,7 @@ inline constexpr const char* kMetaStyles = "etude.styles";
 struct LoadedModel {
   Model model;
   std::map<std::string, std::string> metadata;  // everything, etude.model included
+  std::vector<std::string> warnings;            // one line each (a file without checksums), for app/ to show
 };
 
 // Writes atomically; `metadata` adds caller entries (etude.tokenizer, etude.training, ...);

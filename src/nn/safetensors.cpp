@@ -10,6 +10,8 @@
 
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/input_text.hpp"
+#include "nn/safetensors_checksum.hpp"
 
 namespace etude::nn {
 namespace {
@@ -85,8 +87,7 @@ float bf16_to_float(uint16_t h) { return std::bit_cast<float>(uint32_t(h) << 16)
 
 std::vector<uint8_t> encode_safetensors(std::span<const TensorView> tensors,
                                         const std::map<std::string, std::string>& metadata, DType dtype) {
-  json header = json::object();
-  header["__metadata__"] = metadata;
+  std::vector<TensorRecord> table;
   size_t offset = 0;
   for (const TensorView& t : tensors) {
     size_t n = 1;
@@ -94,22 +95,31 @@ std::vector<uint8_t> encode_safetensors(std::span<const TensorView> tensors,
     if (n != t.data.size())
       throw InvalidArgument("safetensors: tensor " + t.name + " has " + std::to_string(t.data.size()) +
                             " values but its shape needs " + std::to_string(n));
-    if (header.contains(t.name)) throw InvalidArgument("safetensors: tensor name " + t.name + " appears twice");
-    header[t.name] = {{"dtype", dtype_name(dtype)}, {"shape", t.shape},
-                      {"data_offsets", {offset, offset + n * dtype_bytes(dtype)}}};
+    if (t.name == "__metadata__" || std::any_of(table.begin(), table.end(), [&](const TensorRecord& r) { return r.name == t.name; }))
+      throw InvalidArgument("safetensors: tensor name " + t.name + " appears twice");
+    table.push_back({t.name, dtype_name(dtype), t.shape, offset, offset + n * dtype_bytes(dtype)});
     offset += n * dtype_bytes(dtype);
   }
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');  // pad so the data starts 8-byte aligned
-  std::vector<uint8_t> out(8 + text.size() + offset);
-  for (int i = 0; i < 8; ++i) out[i] = uint8_t(uint64_t(text.size()) >> (8 * i));
-  std::memcpy(out.data() + 8, text.data(), text.size());
-  uint8_t* p = out.data() + 8 + text.size();
+  std::vector<uint8_t> data(offset);
+  uint8_t* p = data.data();
   for (const TensorView& t : tensors)
     for (float v : t.data) {
       store(dtype, v, p);
       p += dtype_bytes(dtype);
     }
+  std::map<std::string, std::string> meta = metadata;
+  meta.erase(kMetaChecksums);
+  meta[kMetaChecksums] = make_checksums(meta, table, data);
+  json header = json::object();
+  header["__metadata__"] = meta;
+  for (const TensorRecord& r : table)
+    header[r.name] = {{"dtype", r.dtype}, {"shape", r.shape}, {"data_offsets", {r.begin, r.end}}};
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // pad so the data starts 8-byte aligned
+  std::vector<uint8_t> out(8 + text.size() + data.size());
+  for (int i = 0; i < 8; ++i) out[i] = uint8_t(uint64_t(text.size()) >> (8 * i));
+  std::memcpy(out.data() + 8, text.data(), text.size());
+  std::copy(data.begin(), data.end(), out.begin() + 8 + std::ptrdiff_t(text.size()));
   return out;
 }
 
@@ -120,7 +130,7 @@ void write_safetensors(const std::filesystem::path& path, std::span<const Tensor
 
 SafetensorsFile decode_safetensors(std::span<const uint8_t> bytes, const std::string& what) {
   auto bad = [&](const std::string& msg) -> FormatError {
-    return FormatError(what + ": " + msg + " (not a valid safetensors model file; re-save or re-train it)");
+    return FormatError(what + ": " + msg + " (not a valid safetensors model file)");
   };
   if (bytes.size() < 8) throw bad("file is " + std::to_string(bytes.size()) + " bytes, shorter than the 8-byte header length");
   uint64_t n = 0;
@@ -132,28 +142,28 @@ SafetensorsFile decode_safetensors(std::span<const uint8_t> bytes, const std::st
   try {
     header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
   } catch (const json::exception& e) {
-    throw bad(std::string("header JSON at offset 8 does not parse: ") + e.what());
+    throw bad("header JSON does not parse (" + json_error_text(e) + ")");
   }
   if (!header.is_object()) throw bad("header JSON is not an object");
   const size_t data_size = bytes.size() - 8 - n;
   SafetensorsFile file;
-  struct Range { size_t begin, end; std::string name; };
-  std::vector<Range> ranges;
+  std::vector<TensorRecord> ranges;
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       if (!entry.is_object()) throw bad("__metadata__ is not an object of strings");
       for (const auto& [k, v] : entry.items()) {
-        if (!v.is_string()) throw bad("__metadata__." + k + " is not a string");
+        if (!v.is_string()) throw bad("__metadata__." + quote_input(k, 60) + " is not a string");
         file.metadata[k] = v.get<std::string>();
       }
       continue;
     }
-    const std::string t = "tensor " + name + ": ";
+    const std::string t = "tensor " + quote_input(name, 60) + ": ";
     if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
       throw bad(t + "needs dtype, shape and data_offsets");
     if (!entry["dtype"].is_string()) throw bad(t + "dtype is not a string");
     const std::string dt = entry["dtype"].get<std::string>();
-    if (dt != "F32" && dt != "F16" && dt != "BF16") throw bad(t + "dtype " + dt + " is not supported (F32, F16, BF16)");
+    if (dt != "F32" && dt != "F16" && dt != "BF16")
+      throw bad(t + "dtype " + quote_input(dt, 20) + " is not supported (F32, F16, BF16)");
     StoredTensor& st = file.tensors[name];
     st.dtype = parse_dtype(dt);
     uint64_t count = 1;
@@ -175,24 +185,31 @@ SafetensorsFile decode_safetensors(std::span<const uint8_t> bytes, const std::st
     if (e - b != count * dtype_bytes(st.dtype))
       throw bad(t + "data_offsets span " + std::to_string(e - b) + " bytes but shape and dtype need " +
                 std::to_string(count * dtype_bytes(st.dtype)));
-    ranges.push_back({b, e, name});
+    ranges.push_back({name, dt, st.shape, b, e});
   }
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  std::sort(ranges.begin(), ranges.end(), [](const TensorRecord& a, const TensorRecord& b) { return a.begin < b.begin; });
   size_t expect = 0;
-  for (const Range& r : ranges) {
+  for (const TensorRecord& r : ranges) {
     if (r.begin != expect)
-      throw bad("tensor " + r.name + " starts at data byte " + std::to_string(r.begin) + ", expected " +
+      throw bad("tensor " + quote_input(r.name, 60) + " starts at data byte " + std::to_string(r.begin) + ", expected " +
                 std::to_string(expect) + " (gap or overlap between tensors)");
     expect = r.end;
   }
   if (expect != data_size)
     throw bad(std::to_string(data_size - expect) + " bytes after the last tensor are not described by the header");
-  const uint8_t* data = bytes.data() + 8 + n;
-  for (const Range& r : ranges) {  // validated: now allocate and convert
+  const std::span<const uint8_t> data = bytes.subspan(8 + n);
+  if (auto sums = file.metadata.find(kMetaChecksums); sums != file.metadata.end()) {
+    verify_checksums(sums->second, file.metadata, ranges, data, what);
+    file.metadata.erase(sums);
+  } else {
+    file.warnings.push_back(what + ": no checksums (written by an older etude or another tool): damage to it cannot be "
+                            "detected; re-save or re-export it to add them");
+  }
+  for (const TensorRecord& r : ranges) {  // validated: now allocate and convert
     StoredTensor& st = file.tensors[r.name];
     const size_t eb = dtype_bytes(st.dtype);
     st.data.resize((r.end - r.begin) / eb);
-    for (size_t i = 0; i < st.data.size(); ++i) st.data[i] = load(st.dtype, data + r.begin + i * eb);
+    for (size_t i = 0; i < st.data.size(); ++i) st.data[i] = load(st.dtype, data.data() + r.begin + i * eb);
   }
   return file;
 }

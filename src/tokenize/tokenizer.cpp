@@ -6,6 +6,8 @@
 #include <map>
 
 #include "base/error.hpp"
+#include "base/input_text.hpp"
+#include "base/json_text.hpp"
 #include "tokenize/beats_tokenizer.hpp"
 #include "tokenize/events_tokenizer.hpp"
 #include "tokenize/notes_tokenizer.hpp"
@@ -107,12 +109,13 @@ std::unique_ptr<Tokenizer> make_from_config(std::string_view name, const nlohman
     if (name == "events") return std::make_unique<EventsTokenizer>(config.get<EventsConfig>());
     if (name == "beats") return std::make_unique<BeatsTokenizer>(config.get<BeatsConfig>());
   } catch (const nlohmann::json::exception& e) {
-    throw FormatError("tokenizer '" + std::string(name) + "': bad config " + config.dump() + " (" +
-                      e.what() + "); rebuild the corpus or model with this version of etude");
+    throw FormatError("tokenizer '" + quote_input(name, 40) + "': bad config " +
+                      quote_input(utf8_dump(config), 100) + " (" + json_error_text(e) +
+                      "); rebuild the corpus or model with this version of etude");
   }
   std::string known;
   for (const auto& n : tokenizer_names()) known += (known.empty() ? "" : ", ") + n;
-  throw InvalidArgument("unknown tokenizer '" + std::string(name) + "'; known: " + known);
+  throw InvalidArgument("unknown tokenizer '" + quote_input(name, 40) + "'; known: " + known);
 }
 
 }  // namespace
@@ -136,7 +139,7 @@ std::unique_ptr<Tokenizer> make_tokenizer(const nlohmann::json& j) {
   if (auto* notes = dynamic_cast<NotesTokenizer*>(tok.get())) {
     notes->set_vocabulary(vocab);
   } else if (vocab != tok->vocab().names()) {
-    throw FormatError("tokenizer '" + name + "': stored vocabulary (" + std::to_string(vocab.size()) +
+    throw FormatError("tokenizer '" + quote_input(name, 40) + "': stored vocabulary (" + std::to_string(vocab.size()) +
                       " tokens) differs from the one its config builds (" +
                       std::to_string(tok->vocab_size()) + "); the file was made by another version");
   }

@@ -3,6 +3,7 @@
 
 #include "base/error.hpp"
 #include "base/file_io.hpp"
+#include "base/input_text.hpp"
 #include "base/json_text.hpp"
 #include "nn/model_io.hpp"
 
@@ -37,7 +38,7 @@ LoadedState load_run_state(const std::filesystem::path& path) {
   try {
     s = json::parse(meta->second).get<RunState>();
   } catch (const json::exception& e) {
-    throw FormatError(what + ": etude.train_state metadata is damaged (" + e.what() +
+    throw FormatError(what + ": etude.train_state metadata is damaged (" + json_error_text(e) +
                       "); start a new run with another --out");
   }
   nn::LoadedModel m = nn::model_from_safetensors(std::move(file), what);
