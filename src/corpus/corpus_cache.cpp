@@ -113,6 +113,13 @@ std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& di
   } catch (const nlohmann::json::exception& e) {
     r.fail("bad tokenizer JSON (" + json_error_text(e) + ")");
   }
+  // The tokenizer must build and every token be one of its ids (training indexes tables by them).
+  int32_t vocab = 0;
+  try {
+    vocab = make_tokenizer(c.tokenizer)->vocab_size();
+  } catch (const Error& e) {
+    r.fail(std::string("its tokenizer cannot be built: ") + e.what());
+  }
   auto count = [&](size_t min_bytes_each) {
     auto n = r.get<uint64_t>();
     if (n > r.remaining() / min_bytes_each) r.fail("a count of " + std::to_string(n) + " does not fit the file");
@@ -141,6 +148,8 @@ std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& di
     p.notes = r.get<uint32_t>();
     p.seconds = r.get<double>();
     p.tokens = r.get_array<int32_t>();
+    for (int32_t t : p.tokens)
+      if (t < 0 || t >= vocab) r.fail("token " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(vocab));
   }
   c.skipped.resize(count(16));
   for (auto& s : c.skipped) {
