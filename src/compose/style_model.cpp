@@ -6,6 +6,7 @@
 
 #include "base/error.hpp"
 #include "base/input_text.hpp"
+#include "compose/style_temperature.hpp"
 #include "nn/model_io.hpp"
 
 namespace etude {
@@ -43,6 +44,8 @@ StyleModel load_style_model(const fs::path& path) {
     throw FormatError(what + ": the tokenizer has " + std::to_string(out.tokenizer->vocab_size()) +
                       " tokens but the model's vocabulary is " + std::to_string(out.model->spec().vocab) +
                       " (tokenizer and model from different runs)");
+  out.pitch_temperatures.assign(out.styles.size(), 0.0f);
+  if (const std::string* t = meta(kMetaPitchTemperatures)) out.pitch_temperatures = parse_pitch_temperatures(*t, out.styles, what);
   if (const std::string* grams = meta(kMetaNgrams)) out.ngrams = NgramIndex::from_metadata(*grams, what + " (etude.ngrams)");
   return out;
 }

@@ -28,6 +28,7 @@ struct StyleModel {
   nlohmann::json card = nlohmann::json::object();  // etude.training (epoch, val_loss, seconds, ...)
   nlohmann::json model_card = nlohmann::json::object();  // etude.card; {} when the file has none
   std::vector<std::string> styles;       // etude.styles: the names of a conditioned model's style rows
+  std::vector<float> pitch_temperatures;       // etude.pitch_temperatures: one per style row, 0 where none was calibrated
   std::vector<std::string> warnings;     // one line each from loading (a file without checksums)
 };
 
