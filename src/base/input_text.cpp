@@ -74,8 +74,9 @@ std::string json_error_text(const nlohmann::json::exception& e) {
   if (const size_t q = token.rfind('\''); q != std::string_view::npos) tail = token.substr(q + 1), token = token.substr(0, q);
   const bool cut = token.size() > 24;
   if (cut) token = token.substr(token.size() - 24);
-  return out + quote_input(s.substr(0, lr), 80) + "; last read: '" + (cut ? "..." : "") + quote_input(token, 40) + "'" +
-         quote_input(tail, 30);
+  const std::string_view reason = s.substr(0, lr);  // nlohmann's own words: cut without a byte count
+  return out + (reason.size() > 90 ? quote_input(reason.substr(0, 87), 90) + "..." : quote_input(reason, 90)) +
+         "; last read: '" + (cut ? "..." : "") + quote_input(token, 40) + "'" + quote_input(tail, 30);
 }
 
 nlohmann::json parse_json_input(std::string_view text, const std::string& what) {
