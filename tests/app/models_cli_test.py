@@ -65,14 +65,15 @@ class ModelsCli(unittest.TestCase):
         self.assertEqual(card["name"], "slice")
         self.assertEqual(card["storage"], "BF16")
         self.assertEqual(card["training_record"]["epoch"], 2)
-        grams = base64.b64decode(meta["etude.ngrams"])  # compact form: delta varints, under 10 bytes an entry
-        self.assertEqual(grams[:8], b"ETNGRAM2")
-        at = 20
-        for _ in range(int.from_bytes(grams[12:20], "little")):
+        grams = base64.b64decode(meta["etude.ngrams"])  # compact form: 32-bit hashes as delta varints
+        self.assertEqual(grams[:8], b"ETNGRAM3")
+        self.assertEqual(grams[12], 32)  # the hash width
+        at = 21
+        for _ in range(int.from_bytes(grams[13:21], "little")):
             at += 8 + int.from_bytes(grams[at:at + 8], "little")
         entries = int.from_bytes(grams[at:at + 8], "little")
         self.assertGreater(entries, 300)
-        self.assertLess(len(grams) - at - 8, 10 * entries)
+        self.assertLess(len(grams) - at - 8, 5 * entries)
         self.assertLess(out.stat().st_size, (self.rundir / "best.safetensors").stat().st_size * 0.6)
         # the card's loss is the stored weights': evaluate gives it back exactly, near the f32 one
         again = self.evaluate(out)
