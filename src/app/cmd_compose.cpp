@@ -14,6 +14,7 @@
 #include "base/file_io.hpp"
 #include "base/names.hpp"
 #include "compose/composer.hpp"
+#include "compose/ending.hpp"
 #include "compose/style_blend.hpp"
 #include "compose/originality.hpp"
 #include "music/midi_convert.hpp"
@@ -40,12 +41,33 @@ struct ComposeArgs {
   double tempo = 0;
   int program = -1;
   std::string key;  // "D minor": each piece is moved to this key (its estimate's tonic on the asked one)
+  double seconds = 0;  // the piece's length as played (the default when no length is given)
+  int bars = 0;
+  bool length_given = false, seconds_given = false, bars_given = false;
   int threads = 0;
   std::string device = "cpu", precision = "f32";  // cpu: composing on the GPU has not been timed
 };
 
+// Pieces last this long unless --length, --seconds or --bars says otherwise: the shipped piano
+// model's Chopin pieces stayed in key and kept their texture over 45 s (README: composing).
+constexpr double kDefaultSeconds = 45.0;
+
+void check_length(ComposeArgs& a) {
+  const int given = int(a.length_given) + int(a.seconds_given) + int(a.bars_given);
+  if (given > 1) throw InvalidArgument("compose: give one of --length (tokens), --seconds or --bars");
+  if (a.seconds_given && !(a.seconds > 0 && a.seconds <= 3600)) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", a.seconds);
+    throw InvalidArgument(std::string("compose: --seconds ") + text + ": give a length above 0 and at most 3600 seconds");
+  }
+  if (a.bars_given && !(a.bars > 0 && a.bars <= 2000))
+    throw InvalidArgument("compose: --bars " + std::to_string(a.bars) + ": give 1..2000 bars");
+  if (given == 0) a.seconds = kDefaultSeconds;
+}
+
 void run_compose(ComposeArgs& a) {
   if (!a.key.empty()) parse_key(a.key);  // a bad key is refused before composing
+  check_length(a);
   a.compose.precision = nn::parse_precision(a.precision);
   a.compose.device = nn::choose_device(nn::parse_device(a.device), a.compose.precision);  // no GPU: exit 2 now
   if (a.model.empty() && a.style.empty()) throw InvalidArgument("compose: give --style NAME or --model FILE");
@@ -64,6 +86,8 @@ void run_compose(ComposeArgs& a) {
   if (!style.styles.empty()) a.compose.style_weights = style_weights(style.styles, blend);
   nn::set_compute_threads(a.threads);
   if (!a.primer.empty()) a.compose.primer = load_note_sequence(a.primer);
+  a.compose.bars = a.bars;
+  if (a.seconds > 0) a.compose.seconds = seconds_to_compose(a.seconds, a.tempo, style.tokenizer->config().value("qpm", 120.0));
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<ComposedPiece> pieces = compose(style, a.compose);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -74,15 +98,19 @@ void run_compose(ComposeArgs& a) {
               {"settings", {{"temperature", a.compose.sampling.temperature}, {"top_k", a.compose.sampling.top_k},
                             {"top_p", a.compose.sampling.top_p}, {"greedy", a.compose.sampling.greedy},
                             {"precision", a.precision}, {"device", nn::device_name(a.compose.device)},
-                            {"length", a.compose.length}, {"seconds", a.compose.seconds}, {"primer", a.primer}}},
+                            {"length", a.length_given ? json(a.compose.length) : json()}, {"seconds", a.seconds},
+                            {"bars", a.bars}, {"primer", a.primer}}},
               {"pieces", json::array()}};
   size_t tokens = 0;
   const int count = int(pieces.size());
   for (int i = 0; i < count; ++i) {
     ComposedPiece& p = pieces[i];
-    KeyEstimate reached;
-    if (!a.key.empty()) p.seq = transpose_to_key(std::move(p.seq), parse_key(a.key), &reached);
-    if (a.tempo > 0) p.seq = set_tempo(std::move(p.seq), a.tempo);
+    PieceFinish finish{.tempo = a.tempo, .seconds = a.seconds, .end_tick = a.bars > 0 ? p.end_tick : -1};
+    if (!a.key.empty()) finish.key = parse_key(a.key);
+    if (a.bars > 0 && p.end_tick < 0) finish.seconds = p.seq.total_time;  // the bars were not all composed
+    FinishedPiece done;
+    p.seq = finish_piece(std::move(p.seq), finish, &done);
+    const KeyEstimate& reached = done.key;
     if (a.program >= 0) p.seq = set_program(std::move(p.seq), a.program);
     const fs::path out = numbered(a.out, i, count);
     save_note_sequence(p.seq, out);
@@ -99,10 +127,19 @@ void run_compose(ComposeArgs& a) {
     j["file"] = out.string();
     j["seed"] = p.seed;
     if (!a.key.empty()) j["key_asked"] = parse_key(a.key).name(), j["key_reached"] = reached.name();
+    std::string ends;
+    if (done.ending) {
+      const Ending& e = *done.ending;
+      j["ending"] = {{"kind", ending_kind_name(e.kind)}, {"final_onset", e.final_time}, {"end", e.end_time},
+                     {"beats_per_minute", p.seq.tempos.empty() ? 120.0 : p.seq.tempos.front().qpm()}};
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "; ends at %.2f s (%s from %.2f s)", e.end_time, ending_kind_name(e.kind), e.final_time);
+      ends = buf;
+    }
     report["pieces"].push_back(std::move(j));
     const std::string moved = a.key.empty() ? "" : "; moved to " + reached.name() + " (asked " + parse_key(a.key).name() + ")";
-    std::printf("%s (seed %llu): %s%s\n", out.string().c_str(), (unsigned long long)p.seed, report_line(r).c_str(),
-                moved.c_str());
+    std::printf("%s (seed %llu): %s%s%s\n", out.string().c_str(), (unsigned long long)p.seed, report_line(r).c_str(),
+                moved.c_str(), ends.c_str());
   }
   std::printf("composed %zu tokens in %.0f ms (%d piece%s)\n", tokens, ms, count, count == 1 ? "" : "s");
   if (!a.report.empty()) write_file_atomic(a.report, report.dump(2) + "\n");
@@ -161,8 +198,9 @@ void add_compose_commands(CLI::App& app) {
                                      "chopin:0.7,pop:0.3; with --model, a style or blend inside that model");
   c->add_option("--models", a->models, "models folder (default $ETUDE_MODELS, else the project's models/)");
   c->add_option("--out", a->out, "output MIDI file (OUT-1.mid, OUT-2.mid ... with --count)")->required();
-  c->add_option("--length", o.length, "tokens to compose")->capture_default_str()->check(CLI::Range(1, 1000000));
-  c->add_option("--seconds", o.seconds, "compose until the piece lasts this long (instead of --length)")->check(CLI::Range(0.0, 3600.0));
+  c->add_option("--length", o.length, "tokens to compose (instead of a length in seconds)")->check(CLI::Range(1, 1000000));
+  c->add_option("--seconds", a->seconds, "the piece's length as played, ending on a beat (default 45)");
+  c->add_option("--bars", a->bars, "compose this many bars (models whose tokenizer writes bar lines)");
   c->add_option("--temperature", o.sampling.temperature, "sampling temperature")->capture_default_str();
   c->add_option("--top-k", o.sampling.top_k, "sample among the k most likely tokens (0: all)")->capture_default_str();
   c->add_option("--top-p", o.sampling.top_p, "nucleus: the smallest set holding this probability")->capture_default_str();
@@ -187,13 +225,19 @@ void add_compose_commands(CLI::App& app) {
   c->add_option("--program", a->program, "General MIDI program (0 = piano)")->check(CLI::Range(0, 127));
   c->add_option("--wav", a->wav, "also render audio (FluidSynth) to this WAV file");
   c->add_option("--soundfont", a->soundfont, "soundfont for --wav")->capture_default_str();
-  c->add_option("--score", a->score, "also engrave sheet music (LilyPond) to .pdf, .svg or .png");
+  c->add_option("--score", a->score, "also engrave sheet music (LilyPond) to .pdf, .svg or .png, or write "
+                                    "MusicXML to .musicxml or .mxl (compressed)");
   c->add_option("--report", a->report, "write the originality report as JSON");
   c->add_option("--threads", a->threads, "compute threads (0 = every core; 1 is faster on a busy machine)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
   c->footer("Prints one report line per piece. Exit codes: 0 written, 1 usage error, 2 missing or corrupt model, "
             "unknown style, primer that is not MIDI, bad sampling value, unwritable output or missing renderer.");
-  c->callback([a] { run_compose(*a); });
+  c->callback([a, c] {
+    a->length_given = c->count("--length") > 0;
+    a->seconds_given = c->count("--seconds") > 0;
+    a->bars_given = c->count("--bars") > 0;
+    run_compose(*a);
+  });
 
   auto models = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);

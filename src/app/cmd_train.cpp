@@ -132,6 +132,8 @@ void add_train_commands(CLI::App& app) {
   cmd->add_option("--out", c->out, "run folder: checkpoints, best/last model, history.csv, plots, summary.json")
       ->required();
   cmd->add_option("--tokenizer", c->tokenizer, "beats, events, notes or seed")->capture_default_str();
+  auto bars = std::make_shared<bool>(false);
+  cmd->add_flag("--bars", *bars, "beats tokenizer: a BAR token on every bar line (so `compose --bars N` works)");
   auto* preset = cmd->add_option("--preset", c->preset, "model preset: default, small, seed-skuli, seed-voc")
                      ->capture_default_str();
   cmd->add_option("--config", *config_file, "a model JSON file instead of a preset (vocab is filled in)")
@@ -157,7 +159,11 @@ void add_train_commands(CLI::App& app) {
   cmd->add_option("--patience", c->patience, "stop after this many epochs without a better validation loss; 0 = off")
       ->capture_default_str()->check(CLI::Range(0, 1000000));
   cmd->add_flag("--resume", c->resume, "continue the interrupted run in --out from its last saved state");
-  cmd->callback([c, transpose, config_file, cmd, dirs, from, models, styles, tune] {
+  cmd->callback([c, transpose, config_file, cmd, dirs, from, models, styles, tune, bars] {
+    if (*bars) {
+      if (c->tokenizer != "beats") throw InvalidArgument("--bars: only the beats tokenizer writes bar lines");
+      c->tokenizer_config["bars"] = true;
+    }
     c->corpus_dir = dirs->front();
     c->extra_dirs.assign(dirs->begin() + 1, dirs->end());
     c->style_table = *styles == "on" ? train::StyleTable::on : *styles == "off" ? train::StyleTable::off
@@ -166,9 +172,9 @@ void add_train_commands(CLI::App& app) {
     if (c->tune == train::FineTune::styles && from->empty())
       throw InvalidArgument("--tune styles fine-tunes a base model: give --from too");
     if (!from->empty()) {
-      if (cmd->count("--tokenizer") || cmd->count("--preset") || !config_file->empty())
+      if (cmd->count("--tokenizer") || cmd->count("--preset") || !config_file->empty() || *bars)
         throw InvalidArgument("--from: the base model fixes the tokenizer and the network; leave out --tokenizer, "
-                              "--preset and --config");
+                              "--bars, --preset and --config");
       c->from = fs::exists(*from) || from->find('/') != std::string::npos || from->ends_with(".safetensors")
                     ? fs::path(*from)
                     : find_style(models_dir(*models), *from);

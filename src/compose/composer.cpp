@@ -15,8 +15,8 @@ namespace etude {
 namespace {
 
 // The full decode minus the notes the primer alone decodes to (matched by onset tick and pitch),
-// shifted so the first composed note starts at zero.
-NoteSequence drop_primer(NoteSequence full, const NoteSequence& primer) {
+// shifted so the first composed note starts at zero (by `shift` ticks).
+NoteSequence drop_primer(NoteSequence full, const NoteSequence& primer, int64_t& shift) {
   std::multimap<std::pair<int64_t, int>, int> primer_notes;
   for (const Note& n : primer.notes) primer_notes.emplace(std::pair(n.start_tick, n.pitch), 0);
   std::erase_if(full.notes, [&](const Note& n) {
@@ -27,6 +27,7 @@ NoteSequence drop_primer(NoteSequence full, const NoteSequence& primer) {
   });
   if (full.notes.empty()) return full;
   const int64_t t0 = full.notes.front().start_tick;
+  shift = t0;
   for (Note& n : full.notes) n.start_tick -= t0, n.end_tick -= t0;
   std::erase_if(full.control_changes, [&](const ControlChange& c) { return c.tick < t0; });
   for (ControlChange& c : full.control_changes) c.tick -= t0;
@@ -51,14 +52,20 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
   if (o.length < 1 && o.seconds <= 0) throw InvalidArgument("compose: --length must be at least 1 token");
   if (o.count < 1 || o.count > 256) throw InvalidArgument("compose: --count must be 1..256");
   if (o.seconds < 0 || o.seconds > 3600) throw InvalidArgument("compose: --seconds must be 0..3600");
+  if (o.bars < 0 || o.bars > 2000) throw InvalidArgument("compose: --bars must be 1..2000");
+  const int32_t bar_token = style.tokenizer->bar_token();
+  if (o.bars > 0 && bar_token < 0)
+    throw InvalidArgument("compose: --bars needs a model whose tokenizer writes bar lines; " + style.path.filename().string() +
+                          "'s " + style.tokenizer->name() + " tokenizer has none (use --seconds)");
   nn::Sampler sampler(o.sampling);
   const Tokenizer& tok = *style.tokenizer;
   const int V = tok.vocab_size(), N = o.count;
   const std::vector<int32_t> primer = o.primer ? primer_tokens(tok, o) : std::vector<int32_t>{};
   // In seconds mode the length is a cap (dense piano needs well under 200 tokens a second).
-  const size_t max_new = o.seconds <= 0    ? size_t(o.length)
-                         : o.max_tokens > 0 ? o.max_tokens
-                                            : size_t(o.seconds * 200) + 500;
+  const size_t max_new = o.seconds <= 0 && o.bars <= 0 ? size_t(o.length)
+                         : o.max_tokens > 0            ? o.max_tokens
+                         : o.bars > 0                  ? size_t(o.bars) * 400 + 500
+                                                       : size_t(o.seconds * 200) + 500;
 
   std::vector<ComposedPiece> pieces(N);
   std::vector<std::unique_ptr<TokenGrammar>> grammars;
@@ -115,11 +122,17 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
 
   NoteSequence primer_seq;
   if (!primer.empty()) primer_seq = tok.decode(pieces[0].tokens).seq;
+  const int primer_bars = int(std::count(primer.begin(), primer.end(), bar_token));
   auto finish = [&](ComposedPiece& p) {
     DecodeResult r = tok.decode(p.tokens);
     p.repairs = r.repairs;
-    p.seq = primer.empty() || o.keep_primer ? std::move(r.seq) : drop_primer(std::move(r.seq), primer_seq);
+    int64_t shift = 0;
+    p.seq = primer.empty() || o.keep_primer ? std::move(r.seq) : drop_primer(std::move(r.seq), primer_seq, shift);
+    // The bar line after the last bar asked: the (bars+1)-th BAR composed (the first opens bar 1).
+    const size_t closing = size_t(primer_bars + o.bars);
+    if (o.bars > 0 && r.bar_ticks.size() > closing) p.end_tick = r.bar_ticks[closing] - shift;
   };
+  std::vector<int> bars_seen(N, 0);
 
   std::vector<uint8_t> mask(V), done(N, 0);
   int live = N;
@@ -140,8 +153,9 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
       grammars[s]->advance(t);
       pieces[s].tokens.push_back(t);
       input[s] = t;
+      if (o.bars > 0 && t == bar_token && ++bars_seen[s] > o.bars) done[s] = 1, --live;
     }
-    if (o.seconds > 0 && (i + 1) % 32 == 0)
+    if (o.seconds > 0 && o.bars <= 0 && (i + 1) % 32 == 0)
       for (int s = 0; s < N; ++s)
         if (!done[s]) {
           finish(pieces[s]);
@@ -152,7 +166,7 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
   }
   for (ComposedPiece& p : pieces) {
     finish(p);
-    if (o.seconds > 0) p.seq = truncate_seconds(std::move(p.seq), o.seconds);
+    if (o.seconds > 0 && o.bars <= 0) p.seq = truncate_seconds(std::move(p.seq), o.seconds);
   }
   return pieces;
 }

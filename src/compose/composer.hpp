@@ -18,7 +18,9 @@ struct ComposeOptions {
   nn::SamplingOptions sampling = nn::kDefaultSampling;  // temperature 1, top-p 0.95; argmax only if greedy
   int length = 500;             // tokens composed per piece after the primer (EOS is masked out)
   double seconds = 0.0;         // > 0: compose until the piece lasts this long (then cut there) instead
-  size_t max_tokens = 0;        // with seconds: the most tokens composed (0: seconds x 200 + 500)
+  int bars = 0;                 // > 0: compose this many bars instead (tokenizers with BAR tokens only)
+  size_t max_tokens = 0;        // with seconds or bars: the most tokens composed (0: seconds x 200 + 500,
+                                // bars x 400 + 500)
   uint64_t seed = 1;            // piece i uses seed + i, so piece i equals a single piece of that seed
   int count = 1;                // pieces composed at once, stepped as one batch
   std::optional<NoteSequence> primer;  // music the model continues (none: start from BOS)
@@ -47,10 +49,11 @@ struct ComposedPiece {
   size_t primer_tokens = 0;     // how many tokens after BOS came from the primer
   NoteSequence seq;             // decoded; without the primer unless keep_primer
   int repairs = 0;              // repairs the decoder still made (0 when masking works)
+  int64_t end_tick = -1;        // with bars: the bar line closing the last bar composed (seq's ticks)
 };
 
-// InvalidArgument for bad options (length, count, sampling) or a primer with no notes the
-// tokenizer keeps.
+// InvalidArgument for bad options (length, count, sampling, bars for a tokenizer without BAR
+// tokens) or a primer with no notes the tokenizer keeps.
 std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions& options);
 
 // Notes starting before `seconds`, cut off there; total_time becomes at most `seconds`.

@@ -2,7 +2,9 @@
 #include "music/spelling.hpp"
 
 #include <array>
+#include <algorithm>
 #include <cctype>
+#include <vector>
 
 #include "base/error.hpp"
 #include "music/sequence_ops.hpp"
@@ -114,13 +116,54 @@ KeyEstimate parse_key(const std::string& text) {
   return {.tonic = mod(pc, 12), .minor = mode == "minor" || mode == "min" || mode == "m"};
 }
 
+NoteSequence change_mode(NoteSequence seq, int tonic, bool to_minor) {
+  // Degrees above the tonic that differ: the third and sixth (and minor's lowered seventh, which a
+  // major key raises to its leading tone; a minor key keeps the leading tone of its harmonic form).
+  std::array<int, 12> move{};
+  if (to_minor) move[4] = move[9] = -1;
+  else move[3] = move[8] = move[10] = +1;
+  for (Note& n : seq.notes)
+    if (!n.is_drum) n.pitch = std::clamp(n.pitch + move[size_t(mod(n.pitch - tonic, 12))], 0, 127);
+  sort_notes(seq);
+  // Two notes now struck together on one pitch: the longer stays.
+  std::vector<Note> kept;
+  for (const Note& n : seq.notes) {
+    if (!kept.empty() && kept.back().start_tick == n.start_tick && kept.back().pitch == n.pitch &&
+        kept.back().channel == n.channel && kept.back().is_drum == n.is_drum) {
+      kept.back().end_tick = std::max(kept.back().end_tick, n.end_tick);
+      kept.back().end = std::max(kept.back().end, n.end);
+      continue;
+    }
+    kept.push_back(n);
+  }
+  seq.notes = std::move(kept);
+  return seq;
+}
+
 NoteSequence transpose_to_key(NoteSequence seq, const KeyEstimate& target, KeyEstimate* reached) {
   const KeyEstimate now = estimate_key(seq);
-  const int shift = mod(target.tonic - now.tonic + 6, 12) - 6;  // -6..5
-  seq = transpose(std::move(seq), shift, OutOfRange::clamp);
-  KeyEstimate after = now;
-  after.tonic = mod(now.tonic + shift, 12);
-  const KeyName name = key_name(now.minor == target.minor ? target : after);
+  auto moved = [&](int by, bool change) {
+    NoteSequence out = transpose(seq, by, OutOfRange::clamp);
+    return change ? change_mode(std::move(out), target.tonic, target.minor) : out;
+  };
+  // The estimate's tonic onto the target's (and its mode into the target's when they differ).
+  int shift = mod(target.tonic - now.tonic + 6, 12) - 6;  // -6..5
+  bool mode = now.minor != target.minor;
+  NoteSequence out = moved(shift, mode);
+  KeyEstimate after = estimate_key(out);
+  // A piece whose estimate then names another key (a relative or neighbouring key won): the
+  // smallest other move, without a mode change first, whose estimate is the target.
+  for (int d = 0; d <= 6 && !(after.tonic == target.tonic && after.minor == target.minor); ++d)
+    for (int s : {d, -d})
+      for (bool m : {false, true}) {
+        if (s == -6 || (s == shift && m == mode)) continue;
+        NoteSequence candidate = moved(s, m);
+        const KeyEstimate e = estimate_key(candidate);
+        if (e.tonic == target.tonic && e.minor == target.minor && !(after.tonic == target.tonic && after.minor == target.minor))
+          out = std::move(candidate), after = e;
+      }
+  seq = std::move(out);
+  const KeyName name = key_name(target);
   seq.key_signatures = {KeySignature{.key = name.fifths, .minor = name.minor}};
   if (reached) *reached = after;
   return seq;

@@ -27,9 +27,15 @@ KeyName score_key(const NoteSequence& seq);
 // "D minor", "Db major", "f# minor", "B-flat major", "Bb" (major when no mode is given); the key's
 // tonic and mode (correlation 0). InvalidArgument naming the text otherwise.
 KeyEstimate parse_key(const std::string& text);
+// Major into minor on `tonic` (to_minor): the major third and sixth above the tonic are lowered a
+// semitone (the leading tone stays, as in harmonic minor); minor into major: the minor third, sixth
+// and seventh are raised. Two notes then struck together on one pitch merge into the longer.
+NoteSequence change_mode(NoteSequence seq, int tonic, bool to_minor);
 // The piece moved by the fewest semitones (-6..5) that puts its estimated tonic on the target's
-// tonic; its key signature becomes the target's (when the modes agree) or the reached key's.
-// `reached` gets the key estimate after the move.
+// tonic, and when its estimated mode is not the target's, into the target's mode (change_mode).
+// When the estimate of the result names another key, the smallest move (by semitones, then without
+// a mode change) whose result is estimated in the target key is taken instead, if any. Its key
+// signature becomes the target's. `reached` gets the key estimate after the move.
 NoteSequence transpose_to_key(NoteSequence seq, const KeyEstimate& target, KeyEstimate* reached = nullptr);
 
 struct SpelledPitch {

@@ -78,6 +78,13 @@ std::vector<int16_t> render_audio(const NoteSequence& seq, const WavOptions& o) 
     }
   }
   run_to(total);
+  // The tail's end fades out linearly (only the tail: the music itself is never touched).
+  const int64_t fade = std::min(frame(std::max(0.0, o.fade_seconds)), frame(std::max(0.0, o.tail_seconds)));
+  for (int64_t f = total - fade; f < total; ++f)
+    for (int c = 0; c < 2; ++c) {
+      int16_t& s = out[size_t(f) * 2 + c];
+      s = int16_t(std::lround(s * double(total - 1 - f) / double(fade)));
+    }
   return out;
 }
 

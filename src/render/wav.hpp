@@ -15,7 +15,10 @@ inline constexpr const char* kDefaultSoundfont = "/usr/share/sounds/sf2/FluidR3_
 struct WavOptions {
   std::filesystem::path soundfont = kDefaultSoundfont;
   int sample_rate = 44100;
-  double tail_seconds = 0.5;  // release after the last note (reverb and decay)
+  // Release after the last note (the piano's decay and reverb); its last fade_seconds fade to
+  // silence, so the file never stops on a sounding note.
+  double tail_seconds = 1.5;
+  double fade_seconds = 0.3;
   double gain = 0.8;          // FluidSynth's synth.gain (0.8 keeps dense piano chords below clipping)
 };
 

@@ -180,6 +180,8 @@ void BeatsTokenizer::decode_body(std::span<const int32_t> body, bool ended, Deco
       if (t >= ids_.shift) {
         now += t - ids_.shift + 1;
         seen.reset();
+      } else if (t == ids_.bar) {
+        out.bar_ticks.push_back(now * kTicksPerStep);
       }
     }
   }

@@ -45,6 +45,7 @@ const char* token_kind_name(TokenKind kind);  // "special", "pitch", "duration",
 struct DecodeResult {
   NoteSequence seq;
   int repairs = 0;  // ill-formed tokens that decode skipped or fixed (0 for a well-formed stream)
+  std::vector<int64_t> bar_ticks;  // where the BAR tokens stood (tokenizers with bars), in seq's ticks
 };
 
 // Incremental grammar over one token stream, for masked sampling. Any stream that only takes
@@ -80,6 +81,8 @@ class Tokenizer {
   // the first EOS; out-of-range ids, stray BOS and grammar violations are repaired and counted.
   DecodeResult decode(std::span<const int32_t> tokens) const;
   virtual std::unique_ptr<TokenGrammar> grammar() const = 0;
+  // The BAR token's id when the vocabulary marks bar lines, else -1.
+  int32_t bar_token() const { return vocab_.id("BAR"); }
 
   // {"name": ..., "config": {...}, "vocab": [names...]}: everything make_tokenizer needs.
   nlohmann::json to_json() const;

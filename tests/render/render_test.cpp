@@ -257,8 +257,14 @@ TEST(Spelling, KeysParseAndPiecesMoveToTheAskedKey) {
   ASSERT_EQ(moved.key_signatures.size(), 1u);
   EXPECT_EQ(moved.key_signatures[0].key, 3);
   EXPECT_NE(lilypond_source(moved).find("\\key a \\major"), std::string::npos);
-  transpose_to_key(scale_in(60, major), parse_key("E minor"), &reached);  // the mode is the piece's own
-  EXPECT_EQ(reached.name(), "E major");
+  // Another mode: C major moved to E, its third and sixth lowered (E harmonic minor).
+  const NoteSequence minor = transpose_to_key(scale_in(60, major), parse_key("E minor"), &reached);
+  EXPECT_EQ(reached.name(), "E minor");
+  std::vector<int> pitches;
+  for (size_t i = 0; i < 7; ++i) pitches.push_back(minor.notes.at(i).pitch);
+  EXPECT_EQ(pitches, (std::vector<int>{64, 66, 67, 69, 71, 72, 75}));
+  EXPECT_EQ(minor.key_signatures.at(0).key, 1);
+  EXPECT_TRUE(minor.key_signatures.at(0).minor);
 }
 
 TEST(Spelling, EnharmonicsFollowTheKeyAndOctavesTheLetter) {
