@@ -7,9 +7,11 @@
 
 #include "app/serve_http.hpp"
 #include "base/error.hpp"
+#include "compose/ending.hpp"
 #include "compose/originality.hpp"
 #include "compose/style_blend.hpp"
 #include "music/midi_convert.hpp"
+#include "music/spelling.hpp"
 #include "render/score.hpp"
 #include "render/wav.hpp"
 
@@ -101,7 +103,15 @@ json ComposeService::compose(const json& body) {
   const auto seconds = number_field(body, "seconds", 5, 300);
   if (length && seconds) throw HttpError(400, "give \"length\" (tokens) or \"seconds\", not both");
   o.length = int(length.value_or(400));
-  o.seconds = seconds.value_or(0);
+  // What the piece is made into after composing: key, tempo and (with seconds) an ending on a beat.
+  PieceFinish finish{.tempo = number_field(body, "tempo", 10, 400).value_or(0), .seconds = seconds.value_or(0)};
+  if (const auto key = string_field(body, "key"); key && !key->empty()) {
+    try {
+      finish.key = parse_key(*key);
+    } catch (const InvalidArgument& e) {
+      throw HttpError(400, std::string("key: ") + e.what());
+    }
+  }
   o.max_tokens = 4000;  // seconds mode: bounded work per request, whatever the model plays
   o.sampling.temperature = float(number_field(body, "temperature", 0.1, 2.0).value_or(1.0));
   o.sampling.top_p = float(number_field(body, "top_p", 0, 1).value_or(0.95));
@@ -133,7 +143,17 @@ json ComposeService::compose(const json& body) {
       if (strength) o.style_strength = float(*strength);
       about_model["style_strength"] = o.style_strength.value_or(kDefaultStyleStrength);
     }
-    for (const ComposedPiece& p : etude::compose(*model, o)) pieces.push_back(keep(p, *model, about_model)->info);
+    if (finish.seconds > 0) o.seconds = seconds_to_compose(finish.seconds, finish.tempo, model->tokenizer->config().value("qpm", 120.0));
+    for (ComposedPiece& p : etude::compose(*model, o)) {
+      FinishedPiece done;
+      p.seq = finish_piece(std::move(p.seq), finish, &done);
+      json about_piece = about_model;
+      if (finish.key) about_piece["key_asked"] = finish.key->name();
+      about_piece["key"] = done.key.name();
+      if (done.ending) about_piece["ending"] = {{"kind", ending_kind_name(done.ending->kind)}, {"final_onset", ms(done.ending->final_time)}};
+      about_piece["tempo"] = p.seq.tempos.empty() ? 120.0 : std::round(p.seq.tempos.front().qpm() * 100) / 100;
+      pieces.push_back(keep(p, *model, about_piece)->info);
+    }
   });
   if (!ran) throw HttpError(503, "the server is composing as much as it can; try again in a second");
   return {{"pieces", pieces}};
@@ -159,7 +179,8 @@ std::shared_ptr<Piece> ComposeService::keep(const ComposedPiece& p, const StyleM
                       {"seconds", ms(p.seq.total_time)}, {"repairs", p.repairs}, {"summary", report_line(r)},
                       {"report", report_to_json(r)}, {"roll", std::move(roll)},
                       {"files", {{"midi", base + "piece.mid"}, {"wav", base + "piece.wav"}, {"pdf", base + "score.pdf"},
-                                 {"svg", base + "score.svg"}, {"report", base + "report.json"}}}});
+                                 {"svg", base + "score.svg"}, {"musicxml", base + "score.musicxml"},
+                                 {"report", base + "report.json"}}}});
   pieces_.add(piece);
   return piece;
 }
@@ -180,8 +201,8 @@ std::shared_ptr<Piece> ComposeService::piece(const std::string& id) {
 }
 
 fs::path ComposeService::file(Piece& piece, const std::string& name) {
-  if (name != "piece.mid" && name != "piece.wav" && name != "score.pdf" && name != "score.svg")
-    throw HttpError(404, "a piece has piece.mid, piece.wav, score.pdf, score.svg and report.json");
+  if (name != "piece.mid" && name != "piece.wav" && name != "score.pdf" && name != "score.svg" && name != "score.musicxml")
+    throw HttpError(404, "a piece has piece.mid, piece.wav, score.pdf, score.svg, score.musicxml and report.json");
   const fs::path path = piece.dir / name;
   // One render per piece at a time; a second request for it gets 503 instead of piling up.
   std::unique_lock lock(piece.render, std::try_to_lock);

@@ -151,6 +151,17 @@ class ServeApi(unittest.TestCase):
         p = self.compose(style="chopin", seconds=5, seed=3)[0]
         self.assertLessEqual(p["seconds"], 5.0 + 1e-6)
         self.assertGreater(p["notes"], 0)
+        # Key, length and tempo as the page asks: a piece in D major of 6 s at 90 BPM, ending on a beat.
+        p = self.compose(style="chopin", seconds=6, seed=3, key="D major", tempo=90)[0]
+        self.assertLessEqual(abs(p["seconds"] - 6), 60 / 90 + 1e-6)
+        self.assertEqual((p["key_asked"], p["tempo"]), ("D major", 90))
+        self.assertIn(p["ending"]["kind"], ("cadence", "let ring"))
+        beats = p["ending"]["final_onset"] * 90 / 60
+        self.assertAlmostEqual(beats, round(beats), delta=0.01)
+        status, _, body = self.s.request("GET", p["files"]["musicxml"])
+        self.assertEqual(status, 200)
+        self.assertIn(b"<score-partwise", body[:2000])
+        self.assertIn(b"<key><fifths>2</fifths><mode>major</mode></key>", body)
 
     def test_compose_bad_requests(self):
         post = lambda body, status, *words: self.error("POST", "/api/compose", body, status, *words)  # noqa: E731
@@ -171,7 +182,7 @@ class ServeApi(unittest.TestCase):
         for field, value in [("length", 15), ("length", 2001), ("length", 1.5), ("length", "400"), ("seconds", 4),
                              ("seconds", 301), ("temperature", 0.05), ("temperature", 2.5), ("top_p", 0),
                              ("top_p", 1.5), ("top_k", -1), ("top_k", 513), ("seed", -1), ("count", 0), ("count", 5),
-                             ("primer_seconds", -1)]:
+                             ("primer_seconds", -1), ("tempo", 5), ("tempo", 401), ("key", "H minor")]:
             post({"style": "chopin", field: value}, 400, field)
         post({"style": "chopin", "length": 64, "seconds": 10}, 400, "length", "seconds")
         post({"style": "chopin", "primer": "../../etc/passwd"}, 400, "primer")

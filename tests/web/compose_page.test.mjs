@@ -152,10 +152,23 @@ try {
   const card = await page.textContent('#style-card');
   check(/best epoch/.test(card) && /styles of the model piano/.test(card), `the style card is the model's (${card.slice(0, 120)})`);
 
-  // Compose with the style Chopin.
+  // Compose with the style Chopin, in D minor, 10 s at 90 BPM.
   await page.getByLabel('Seed', { exact: true }).fill('7');
-  await page.getByRole('button', { name: 'Compose', exact: true }).click();
+  await page.getByLabel('Key', { exact: true }).selectOption('D minor');
+  await page.locator('#seconds').fill('10');
+  await page.locator('#tempo').fill('90');
+  check(await page.textContent('#seconds-out') === '10 s' && await page.textContent('#tempo-out') === '90 BPM',
+    'the length and tempo sliders show their values');
+  const [request] = await Promise.all([
+    page.waitForRequest((r) => r.url().endsWith('/api/compose')),
+    page.getByRole('button', { name: 'Compose', exact: true }).click(),
+  ]);
+  const sent = request.postDataJSON();
+  check(sent.key === 'D minor' && sent.seconds === 10 && sent.tempo === 90 && sent.length === undefined,
+    `the page asks for key, seconds and tempo (${JSON.stringify(sent)})`);
   await page.waitForSelector('#piece:not([hidden])');
+  check(/D minor · ends with a (cadence|ringing chord)/.test(await page.textContent('#piece-facts')),
+    `the piece says its key and ending (${await page.textContent('#piece-facts')})`);
   const title = await page.textContent('#piece-title');
   check(title === 'Chopin · seed 7', `the piece shows its style and seed (${title})`);
   check(await paintedPixels(page, 'roll') > 100, 'the piano roll is drawn');
@@ -172,6 +185,11 @@ try {
   check(/^etude-.+\.mid$/.test(download.suggestedFilename()), `the MIDI download is named etude-…mid (${download.suggestedFilename()})`);
   const tracks = checkMidi(fs.readFileSync(await download.path()));
   log(`MIDI downloaded: ${download.suggestedFilename()}, ${tracks} tracks`);
+  const [xml] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'MusicXML' }).click()]);
+  const xmlText = fs.readFileSync(await xml.path(), 'utf8');
+  check(/^etude-.+\.musicxml$/.test(xml.suggestedFilename()), `the MusicXML download is named etude-…musicxml (${xml.suggestedFilename()})`);
+  check(xmlText.includes('<score-partwise') && xmlText.includes('<key><fifths>-1</fifths><mode>minor</mode></key>'),
+    'the MusicXML is a score in D minor');
   await page.screenshot({ path: path.join(outDir, 'compose.png'), fullPage: true });
 
   // A blend, by keyboard: Mozart as the second style, the first style's share down to 60%.

@@ -165,7 +165,15 @@ styleSelect.addEventListener('change', styleChanged);
 $('blend-with').addEventListener('change', renderBlendWeight);
 $('blend-weight').addEventListener('input', renderBlendWeight);
 
-bindOutput('length', (v) => String(v));
+bindOutput('seconds', (v) => `${v} s`);
+bindOutput('tempo', (v) => (v ? `${v} BPM` : 'as composed'));
+
+// The 24 keys, spelled as the scores spell them.
+const TONICS = ['C', 'Db', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B'];
+$('key').append(...['major', 'minor'].flatMap((mode) => TONICS.map((t) => {
+  const tonic = mode === 'minor' ? { Db: 'C#', Ab: 'G#' }[t] || t : t;
+  return el('option', { value: `${tonic} ${mode}`, text: `${tonic} ${mode}` });
+})));
 bindOutput('temperature', (v) => v.toFixed(2));
 bindOutput('top-p', (v) => v.toFixed(2));
 bindOutput('style-strength', (v) => v.toFixed(2));
@@ -177,7 +185,9 @@ function composeRequest() {
   const req = { ...choice.request };
   const parts = blendParts();
   if (parts) req.style = parts.map(([n, w]) => `${n}:${w.toFixed(2)}`).join(',');
-  req.length = Number($('length').value);
+  req.seconds = Number($('seconds').value);
+  if ($('key').value) req.key = $('key').value;
+  if (Number($('tempo').value) > 0) req.tempo = Number($('tempo').value);
   req.temperature = Number($('temperature').value);
   req.top_p = Number($('top-p').value);
   req.count = Number($('count').value) || 1;
@@ -249,11 +259,13 @@ function showPiece(piece) {
   $('piece').hidden = false;
   $('piece-title').textContent = `${pieceName(piece)} · seed ${piece.seed}`;
   const model = piece.model && piece.model !== piece.style ? ` · model ${piece.model}` : '';
-  $('piece-facts').textContent = `${piece.notes} notes · ${fmtTime(piece.seconds)} · ${piece.tokens} tokens · ` +
-    `${piece.repairs} repairs${model}`;
+  const key = piece.key ? ` · ${piece.key}` : '';
+  const ending = piece.ending ? ` · ends with a ${piece.ending.kind === 'cadence' ? 'cadence' : 'ringing chord'}` : '';
+  $('piece-facts').textContent = `${piece.notes} notes · ${fmtTime(piece.seconds)}${key}${ending} · ` +
+    `${piece.tokens} tokens · ${piece.repairs} repairs${model}`;
   const f = piece.files || {};
-  const ext = { midi: 'mid', wav: 'wav', pdf: 'pdf', report: 'json' };
-  for (const k of ['midi', 'wav', 'pdf', 'svg', 'report']) {
+  const ext = { midi: 'mid', wav: 'wav', pdf: 'pdf', musicxml: 'musicxml', report: 'json' };
+  for (const k of ['midi', 'wav', 'pdf', 'svg', 'musicxml', 'report']) {
     const link = $(`dl-${k}`);
     link.href = f[k] || '#';
     if (ext[k]) link.download = `etude-${slug(piece.blend || piece.style)}-${piece.seed}${k === 'report' ? '-report' : ''}.${ext[k]}`;
