@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.hpp"
+#include "model_bytes_util.hpp"
 #include "nn/model_io.hpp"
 #include "nn/safetensors_checksum.hpp"
 #include "nn_test_util.hpp"
@@ -26,12 +27,6 @@ Model tiny_model() {
 
 const std::map<std::string, std::string> kMeta{{kMetaTokenizer, R"({"name":"events"})"}, {"note", "digits 12345"}};
 
-uint64_t header_length(const std::vector<uint8_t>& b) {
-  uint64_t n = 0;
-  std::memcpy(&n, b.data(), 8);
-  return n;
-}
-
 // `from` replaced by `to` (same length) inside the header, the rest of the file untouched.
 std::vector<uint8_t> edit_header(std::vector<uint8_t> b, const std::string& from, const std::string& to) {
   EXPECT_EQ(from.size(), to.size());
@@ -40,30 +35,6 @@ std::vector<uint8_t> edit_header(std::vector<uint8_t> b, const std::string& from
   EXPECT_NE(at, std::string::npos) << from;
   if (at != std::string::npos) std::memcpy(b.data() + 8 + at, to.data(), to.size());
   return b;
-}
-
-// The same file with a new header (padded, length field rewritten), data section unchanged.
-std::vector<uint8_t> with_header(const std::vector<uint8_t>& b, std::string h) {
-  h.append((8 - h.size() % 8) % 8, ' ');
-  std::vector<uint8_t> out(8);
-  const uint64_t len = h.size();
-  std::memcpy(out.data(), &len, 8);
-  out.insert(out.end(), h.begin(), h.end());
-  out.insert(out.end(), b.begin() + 8 + std::ptrdiff_t(header_length(b)), b.end());
-  return out;
-}
-
-nlohmann::json header_of(const std::vector<uint8_t>& b) {
-  return nlohmann::json::parse(b.begin() + 8, b.begin() + 8 + std::ptrdiff_t(header_length(b)));
-}
-
-std::string load_error(const std::vector<uint8_t>& bytes) {
-  try {
-    decode_model(bytes, "m.safetensors");
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 void expect_one_line(const std::string& e) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "base/error.hpp"
+#include "model_bytes_util.hpp"
 #include "nn/model_io.hpp"
 #include "nn/safetensors_checksum.hpp"
 #include "nn_test_util.hpp"
@@ -104,15 +105,6 @@ TEST_F(ModelFile, SavesAndLoadsInEachDtypeWithMetadata) {
   }
 }
 
-std::string load_error(const std::vector<uint8_t>& bytes) {
-  try {
-    decode_model(bytes, "m.safetensors");
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // A model JSON claiming enormous layers, in a file with no tensors: refused by its sizes or by the
 // missing tensors before anything is allocated (sizes near 2^31 once wrapped the parameter count).
 TEST_F(ModelFile, RefusesHugeModelJsonBeforeAllocating) {
@@ -131,22 +123,12 @@ TEST_F(ModelFile, RefusesCorruptTruncatedAndMismatchedFiles) {
   m.init_random(1);
   const std::vector<uint8_t> good = encode_model(m, DType::f32, {});
   EXPECT_EQ(load_error(good), "");
-  uint64_t n = 0;
-  std::memcpy(&n, good.data(), 8);
   // The header edits below test the structural checks, as on a file written by another tool:
   // without its checksums (a checksummed file refuses any edit first; model_checksum_test.cpp).
-  nlohmann::json parsed = nlohmann::json::parse(good.begin() + 8, good.begin() + 8 + n);
+  nlohmann::json parsed = header_of(good);
   parsed["__metadata__"].erase(kMetaChecksums);
   const std::string header = parsed.dump();
-  auto with_header = [&](std::string h) {
-    h.append((8 - h.size() % 8) % 8, ' ');
-    std::vector<uint8_t> out(8);
-    const uint64_t len = h.size();
-    std::memcpy(out.data(), &len, 8);
-    out.insert(out.end(), h.begin(), h.end());
-    out.insert(out.end(), good.begin() + 8 + n, good.end());
-    return out;
-  };
+  auto edited = [&](const std::string& h) { return with_header(good, h); };
   auto expect_error = [&](const std::vector<uint8_t>& bytes, const std::string& fragment) {
     const std::string e = load_error(bytes);
     EXPECT_NE(e.find(fragment), std::string::npos) << "error \"" << e << "\" lacks \"" << fragment << "\"";
@@ -168,12 +150,12 @@ TEST_F(ModelFile, RefusesCorruptTruncatedAndMismatchedFiles) {
     EXPECT_NE(at, std::string::npos) << from;
     return h.replace(at, from.size(), to);
   };
-  expect_error(with_header(replace(header, "\"F32\"", "\"I64\"")), "dtype I64 is not supported");
-  expect_error(with_header(replace(header, "\"dense.1.bias\"", "\"dense.1.biass\"")), "dense.1.bias is missing");
-  expect_error(with_header(replace(header, "\"shape\":[6]", "\"shape\":[3,2]")), "has shape [3, 2]");
-  expect_error(with_header(replace(header, "\"shape\":[6]", "\"shape\":[5]")), "span");
-  expect_error(with_header(replace(header, "\\\"units\\\":4", "\\\"units\\\":5")), "needs [20, 3]");
-  expect_error(with_header(replace(header, "etude.model", "etude.modle")), "no \"etude.model\"");
+  expect_error(edited(replace(header, "\"F32\"", "\"I64\"")), "dtype I64 is not supported");
+  expect_error(edited(replace(header, "\"dense.1.bias\"", "\"dense.1.biass\"")), "dense.1.bias is missing");
+  expect_error(edited(replace(header, "\"shape\":[6]", "\"shape\":[3,2]")), "has shape [3, 2]");
+  expect_error(edited(replace(header, "\"shape\":[6]", "\"shape\":[5]")), "span");
+  expect_error(edited(replace(header, "\\\"units\\\":4", "\\\"units\\\":5")), "needs [20, 3]");
+  expect_error(edited(replace(header, "etude.model", "etude.modle")), "no \"etude.model\"");
 }
 
 }  // namespace
