@@ -16,6 +16,7 @@
 #include "compose/composer.hpp"
 #include "compose/ending.hpp"
 #include "compose/style_blend.hpp"
+#include "compose/style_temperature.hpp"
 #include "compose/originality.hpp"
 #include "music/midi_convert.hpp"
 #include "music/spelling.hpp"
@@ -44,6 +45,7 @@ struct ComposeArgs {
   double seconds = 0;  // the piece's length as played (the default when no length is given)
   int bars = 0;
   bool length_given = false, seconds_given = false, bars_given = false;
+  bool pitch_temperature_given = false;  // else a conditioned model's calibrated one for the style, if it has one
   int threads = 0;
   std::string device = "cpu", precision = "f32";  // cpu: composing on the GPU has not been timed
 };
@@ -85,6 +87,9 @@ void run_compose(ComposeArgs& a) {
   // under its own name): that row, not every row.
   const std::string blend = choice.blend.empty() && a.model.empty() && find_name(style.styles, a.style) >= 0 ? a.style : choice.blend;
   if (!style.styles.empty()) a.compose.style_weights = style_weights(style.styles, blend);
+  // No --pitch-temperature: the style's calibrated one (etude.pitch_temperatures), a blend's weighted mean.
+  if (!a.pitch_temperature_given)
+    if (const auto t = style_pitch_temperature(style.pitch_temperatures, a.compose.style_weights)) a.compose.pitch_temperature = *t;
   nn::set_compute_threads(a.threads);
   if (!a.primer.empty()) a.compose.primer = load_note_sequence(a.primer);
   a.compose.bars = a.bars;
@@ -93,10 +98,13 @@ void run_compose(ComposeArgs& a) {
   std::vector<ComposedPiece> pieces = compose(style, a.compose);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const std::string style_text = style.styles.empty() ? "" : describe_blend(style.styles, a.compose.style_weights);
-  if (!style_text.empty()) std::printf("style: %s (%s)\n", style_text.c_str(), model_path.filename().string().c_str());
+  if (!style_text.empty())
+    std::printf("style: %s (%s), pitch temperature %.3g%s\n", style_text.c_str(), model_path.filename().string().c_str(),
+                a.compose.pitch_temperature, a.pitch_temperature_given ? "" : " (the style's)");
   json report{{"model", model_path.string()}, {"tokenizer", style.tokenizer->name()}, {"compose_ms", ms},
               {"style", style_text},
-              {"settings", {{"temperature", a.compose.sampling.temperature}, {"top_k", a.compose.sampling.top_k},
+              {"settings", {{"temperature", a.compose.sampling.temperature}, {"pitch_temperature", a.compose.pitch_temperature},
+                            {"top_k", a.compose.sampling.top_k},
                             {"top_p", a.compose.sampling.top_p}, {"greedy", a.compose.sampling.greedy},
                             {"precision", a.precision}, {"device", nn::device_name(a.compose.device)},
                             {"length", a.length_given ? json(a.compose.length) : json()}, {"seconds", a.seconds},
@@ -203,6 +211,10 @@ void add_compose_commands(CLI::App& app) {
   c->add_option("--seconds", a->seconds, "the piece's length as played, ending on a beat (default 30)");
   c->add_option("--bars", a->bars, "compose this many bars (models whose tokenizer writes bar lines)");
   c->add_option("--temperature", o.sampling.temperature, "sampling temperature")->capture_default_str();
+  c->add_option("--pitch-temperature", o.pitch_temperature, "temperature among the pitch tokens alone (below 1: more tonal; "
+                                                             "the chance of a pitch, so rhythm, unchanged); default: the "
+                                                             "style's calibrated value (`etude styles`), else 1")
+      ->check(CLI::Range(0.05, 4.0));
   c->add_option("--top-k", o.sampling.top_k, "sample among the k most likely tokens (0: all)")->capture_default_str();
   c->add_option("--top-p", o.sampling.top_p, "nucleus: the smallest set holding this probability")->capture_default_str();
   c->add_flag("--greedy", o.sampling.greedy, "always the most likely token (argmax; for comparison)");
@@ -237,6 +249,7 @@ void add_compose_commands(CLI::App& app) {
     a->length_given = c->count("--length") > 0;
     a->seconds_given = c->count("--seconds") > 0;
     a->bars_given = c->count("--bars") > 0;
+    a->pitch_temperature_given = c->count("--pitch-temperature") > 0;
     run_compose(*a);
   });
 

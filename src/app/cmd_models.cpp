@@ -1,6 +1,7 @@
 // Registers `etude export` (a training checkpoint -> a shipped style model: bf16/f16 storage, the
 // model card in the metadata, its validation loss re-measured on the stored weights) and `etude
 // evaluate` (a model's validation loss on the split `etude train` used, compared with its card).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -14,7 +15,9 @@
 #include "base/input_text.hpp"
 #include "compose/style_model.hpp"
 #include "corpus/ngram_index.hpp"
+#include "compose/style_temperature.hpp"
 #include "judge/model_diagnostics.hpp"
+#include "judge/temperature_calibration.hpp"
 #include "nn/model_io.hpp"
 #include "nn/trainer.hpp"
 #include "tokenize/tokenizer.hpp"
@@ -74,7 +77,64 @@ struct ExportArgs {
   std::vector<std::string> corpus;
   double val_fraction = 0.1;
   int threads = 0;
+  bool calibrate = false;
 };
+
+// --calibrate: each style row with a folder of its name under one of the corpus roots gets the
+// pitch temperature at which its pieces are as tonal as its training pieces
+// (judge/temperature_calibration), measured on the stored weights just written to a.out.
+void calibrate_styles(const ExportArgs& a, json& card, std::map<std::string, std::string>& meta) {
+  if (a.corpus.empty()) throw InvalidArgument("export: --calibrate needs --corpus (the styles' folders)");
+  const StyleModel model = load_style_model(a.out);
+  if (model.styles.empty()) throw InvalidArgument("export: --calibrate: " + a.source + " has no style rows");
+  nn::set_compute_threads(a.threads);
+  std::vector<judge::StyleCalibration> done;
+  json details = json::object();
+  for (size_t row = 0; row < model.styles.size(); ++row) {
+    const std::string& name = model.styles[row];
+    auto root = std::find_if(a.corpus.begin(), a.corpus.end(), [&](const std::string& r) { return fs::is_directory(fs::path(r) / name); });
+    if (root == a.corpus.end()) {
+      std::printf("calibrate %-14s no folder of that name under the corpus roots: left at pitch temperature 1\n", name.c_str());
+      continue;
+    }
+    judge::ReferenceOptions ro;
+    ro.split_root = *root;
+    ro.validation_fraction = a.val_fraction;
+    ro.threads = unsigned(a.threads);
+    judge::StyleReference ref;
+    try {
+      ref = judge::load_style_reference(fs::path(*root) / name, ro);
+    } catch (const InvalidArgument& e) {  // fewer than two usable pieces: nothing to calibrate against
+      std::printf("calibrate %-14s left at pitch temperature 1: %s\n", name.c_str(), e.what());
+      continue;
+    }
+    judge::CalibrationOptions co;
+    co.threads = unsigned(a.threads);
+    const judge::StyleCalibration c = judge::calibrate_temperature(model, row, ref, co);
+    json tries = json::array();
+    std::string line;
+    for (const judge::TemperatureTry& t : c.tries) {
+      tries.push_back({{"pitch_temperature", t.temperature}, {"entropy", t.entropy}});
+      char buf[40];
+      std::snprintf(buf, sizeof buf, " %.2f:%.2f", t.temperature, t.entropy);
+      line += buf;
+    }
+    details[name] = {{"pitch_temperature", c.temperature}, {"target_entropy", c.target_entropy},
+                     {"excerpt_notes", c.excerpt_notes}, {"slope", c.slope}, {"tries", tries}};
+    std::printf("calibrate %-14s pitch temperature %.3f (training excerpts' pitch-class entropy %.2f bits; "
+                "pieces' at each point:%s)\n", name.c_str(), c.temperature, c.target_entropy, line.c_str());
+    done.push_back(c);
+  }
+  meta[kMetaPitchTemperatures] = judge::temperatures_text(done);
+  const judge::CalibrationOptions co;
+  card["pitch_temperatures"] = {
+      {"how", "per style: the pitch temperature (the distribution among the pitch tokens allowed at a step made "
+              "p^(1/T), their total kept, so durations, velocities, time steps and chord sizes stay as trained) at which the mean pitch-class entropy of pieces composed in it meets the median of "
+              "excerpts of the same note count from its training pieces: " + std::to_string(co.pieces) + " pieces of " +
+              std::to_string(co.tokens) + " tokens at each of " + std::to_string(co.points) +
+              " points from 0.5 to 1, a least-squares line solved for the target"},
+      {"styles", details}};
+}
 
 void run_export(const ExportArgs& a) {
   const nn::DType dtype = nn::parse_dtype(a.dtype);  // a typo is refused before the model is loaded
@@ -111,6 +171,11 @@ void run_export(const ExportArgs& a) {
   }
   meta[kMetaCard] = card.dump();
   nn::save_model(a.out, src.model, dtype, meta);
+  if (a.calibrate) {
+    calibrate_styles(a, card, meta);
+    meta[kMetaCard] = card.dump();
+    nn::save_model(a.out, src.model, dtype, meta);
+  }
   std::printf("%s: %.2f MB (%s weights, %zu parameters)\n", a.out.c_str(), double(fs::file_size(a.out)) / 1e6,
               nn::dtype_name(dtype), src.model.params().size());
 }
@@ -192,7 +257,11 @@ void add_model_commands(CLI::App& app) {
       ->expected(1, -1);
   x->add_option("--val-fraction", e->val_fraction, "the training run's --val-fraction")->capture_default_str()->check(CLI::Range(0.0, 0.5));
   x->add_option("--threads", e->threads, "compute threads (0 = every core)")->capture_default_str()->check(CLI::Range(0, 1024));
-  x->footer("The card gains storage, parameters, training_record (etude.training) and validation. Exit codes: 0 written, "
+  x->add_flag("--calibrate", e->calibrate, "conditioned models: give each style with a folder under --corpus the pitch "
+                                          "temperature at which its pieces are as tonal as its training pieces "
+                                          "(compose's default)");
+  x->footer("The card gains storage, parameters, training_record (etude.training), validation and, with --calibrate, "
+            "pitch_temperatures. Exit codes: 0 written, "
             "1 usage error, 2 unreadable model or card, corpus that does not fit the model, unwritable output.");
   x->callback([e] { run_export(*e); });
 

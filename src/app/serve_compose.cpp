@@ -10,6 +10,7 @@
 #include "compose/ending.hpp"
 #include "compose/originality.hpp"
 #include "compose/style_blend.hpp"
+#include "compose/style_temperature.hpp"
 #include "music/midi_convert.hpp"
 #include "music/spelling.hpp"
 #include "render/score.hpp"
@@ -114,6 +115,7 @@ json ComposeService::compose(const json& body) {
   }
   o.max_tokens = 4000;  // seconds mode: bounded work per request, whatever the model plays
   o.sampling.temperature = float(number_field(body, "temperature", 0.1, 2.0).value_or(1.0));
+  const auto pitch_temperature = number_field(body, "pitch_temperature", 0.05, 4.0);
   o.sampling.top_p = float(number_field(body, "top_p", 0, 1).value_or(0.95));
   if (o.sampling.top_p <= 0) throw HttpError(400, "top_p: must be in (0, 1] (1 keeps every token)");
   o.sampling.top_k = int(integer_field(body, "top_k", 0, 512).value_or(0));
@@ -143,6 +145,10 @@ json ComposeService::compose(const json& body) {
       if (strength) o.style_strength = float(*strength);
       about_model["style_strength"] = o.style_strength.value_or(kDefaultStyleStrength);
     }
+    // "pitch_temperature" absent: the style's calibrated one, as `etude compose` does.
+    o.pitch_temperature = pitch_temperature ? float(*pitch_temperature)
+                                            : style_pitch_temperature(model->pitch_temperatures, o.style_weights).value_or(1.0f);
+    about_model["pitch_temperature"] = std::round(o.pitch_temperature * 1000) / 1000;
     if (finish.seconds > 0) o.seconds = seconds_to_compose(finish.seconds, finish.tempo, model->tokenizer->config().value("qpm", 120.0));
     for (ComposedPiece& p : etude::compose(*model, o)) {
       FinishedPiece done;

@@ -3,10 +3,12 @@
 #include "compose/composer.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <utility>
 
 #include "base/error.hpp"
+#include "compose/pitch_shape.hpp"
 #include "compose/style_blend.hpp"
 #include "music/sequence_ops.hpp"
 #include "nn/inference.hpp"
@@ -134,6 +136,7 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
   };
   std::vector<int> bars_seen(N, 0);
 
+  PitchShape pitch_shape(tok.token_kinds(), o.pitch_temperature);
   std::vector<uint8_t> mask(V), done(N, 0);
   int live = N;
   for (size_t i = 0; i < max_new && live > 0; ++i) {
@@ -149,7 +152,9 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
         input[s] = kPadToken;
         continue;
       }
-      const int32_t t = sampler.sample(logits.subspan(size_t(s) * V, V), rngs[s], mask);
+      std::span<const float> row = logits.subspan(size_t(s) * V, V);
+      if (pitch_shape.active()) row = pitch_shape.apply(row, mask);
+      const int32_t t = sampler.sample(row, rngs[s], mask);
       grammars[s]->advance(t);
       pieces[s].tokens.push_back(t);
       input[s] = t;

@@ -17,7 +17,7 @@ try:
     import skip_common  # noqa: E402  (skips show as CTest skips)
 except ImportError:  # pragma: no cover
     skip_common = None
-from train_common import CORPUS, ETUDE, etude  # noqa: E402
+from train_common import CORPUS, ETUDE, etude, history  # noqa: E402
 
 PIECES = {"Chopin": ["chpn-p7.mid", "chpn-p20.mid", "chpn-p9.mid"],
           "Mozart": ["mz_311_1.mid", "mz_330_1.mid"],
@@ -98,6 +98,44 @@ class Styles(unittest.TestCase):
         r = etude("compose", "--model", self.model, "--style-strength", "9", "--out", self.tmp / "bad.mid", check=False)
         self.assertEqual(r.returncode, 1, r.stderr)  # outside 0..8: a usage error
 
+    def test_calibrated_pitch_temperatures(self):
+        # export --calibrate: each style gets the pitch temperature at which its pieces' pitch-class
+        # entropy meets its training pieces' (a line fitted over a grid); compose uses it unless
+        # --pitch-temperature is given, and a blend the weighted mean.
+        cal = self.tmp / "calibrated.safetensors"
+        r = etude("export", self.model, "--out", cal, "--dtype", "f32", "--corpus", self.tmp / "two", "--calibrate",
+                  "--threads", "1", env_extra=self.env)
+        self.assertIn("calibrate Chopin", r.stdout)
+        meta = header(cal)[0]["__metadata__"]
+        temps = json.loads(meta["etude.pitch_temperatures"])
+        self.assertEqual(sorted(temps), ["Chopin", "Mozart"])
+        card = json.loads(meta["etude.card"])
+        for style, t in temps.items():
+            self.assertTrue(0.5 <= t <= 1.0, (style, t))
+            d = card["pitch_temperatures"]["styles"][style]
+            xs = [x["pitch_temperature"] for x in d["tries"]]
+            ys = [x["entropy"] for x in d["tries"]]
+            self.assertEqual(len(xs), 6)
+            self.assertAlmostEqual(xs[0], 0.5, places=5)
+            self.assertAlmostEqual(xs[-1], 1.0, places=5)
+            slope, icept = np.polyfit(xs, ys, 1)
+            self.assertAlmostEqual(slope, d["slope"], places=4)
+            if slope > 0:
+                expect = min(max((d["target_entropy"] - icept) / slope, 0.5), 1.0)
+            else:
+                expect = min(xs, key=lambda x: abs(ys[xs.index(x)] - d["target_entropy"]))
+            self.assertAlmostEqual(t, expect, places=2)
+        for style, expect in (("Chopin", temps["Chopin"]), ("chopin:0.25,mozart:0.75",
+                                                            0.25 * temps["Chopin"] + 0.75 * temps["Mozart"])):
+            r = etude("compose", "--model", cal, "--style", style, "--length", "40", "--out", self.tmp / "cal.mid")
+            self.assertIn(f"pitch temperature {expect:.3g} (the style's)", r.stdout)
+        r = etude("compose", "--model", cal, "--style", "Chopin", "--pitch-temperature", "0.7", "--length", "40",
+                  "--out", self.tmp / "cal.mid")
+        self.assertRegex(r.stdout, r"pitch temperature 0.7\n")
+        r = etude("compose", "--model", cal, "--style", "Chopin", "--pitch-temperature", "0", "--out", self.tmp / "x.mid",
+                  check=False)
+        self.assertEqual(r.returncode, 1)
+
     def test_bad_styles_are_refused_in_one_line(self):
         cases = {"unknown": ("Grieg", "Chopin, Mozart"), "bad weight": ("chopin:x", "not a number"),
                  "negative": ("chopin:-1", "not a number"), "zero sum": ("chopin:0,mozart:0", "sum to zero"),
@@ -129,6 +167,18 @@ class Styles(unittest.TestCase):
                     self.assertFalse(np.array_equal(new[2], old.mean(axis=0)))
                 for style in ("Grieg", "Chopin"):
                     etude("compose", "--model", ft, "--style", style, "--length", "60", "--out", run / f"{style}.mid")
+
+    def test_fine_tuning_beats_scratch_on_the_same_budget(self):
+        # The small version of the Grieg experiment (README "Fine-tuning your own style"): on two
+        # Grieg pieces, one epoch from the base reaches a lower held-out loss, pitch loss included,
+        # than one epoch of the same network from scratch.
+        runs = {}
+        for name, args in (("ft", ["--from", self.model]), ("scratch", ["--preset", "small"])):
+            runs[name] = self.tmp / f"budget-{name}"
+            etude("train", self.tmp / "new", "--out", runs[name], "--epochs", "1", *args, *FAST, env_extra=self.env)
+        ft, scratch = (history(runs[k])[-1] for k in ("ft", "scratch"))
+        for column in ("val_loss", "val_pitch_loss"):
+            self.assertLess(float(ft[column]), float(scratch[column]) - 0.1, column)
 
     def test_from_refuses_before_writing(self):
         bad = self.tmp / "corrupt.safetensors"
