@@ -31,10 +31,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "etude: %s (see etude --help)\n", e.what());
     return 1;
   } catch (const etude::Error& e) {  // escaped: one line whatever the message quotes
-    std::fprintf(stderr, "etude: %s: %s\n", e.kind(), etude::quote_input(e.what(), 1000).c_str());
+    std::fprintf(stderr, "etude: %s: %s\n", e.kind(), etude::one_line(e.what(), 1000).c_str());
     return 2;
   } catch (const std::exception& e) {  // not ours (a library's): bounded as well
-    std::fprintf(stderr, "etude: error: %s\n", etude::quote_input(e.what(), etude::kMaxQuoted).c_str());
+    std::fprintf(stderr, "etude: error: %s\n", etude::one_line(e.what(), etude::kMaxQuoted).c_str());
     return 2;
   }
   return 0;

@@ -25,16 +25,14 @@ size_t utf8_sequence(std::string_view text, size_t i) {
   return n;
 }
 
-}  // namespace
-
-std::string quote_input(std::string_view text, size_t max) {
+std::string escaped(std::string_view text, size_t max, bool escape_backslash) {
   std::string out;
   size_t i = 0;
   while (i < text.size()) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     std::string piece;
     size_t used = 1;
-    if (c == '\\') {
+    if (c == '\\' && escape_backslash) {
       piece = "\\\\";
     } else if (c >= 0x20 && c < 0x7f) {
       piece = char(c);
@@ -52,6 +50,12 @@ std::string quote_input(std::string_view text, size_t max) {
   if (i < text.size()) out += "... (" + std::to_string(text.size()) + " bytes)";
   return out;
 }
+
+}  // namespace
+
+std::string quote_input(std::string_view text, size_t max) { return escaped(text, max, true); }
+
+std::string one_line(std::string_view text, size_t max) { return escaped(text, max, false); }
 
 std::string json_error_text(const nlohmann::json::exception& e) {
   std::string_view s = e.what();

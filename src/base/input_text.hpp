@@ -16,6 +16,9 @@ inline constexpr size_t kMaxQuoted = 200;
 // a valid UTF-8 sequence as \xNN, a backslash as \\. Longer than max bytes: the first max bytes
 // (escapes counted) and "... (N bytes)".
 std::string quote_input(std::string_view text, size_t max = kMaxQuoted);
+// The same for a message already made of quoted parts (an error's what()): backslashes are kept,
+// so what quote_input escaped is not escaped twice.
+std::string one_line(std::string_view text, size_t max);
 
 // A nlohmann exception as one short line: the "[json.exception.parse_error.101]" tag dropped, the
 // token it quotes cut to its last 40 bytes, all of it escaped and at most ~150 bytes.

@@ -31,6 +31,13 @@ TEST(QuoteInput, EscapesControlAndInvalidBytesAndKeepsUtf8) {
   EXPECT_EQ(quote_input("\xe2\x82"), "\\xe2\\x82");                          // cut sequence
 }
 
+TEST(OneLine, KeepsWhatWasQuotedAlready) {
+  const std::string msg = "m.safetensors: tensor " + quote_input("a\xff" "b") + ": bad\nline";
+  EXPECT_EQ(msg, "m.safetensors: tensor a\\xffb: bad\nline");
+  EXPECT_EQ(one_line(msg, 1000), "m.safetensors: tensor a\\xffb: bad\\x0aline");
+  EXPECT_EQ(one_line(std::string(500, 'm'), 10), "mmmmmmmmmm... (500 bytes)");
+}
+
 TEST(QuoteInput, CutsLongInputAndSaysHowLong) {
   const std::string q = quote_input(std::string(100000, 'x'));
   EXPECT_EQ(q, std::string(kMaxQuoted, 'x') + "... (100000 bytes)");
@@ -45,8 +52,8 @@ std::string long_bad_json() { return "{\"etude.card\": \"" + std::string(100000,
 
 TEST(JsonErrorText, ParseErrorsOfLongInputBecomeOneShortLine) {
   try {
-    (void)nlohmann::json::parse(long_bad_json());
-    FAIL() << "parsed";
+    const nlohmann::json j = nlohmann::json::parse(long_bad_json());
+    FAIL() << "parsed: " << j.dump();
   } catch (const nlohmann::json::exception& e) {
     ASSERT_GT(std::string(e.what()).size(), 10000u);  // what the rewrap is for
     const std::string t = json_error_text(e);
@@ -55,15 +62,15 @@ TEST(JsonErrorText, ParseErrorsOfLongInputBecomeOneShortLine) {
     EXPECT_NE(t.find("last read: '..."), std::string::npos) << t;
   }
   try {
-    (void)nlohmann::json::parse("{\"a\": [1, 2,, 3]}");
-    FAIL() << "parsed";
+    const nlohmann::json j = nlohmann::json::parse("{\"a\": [1, 2,, 3]}");
+    FAIL() << "parsed: " << j.dump();
   } catch (const nlohmann::json::exception& e) {
     EXPECT_EQ(json_error_text(e), "at byte 13: syntax error while parsing value - unexpected ','; "
                                   "expected '[', '{', or a literal");  // short errors keep their words
   }
   try {
-    (void)nlohmann::json::parse("{\"a\": 1}").at("b");
-    FAIL() << "found";
+    const nlohmann::json j = nlohmann::json::parse("{\"a\": 1}").at("b");
+    FAIL() << "found: " << j.dump();
   } catch (const nlohmann::json::exception& e) {
     EXPECT_EQ(json_error_text(e), "key 'b' not found");
   }
