@@ -116,16 +116,13 @@ KeyEstimate parse_key(const std::string& text) {
   return {.tonic = mod(pc, 12), .minor = mode == "minor" || mode == "min" || mode == "m"};
 }
 
-NoteSequence change_mode(NoteSequence seq, int tonic, bool to_minor) {
-  // Degrees above the tonic that differ: the third and sixth (and minor's lowered seventh, which a
-  // major key raises to its leading tone; a minor key keeps the leading tone of its harmonic form).
-  std::array<int, 12> move{};
-  if (to_minor) move[4] = move[9] = -1;
-  else move[3] = move[8] = move[10] = +1;
+namespace {
+// Each non-drum note moved by move[its degree above the tonic] semitones; two notes then struck
+// together on one pitch merge into the longer.
+NoteSequence move_degrees(NoteSequence seq, int tonic, const std::array<int, 12>& move) {
   for (Note& n : seq.notes)
     if (!n.is_drum) n.pitch = std::clamp(n.pitch + move[size_t(mod(n.pitch - tonic, 12))], 0, 127);
   sort_notes(seq);
-  // Two notes now struck together on one pitch: the longer stays.
   std::vector<Note> kept;
   for (const Note& n : seq.notes) {
     if (!kept.empty() && kept.back().start_tick == n.start_tick && kept.back().pitch == n.pitch &&
@@ -139,23 +136,44 @@ NoteSequence change_mode(NoteSequence seq, int tonic, bool to_minor) {
   seq.notes = std::move(kept);
   return seq;
 }
+}  // namespace
+
+NoteSequence change_mode(NoteSequence seq, int tonic, bool to_minor) {
+  // Degrees above the tonic that differ: the third and sixth (and minor's lowered seventh, which a
+  // major key raises to its leading tone; a minor key keeps the leading tone of its harmonic form).
+  std::array<int, 12> move{};
+  if (to_minor) move[4] = move[9] = -1;
+  else move[3] = move[8] = move[10] = +1;
+  return move_degrees(std::move(seq), tonic, move);
+}
+
+NoteSequence away_from_relative(NoteSequence seq, int tonic, bool minor) {
+  std::array<int, 12> move{};
+  if (minor) move[10] = +1;  // the subtonic becomes the leading tone (the relative major's dominant goes)
+  else move[8] = -1;         // the relative minor's leading tone becomes the dominant
+  return move_degrees(std::move(seq), tonic, move);
+}
 
 NoteSequence transpose_to_key(NoteSequence seq, const KeyEstimate& target, KeyEstimate* reached) {
   const KeyEstimate now = estimate_key(seq);
-  auto moved = [&](int by, bool change) {
+  enum Change { none, mode_change, relative };
+  auto moved = [&](int by, int change) {
     NoteSequence out = transpose(seq, by, OutOfRange::clamp);
-    return change ? change_mode(std::move(out), target.tonic, target.minor) : out;
+    if (change == mode_change) return change_mode(std::move(out), target.tonic, target.minor);
+    if (change == relative) return away_from_relative(std::move(out), target.tonic, target.minor);
+    return out;
   };
   // The estimate's tonic onto the target's (and its mode into the target's when they differ).
   int shift = mod(target.tonic - now.tonic + 6, 12) - 6;  // -6..5
-  bool mode = now.minor != target.minor;
+  const int mode = now.minor != target.minor ? mode_change : none;
   NoteSequence out = moved(shift, mode);
   KeyEstimate after = estimate_key(out);
   // A piece whose estimate then names another key (a relative or neighbouring key won): the
-  // smallest other move, without a mode change first, whose estimate is the target.
+  // smallest other move, without a mode change first, then with one, then away from the relative
+  // key, whose estimate is the target.
   for (int d = 0; d <= 6 && !(after.tonic == target.tonic && after.minor == target.minor); ++d)
     for (int s : {d, -d})
-      for (bool m : {false, true}) {
+      for (int m : {none, mode_change, relative}) {
         if (s == -6 || (s == shift && m == mode)) continue;
         NoteSequence candidate = moved(s, m);
         const KeyEstimate e = estimate_key(candidate);

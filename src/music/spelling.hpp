@@ -31,10 +31,15 @@ KeyEstimate parse_key(const std::string& text);
 // semitone (the leading tone stays, as in harmonic minor); minor into major: the minor third, sixth
 // and seventh are raised. Two notes then struck together on one pitch merge into the longer.
 NoteSequence change_mode(NoteSequence seq, int tonic, bool to_minor);
+// A piece in `tonic`'s key (minor or major) told apart from its relative key: in minor the minor
+// seventh above the tonic is raised to the leading tone; in major the minor sixth (the relative
+// minor's leading tone) is lowered to the dominant. Notes then struck together on one pitch merge.
+NoteSequence away_from_relative(NoteSequence seq, int tonic, bool minor);
 // The piece moved by the fewest semitones (-6..5) that puts its estimated tonic on the target's
 // tonic, and when its estimated mode is not the target's, into the target's mode (change_mode).
-// When the estimate of the result names another key, the smallest move (by semitones, then without
-// a mode change) whose result is estimated in the target key is taken instead, if any. Its key
+// When the estimate of the result names another key, the smallest move (by semitones; then none,
+// a mode change, or away_from_relative) whose result is estimated in the target key is taken
+// instead, if any. Its key
 // signature becomes the target's. `reached` gets the key estimate after the move.
 NoteSequence transpose_to_key(NoteSequence seq, const KeyEstimate& target, KeyEstimate* reached = nullptr);
 
