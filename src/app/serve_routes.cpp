@@ -23,7 +23,7 @@ std::string mime_of(const fs::path& file) {
       {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
       {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"}, {".svg", "image/svg+xml"},
       {".png", "image/png"}, {".ico", "image/x-icon"}, {".json", "application/json"}, {".mid", "audio/midi"},
-      {".wav", "audio/wav"}, {".pdf", "application/pdf"}};
+      {".wav", "audio/wav"}, {".pdf", "application/pdf"}, {".musicxml", "application/vnd.recordare.musicxml+xml"}};
   auto it = types.find(file.extension().string());
   return it == types.end() ? "application/octet-stream" : it->second;
 }

@@ -158,8 +158,8 @@ class ServeApi(unittest.TestCase):
         self.assertIn(p["ending"]["kind"], ("cadence", "let ring"))
         beats = p["ending"]["final_onset"] * 90 / 60
         self.assertAlmostEqual(beats, round(beats), delta=0.01)
-        status, _, body = self.s.request("GET", p["files"]["musicxml"])
-        self.assertEqual(status, 200)
+        status, h, body = self.s.request("GET", p["files"]["musicxml"])
+        self.assertEqual((status, h["content-type"]), (200, "application/vnd.recordare.musicxml+xml"))
         self.assertIn(b"<score-partwise", body[:2000])
         self.assertIn(b"<key><fifths>2</fifths><mode>major</mode></key>", body)
 
