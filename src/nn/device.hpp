@@ -52,8 +52,9 @@ CudaStatus cuda_status();
 // cpu -> cpu; cuda -> cuda, or DeviceError saying why not; automatic -> cuda when usable.
 Device resolve_device(DeviceChoice choice);
 
-// ---- What the CUDA plugin implements. Only host values cross the boundary (spans of the host
-// blocks, the spec and layout), and the plugin uses nothing of etude_nn but its headers' inline code.
+// ---- The engines behind Trainer and Stepper: the CPU implements both (cpu/cpu_engine,
+// cpu/cpu_stepper), the CUDA plugin too. Only host values cross the plugin's boundary (spans of the
+// host blocks, the spec and layout), and it uses nothing of etude_nn but its headers' inline code.
 
 // One optimizer update as the host Optimizer would make it (its spec with the scheduled learning
 // rate already applied, the 1-based number of this update for Adam's bias correction).
@@ -74,8 +75,9 @@ struct UpdateResult {
                          // halved and no update was made (not a divergence)
 };
 
-// A model's training copy on the device: parameters, gradients, batchnorm buffers, optimizer state
-// and activations all stay there; the host sees only what it asks to download.
+// A model's training copy on a device: parameters, gradients, batchnorm buffers, optimizer state
+// and activations all stay there; the host sees only what it asks to download (on the CPU they
+// are the host blocks themselves).
 class DeviceEngine {
  public:
   virtual ~DeviceEngine() = default;
@@ -113,10 +115,13 @@ class DeviceStepper {
   // Conditioned models: the vector added to stream s's token embedding from now on (embed_dim
   // floats: a style row or a blend of rows, computed by the host).
   virtual void set_style(int s, std::span<const float> vector) = 0;
+  // Host threads a step runs on (0: the stepper's own choice); the CPU's use them.
+  virtual int threads() const { return 1; }
+  virtual void set_threads(int) {}
 };
 
 // The plugin's one exported symbol, etude_cuda_backend(), returns this table.
-inline constexpr int kCudaPluginAbi = 3;
+inline constexpr int kCudaPluginAbi = 4;
 struct CudaBackendApi {
   int abi = kCudaPluginAbi;
   CudaStatus (*probe)();  // device 0, or why there is none

@@ -13,15 +13,6 @@
 
 namespace etude::nn {
 
-class PackedLstm;
-class PackedDense;
-class StepTeam;
-
-// The fast backend steps packed copies of the weights (cpu/packed_lstm.hpp: f32 exact, or bf16
-// rounded once; the first LSTM's input part from a per-token table when the model's vocabulary
-// allows), a step's layers shared by a team of threads that sleep rather than spin when they wait
-// (cpu/step_team.hpp); the reference backend steps the naive kernels. On Device::cuda every step
-// goes to the plugin's DeviceStepper (precision f32 or f16; the backend must be fast).
 class Stepper {
  public:
   // Reads the model's parameters (fast: packs them once, here): the model must outlive the stepper
@@ -37,11 +28,8 @@ class Stepper {
   // has been faster lately (probing the other now and then): a step of `default` streams 13 MB of
   // weights, which two cores do faster than one on an idle machine, while on a busy one a
   // descheduled partner makes every step wait. Results are the same bit for bit either way.
-  int step_threads() const;
-  void set_step_threads(int n) { threads_ = n; }  // n > 0: exactly n threads; 0: as above
-  static constexpr double kSingleThreadMacs = 1e6;
-  // The token table is built when vocab x (first layer's input features) x 4H stays below this.
-  static constexpr double kTableMacs = double(1 << 29);
+  int step_threads() const { return device_->threads(); }
+  void set_step_threads(int n) { device_->set_threads(n); }  // n > 0: exactly n threads; 0: as above
   void reset();                 // every stream back to the zero state
   void reset_stream(int s);     // one stream back to the zero state
   // Conditioned models (spec.styles > 0): stream s composes in the blend sum_k weights[k] x style
@@ -55,33 +43,9 @@ class Stepper {
   std::vector<float> run(std::span<const int32_t> tokens);
 
  private:
-  const float* input_stage(std::span<const int32_t> tokens);  // act_[0], or table rows
-  const float* step_reference(const float* x);
-  const float* step_fast(const float* x, int threads);
   const Model& model_;
   int streams_;
-  std::unique_ptr<DeviceStepper> device_;                   // cuda: the plugin's stepper
-  double step_macs_ = 0;
-  int threads_ = 0;
-  struct Tuning {  // the automatic choice between 1 and step_threads() threads
-    double ms[2] = {0, 0};  // recent step times (moving average) of each choice
-    int64_t steps = 0, next_probe = 0, interval = 64;
-    int best = 1;
-  } tune_;
-  int choose_threads();
-  void record_step(int choice, double ms);
-  std::vector<std::unique_ptr<LstmKernel>> kernels_;       // reference: per layer (lstm only), T=1
-  std::vector<std::unique_ptr<PackedLstm>> lstm_;          // fast: per layer (lstm only)
-  std::vector<std::unique_ptr<PackedDense>> dense_;        // fast: per layer (dense only)
-  std::unique_ptr<StepTeam> team_;                          // fast: the step's threads
-  // fast, first layer an LSTM: the input part of its gates for every token [vocab][gate size]
-  // (W_ih x + biases; the step then reads one row instead of multiplying by W_ih).
-  std::vector<float> table_;
-  size_t table_row_ = 0;
-  std::vector<const float*> rows_;                           // per stream: its token's table row
-  std::vector<std::vector<float>> h_, c_, h_next_, c_next_;  // per layer [streams][H]
-  std::vector<std::vector<float>> act_;                      // act_[0] input, act_[i+1] layer i
-  std::vector<float> style_;                                 // conditioned: per stream [streams][dim]
+  std::unique_ptr<DeviceStepper> device_;  // cpu/cpu_stepper's or the CUDA plugin's
 };
 
 }  // namespace etude::nn

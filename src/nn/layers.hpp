@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "nn/model_spec.hpp"
 #include "nn/rng.hpp"
 
 namespace etude::nn {
@@ -48,9 +49,11 @@ template <class Real>
 void embedding_forward(const Real* table, int dim, const int32_t* tok, int n, Real* y) {
   for (int i = 0; i < n; ++i) std::copy_n(table + int64_t{tok[i]} * dim, dim, y + int64_t{i} * dim);
 }
-// Accumulates into dtable (the caller zeroes it first).
+// Overwrites dtable [vocab][dim]: row v is the sum of dy over the tokens equal to v, in token order
+// (rows of unseen tokens get zero).
 template <class Real>
-void embedding_backward(Real* dtable, int dim, const int32_t* tok, int n, const Real* dy) {
+void embedding_backward(Real* dtable, int vocab, int dim, const int32_t* tok, int n, const Real* dy) {
+  std::fill_n(dtable, int64_t{vocab} * dim, Real(0));
   for (int i = 0; i < n; ++i) {
     Real* row = dtable + int64_t{tok[i]} * dim;
     const Real* g = dy + int64_t{i} * dim;
@@ -68,10 +71,10 @@ void style_forward(const Real* table, int dim, const int32_t* style, int n, Real
     for (int k = 0; k < dim; ++k) out[k] += row[k];
   }
 }
-// Accumulates into dtable (the caller zeroes it first): the same gradient the embedding gets.
+// Overwrites dtable [styles][dim]: the same gradient the embedding gets, over the style rows.
 template <class Real>
-void style_backward(Real* dtable, int dim, const int32_t* style, int n, const Real* dy) {
-  embedding_backward(dtable, dim, style, n, dy);
+void style_backward(Real* dtable, int styles, int dim, const int32_t* style, int n, const Real* dy) {
+  embedding_backward(dtable, styles, dim, style, n, dy);
 }
 
 // Scalar input: one feature, token / vocab. One-hot input: vocab features.
@@ -87,26 +90,26 @@ void onehot_forward(const int32_t* tok, int n, int vocab, Real* y) {
 
 // Dense: y[N][out] = act(x[N][in] W[out][in]^T + b[out]) (PyTorch's nn.Linear layout).
 template <class Real>
-void dense_forward(const Real* x, int n, int in, const Real* w, const Real* b, int out, int act, Real* y) {
+void dense_forward(const Real* x, int n, int in, const Real* w, const Real* b, int out, Activation act, Real* y) {
   gemm<Real>(false, true, n, out, in, Real(1), x, in, w, in, Real(0), y, out);
 #pragma omp parallel for schedule(static) if (int64_t{n} * out > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     Real* row = y + i * out;
     for (int k = 0; k < out; ++k) {
       const Real v = row[k] + b[k];
-      row[k] = act == 1 ? std::max(v, Real(0)) : act == 2 ? std::tanh(v) : v;
+      row[k] = act == Activation::relu ? std::max(v, Real(0)) : act == Activation::tanh ? std::tanh(v) : v;
     }
   }
 }
 // dy is modified in place (turned into the pre-activation gradient). dx may be nullptr.
 // Overwrites dw and db.
 template <class Real>
-void dense_backward(const Real* x, int n, int in, const Real* w, int out, int act, const Real* y, Real* dy,
+void dense_backward(const Real* x, int n, int in, const Real* w, int out, Activation act, const Real* y, Real* dy,
                     Real* dx, Real* dw, Real* db) {
-  if (act != 0) {
+  if (act != Activation::none) {
 #pragma omp parallel for schedule(static) if (int64_t{n} * out > kParallelMin)
     for (int64_t i = 0; i < int64_t{n} * out; ++i)
-      dy[i] *= act == 1 ? Real(y[i] > 0) : Real(1) - y[i] * y[i];
+      dy[i] *= act == Activation::relu ? Real(y[i] > 0) : Real(1) - y[i] * y[i];
   }
   gemm<Real>(true, false, out, in, n, Real(1), dy, out, x, in, Real(0), dw, in);
   std::fill_n(db, out, Real(0));

@@ -1,7 +1,7 @@
-// The network: a ModelSpec made computable. One contiguous block of parameters, one of
+// The network: a ModelSpec made computable on the CPU. One contiguous block of parameters, one of
 // gradients (and one of non-trained buffers: batchnorm running statistics), activations sized
-// once for (batch, time), and the forward/backward pass over the whole stack. Templated on Real:
-// float is the engine (Model), double is the finite-difference oracle (reference LSTM inside).
+// once for (batch, time), and the layer walk (layer_walk.hpp) over them. Templated on Real: float
+// is the engine (Model), double is the finite-difference oracle (reference LSTM inside).
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -12,42 +12,13 @@
 
 #include "base/error.hpp"
 #include "nn/lstm_kernel.hpp"
+#include "nn/layer_walk.hpp"
 #include "nn/model_spec.hpp"
+#include "nn/param_layout.hpp"
 #include "nn/rng.hpp"
 
 namespace etude::nn {
 
-// One named tensor of the model, PyTorch-named (see model_io.hpp for the mapping).
-struct TensorSlot {
-  std::string name;
-  std::vector<int64_t> shape;
-  size_t offset = 0;       // into the parameter block (trainable) or the buffer block
-  bool trainable = true;   // false: batchnorm running_mean / running_var
-  size_t size() const;
-};
-
-// Where every tensor of a spec lives; layer_slots[i] indexes `tensors` for layer i
-// (lstm: w_ih, w_hh, b_ih, b_hh; dense: weight, bias; batchnorm: weight, bias, mean, var).
-struct ParamLayout {
-  std::vector<TensorSlot> tensors;
-  std::vector<std::vector<size_t>> layer_slots;
-  std::vector<int> features;  // features[i]: output features of layer i (-1 = input stage)
-  size_t embedding_slot = SIZE_MAX;
-  size_t style_slot = SIZE_MAX;  // style_embedding.weight [styles][dim] when the model is conditioned
-  size_t param_count = 0, buffer_count = 0;
-  const TensorSlot* find(const std::string& name) const;
-};
-ParamLayout make_layout(const ModelSpec& spec);
-
-// Shape logic shared by Network and the device engines (inline: the CUDA plugin links nothing of
-// etude_nn). steps[0] = time (the input stage); steps[i + 1]: after layer i, 1 once an lstm
-// without return_sequences has ended the sequence.
-inline std::vector<int> activation_steps(const ModelSpec& spec, int time) {
-  std::vector<int> steps{time};
-  for (const LayerSpec& l : spec.layers)
-    steps.push_back(l.kind == LayerKind::lstm && !l.return_sequences ? 1 : steps.back());
-  return steps;
-}
 // Batch-major tokens [B][T] (as a caller slices windows) -> time-major [T][B].
 inline void to_time_major(const int32_t* tokens, int B, int T, int32_t* out) {
   for (int b = 0; b < B; ++b)
@@ -104,6 +75,10 @@ class Network {
   // Training forward + loss + backward; grads() is overwritten. targets: [B][T] for seq2seq,
   // [B] for seq2one. Returns the mean cross-entropy.
   double forward_backward(const int32_t* tokens, const int32_t* targets, const int32_t* styles = nullptr);
+  // The same over time-major input already checked, as a DeviceEngine takes it (cpu/cpu_engine):
+  // tokens and styles [T][B], row_targets one per logit row (-1: not counted; logit_row_targets).
+  void forward_time_major(const int32_t* tokens_tm, const int32_t* styles_tm, bool training);
+  double forward_backward_time_major(const int32_t* tokens_tm, const int32_t* styles_tm, const int32_t* row_targets);
   // Logits of the last forward, time-major [rows/B][B][vocab]; rows = B*T, or B when the stack
   // ends with a non-sequence lstm.
   std::span<const Real> logits() const;
@@ -111,7 +86,11 @@ class Network {
   void seed_dropout(uint64_t seed) { dropout_rng_ = Rng(seed); }
 
  private:
+  struct LayerWork;
   struct Work;
+  struct Pass;  // the walk's ops over this network's blocks (network.cpp)
+  void run_forward(bool training);
+  double loss_and_backward();  // from the last training forward and the row targets in work_
   ModelSpec spec_;
   ParamLayout layout_;
   std::vector<Real> params_, buffers_, grads_;

@@ -1,5 +1,5 @@
-// The training seam and the thread setting; see trainer.hpp. On the CPU every call goes straight to
-// the Model and the Optimizer (the numbers of the CPU engine, bit for bit); on cuda to the engine.
+// The training seam and the thread setting; see trainer.hpp. Every call goes to the one engine: the
+// CPU's (cpu/cpu_engine: the Model and the Optimizer, bit for bit) or the CUDA plugin's.
 #include "nn/trainer.hpp"
 
 #include <cblas.h>
@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "base/error.hpp"
+#include "nn/cpu/cpu_engine.hpp"
 
 namespace etude::nn {
 
@@ -28,33 +29,31 @@ Trainer::Trainer(Model& model, int batch, int time, Optimizer optimizer, TrainOp
     : model_(model), optimizer_(std::move(optimizer)), options_(options), B_(batch), T_(time) {
   if (batch < 1 || time < 1) throw InvalidArgument("trainer: batch and time must be positive");
   check_precision(options.device, options.precision);
-  logit_steps_ = activation_steps(model.spec(), time).back();
+  logit_steps_ = stack_shape(model.spec(), batch, time).steps.back();
   row_targets_.resize(size_t(logit_steps_) * batch);
-  if (options.device == Device::cpu) {
-    model_.prepare(batch, time, options.backend, options.precision);
-    model_.seed_dropout(options.dropout_seed);
-    return;
-  }
-  if (options.backend == LstmBackend::reference)
-    throw InvalidArgument("the reference LSTM runs on the CPU only; use --device cpu with it");
-  engine_ = cuda_backend().make_engine(model.spec(), model.layout(), batch, time, options.precision);
   tokens_tm_.resize(size_t(batch) * time);
-  sync_to_device();
+  if (options.device == Device::cpu) {
+    engine_ = make_cpu_engine(model_, optimizer_, batch, time, options.backend, options.precision);
+  } else {
+    if (options.backend == LstmBackend::reference)
+      throw InvalidArgument("the reference LSTM runs on the CPU only; use --device cpu with it");
+    engine_ = cuda_backend().make_engine(model.spec(), model.layout(), batch, time, options.precision);
+    sync_to_device();
+  }
   engine_->seed_dropout(options.dropout_seed);
 }
 
 Trainer::~Trainer() = default;
 
 double Trainer::forward_backward(const int32_t* tokens, const int32_t* targets, const int32_t* styles) {
-  if (!engine_) return model_.forward_backward(tokens, targets, styles);
   const ModelSpec& s = model_.spec();
+  to_time_major_checked(tokens, styles);
   check_tokens({targets, s.mode == Mode::seq2seq ? tokens_tm_.size() : size_t(B_)}, s.vocab, "targets");
-  to_device_layout(tokens, styles);
   logit_row_targets(s.mode, targets, B_, T_, logit_steps_, row_targets_.data());
   return engine_->forward_backward(tokens_tm_.data(), styles ? styles_tm_.data() : nullptr, row_targets_.data());
 }
 
-void Trainer::to_device_layout(const int32_t* tokens, const int32_t* styles) {
+void Trainer::to_time_major_checked(const int32_t* tokens, const int32_t* styles) {
   check_tokens({tokens, tokens_tm_.size()}, model_.spec().vocab, "tokens");
   check_styles(model_.spec(), styles, tokens_tm_.size());
   to_time_major(tokens, B_, T_, tokens_tm_.data());
@@ -68,16 +67,12 @@ StepStats Trainer::update() {
   StepStats s;
   const int64_t done = optimizer_.steps_done();
   s.lr = scheduled_lr(optimizer_.spec(), optimizer_.schedule(), done);
-  if (!engine_) {
-    s.grad_norm = optimizer_.step(model_.params(), model_.grads());
-    return s;
-  }
   UpdateSettings u{.optimizer = optimizer_.spec(), .clip = optimizer_.clip(), .step = done + 1};
   u.optimizer.lr = float(s.lr);
   const UpdateResult r = engine_->update(u);
   s.grad_norm = r.grad_norm;
   s.skipped = r.skipped;
-  if (!r.skipped) optimizer_.set_steps_done(done + 1);
+  if (!r.skipped) optimizer_.set_steps_done(done + 1);  // (the CPU's host optimizer has counted it already)
   return s;
 }
 
@@ -89,8 +84,7 @@ StepStats Trainer::step(const int32_t* tokens, const int32_t* targets, const int
 }
 
 void Trainer::forward(const int32_t* tokens, bool training, const int32_t* styles) {
-  if (!engine_) return model_.forward(tokens, training, styles);
-  to_device_layout(tokens, styles);
+  to_time_major_checked(tokens, styles);
   engine_->forward(tokens_tm_.data(), styles ? styles_tm_.data() : nullptr, training);
 }
 
@@ -104,26 +98,15 @@ void Trainer::add_score(const int32_t* targets, int used, RowScore& total, std::
     if (r % B_ >= used) row_targets_[size_t(r)] = -1;
   if (!kind_of_token.empty() && kind_of_token.size() != size_t(V))
     throw InvalidArgument("add_score: kind_of_token needs one kind per vocabulary entry");
-  if (engine_ && kind_of_token.empty()) return engine_->add_score(row_targets_.data(), total);
-  const std::span<const float> logits = logits_on_host();
+  if (kind_of_token.empty()) return engine_->add_score(row_targets_.data(), total);
+  // By kind: every engine's logits scored on the host.
   row_loss_.resize(size_t(rows));
   row_right_.resize(size_t(rows));
-#pragma omp parallel for schedule(static) if (int64_t(rows) * V > (1 << 16))
-  for (int r = 0; r < rows; ++r) {
-    const int32_t y = row_targets_[size_t(r)];
-    if (y < 0) continue;
-    const float* z = logits.data() + size_t(r) * V;
-    const float mx = *std::max_element(z, z + V);
-    double sum = 0;
-    for (int k = 0; k < V; ++k) sum += std::exp(double(z[k] - mx));
-    row_loss_[size_t(r)] = std::log(sum) + mx - z[y];
-    row_right_[size_t(r)] = int(std::max_element(z, z + V) - z) == y;
-  }
+  score_rows_on_host(engine_->logits(), row_targets_.data(), rows, V, row_loss_.data(), row_right_.data());
   for (int r = 0; r < rows; ++r) {
     const int32_t y = row_targets_[size_t(r)];
     if (y < 0) continue;
     total.loss_sum += row_loss_[size_t(r)], total.correct += row_right_[size_t(r)], ++total.count;
-    if (kind_of_token.empty()) continue;
     const size_t kind = kind_of_token[size_t(y)];
     if (kind >= by_kind.size()) throw InvalidArgument("add_score: a token kind has no place in by_kind");
     RowScore& k = by_kind[kind];
@@ -131,21 +114,16 @@ void Trainer::add_score(const int32_t* targets, int used, RowScore& total, std::
   }
 }
 
-std::span<const float> Trainer::logits() { return logits_on_host(); }
-std::span<const float> Trainer::logits_on_host() { return engine_ ? engine_->logits() : model_.logits(); }
+std::span<const float> Trainer::logits() { return engine_->logits(); }
 
 void Trainer::seed_dropout(uint64_t seed) {
-  model_.seed_dropout(seed);
-  if (engine_) engine_->seed_dropout(seed);
+  model_.seed_dropout(seed);  // the host model's too, for a later CPU engine of a resumed run
+  engine_->seed_dropout(seed);
 }
 
-void Trainer::sync_to_host() {
-  if (engine_) engine_->download(model_.params(), model_.buffers(), optimizer_.state());
-}
+void Trainer::sync_to_host() { engine_->download(model_.params(), model_.buffers(), optimizer_.state()); }
 
-void Trainer::sync_to_device() {
-  if (engine_) engine_->upload(model_.params(), model_.buffers(), optimizer_.state());
-}
+void Trainer::sync_to_device() { engine_->upload(model_.params(), model_.buffers(), optimizer_.state()); }
 
 void Trainer::set_optimizer(Optimizer optimizer) {
   if (optimizer.state().size() != optimizer_.state().size())

@@ -88,11 +88,10 @@ class Trainer {
   Optimizer optimizer_;
   TrainOptions options_;
   int B_, T_, logit_steps_;
-  std::span<const float> logits_on_host();
-  void to_device_layout(const int32_t* tokens, const int32_t* styles);  // cuda: checked, time-major
-  std::unique_ptr<DeviceEngine> engine_;       // cuda only
-  std::vector<int32_t> tokens_tm_, styles_tm_, row_targets_;  // time-major tokens, styles (cuda); targets per logit row
-  std::vector<double> row_loss_;                  // cpu scoring: per row
+  void to_time_major_checked(const int32_t* tokens, const int32_t* styles);  // into tokens_tm_, styles_tm_
+  std::unique_ptr<DeviceEngine> engine_;  // the CPU's (cpu/cpu_engine) or the CUDA plugin's
+  std::vector<int32_t> tokens_tm_, styles_tm_, row_targets_;  // time-major tokens, styles; targets per logit row
+  std::vector<double> row_loss_;                  // scoring by token kind: per row
   std::vector<uint8_t> row_right_;
 };
 

@@ -136,7 +136,7 @@ TEST(PackedStep, DenseMatchesPlainLoops) {
         for (int k = 0; k < in; ++k) z += double(w[size_t(o) * in + k]) * x[size_t(r) * in + k];
         want[size_t(r) * out + o] = float(act == 1 ? std::max(z, 0.0) : act == 2 ? std::tanh(z) : z);
       }
-    PackedDense(w.data(), b.data(), in, out, act).step(B, x.data(), got.data());
+    PackedDense(w.data(), b.data(), in, out, Activation(act)).step(B, x.data(), got.data());
     EXPECT_LT(rel_err(got, want), 1e-6) << "activation " << act;
   }
 }

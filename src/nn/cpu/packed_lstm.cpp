@@ -140,7 +140,7 @@ void PackedLstm::step(int B, const float* x, const float* const* gates, const fl
   }
 }
 
-PackedDense::PackedDense(const float* w, const float* b, int in, int out, int act)
+PackedDense::PackedDense(const float* w, const float* b, int in, int out, Activation act)
     : in_(in),
       out_(out),
       act_(act),
@@ -157,7 +157,7 @@ void PackedDense::step(int B, const float* x, float* y, int part, int parts) con
       std::copy_n(&bias_[r0], kPanelRows, z);
       w_.accumulate(q, x + size_t(b) * in_, z);
       float* row = y + size_t(b) * out_ + r0;
-      for (int k = 0; k < n; ++k) row[k] = act_ == 1 ? std::max(z[k], 0.0f) : act_ == 2 ? std::tanh(z[k]) : z[k];
+      for (int k = 0; k < n; ++k) row[k] = act_ == Activation::relu ? std::max(z[k], 0.0f) : act_ == Activation::tanh ? std::tanh(z[k]) : z[k];
     }
   }
 }

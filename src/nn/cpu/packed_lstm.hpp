@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nn/lstm_kernel.hpp"
+#include "nn/model_spec.hpp"
 
 namespace etude::nn {
 
@@ -61,14 +62,15 @@ class PackedLstm {
   std::vector<PackedMatrix> w_;  // {W_hh} or {W_hh, W_ih}
 };
 
-// A dense layer y = act(W x + b) (act: 0 none, 1 relu, 2 tanh) stepped the same way.
+// A dense layer y = act(W x + b) stepped the same way.
 class PackedDense {
  public:
-  PackedDense(const float* w, const float* b, int in, int out, int act);
+  PackedDense(const float* w, const float* b, int in, int out, Activation act);
   void step(int B, const float* x, float* y, int part = 0, int parts = 1) const;
 
  private:
-  int in_, out_, act_;
+  int in_, out_;
+  Activation act_;
   std::vector<float> bias_;  // padded to whole panels
   PackedMatrix w_;
 };

@@ -1,6 +1,7 @@
 // The CUDA training engine (CudaEngine : DeviceEngine): parameters, gradients, optimizer state
 // and activations on the GPU in nn::Network's layout; LSTM layers through cuDNN, dense layers
-// through cuBLAS, the rest our kernels. The layer loops mirror network.cpp's line by line.
+// through cuBLAS, the rest our kernels. Its Pass is the layer walk's ops (nn/layer_walk.hpp), as
+// Network's Pass is on the CPU.
 #include <cmath>
 #include <limits>
 
@@ -8,6 +9,7 @@
 #include "nn/cuda/kernels.hpp"
 #include "nn/cuda/stack.hpp"
 #include "nn/device.hpp"
+#include "nn/layer_walk.hpp"
 
 namespace etude::nn::cuda {
 namespace {
@@ -39,10 +41,8 @@ class CudaEngine final : public DeviceEngine {
   UpdateResult update(const UpdateSettings& settings) override;
 
  private:
-  LayerTensors params(size_t i) const { return layer_tensors(layout_, i, params_.get(), buffers_.get()); }
-  LayerTensors grads(size_t i) const { return layer_tensors(layout_, i, grads_.get(), nullptr); }
+  struct Pass;
   void refresh_lstm_weights();
-  void backward();
   // The optimizer's state, as nn::Optimizer's: [m | v] for Adam (2n floats), [v] or [buf] for
   // RMSprop and SGD (n); empty: zeros.
   void check_state_size(size_t got) const {
@@ -57,7 +57,7 @@ class CudaEngine final : public DeviceEngine {
   int B_, T_;
   bool half_;
   Context ctx_;
-  std::vector<int> steps_;  // steps_[i]: time length of act_[i]
+  StackShape shape_;
   Buffer<float> params_, grads_, buffers_, state_;  // state_: room for Adam's; a prefix for the others
   std::vector<Buffer<float>> act_, dact_;  // act_[0]: input features; act_[i + 1]: layer i's output
   std::vector<Buffer<float>> xhat_, invstd_;  // batchnorm
@@ -73,34 +73,32 @@ class CudaEngine final : public DeviceEngine {
 };
 
 CudaEngine::CudaEngine(const ModelSpec& spec, const ParamLayout& layout, int batch, int time, Precision precision)
-    : spec_(spec), layout_(layout), B_(batch), T_(time), half_(precision == Precision::f16), ctx_(half_) {
+    : spec_(spec), layout_(layout), B_(batch), T_(time), half_(precision == Precision::f16), ctx_(half_),
+      shape_(stack_shape(spec, batch, time)) {
   const size_t n_layers = spec_.layers.size(), n = layout_.param_count;
-  steps_ = activation_steps(spec_, T_);
   params_ = Buffer<float>(n);
   grads_ = Buffer<float>(n);
   buffers_ = Buffer<float>(layout_.buffer_count);
   state_ = Buffer<float>(2 * n);
-  int f = input_features(spec_);
-  act_.emplace_back(size_t(T_) * B_ * f);
-  dact_.emplace_back(spec_.input == InputKind::embedding ? size_t(T_) * B_ * f : 0);
+  const size_t n0 = size_t(T_) * B_ * shape_.features[0];
+  act_.emplace_back(n0);
+  dact_.emplace_back(spec_.input == InputKind::embedding ? n0 : 0);
   xhat_.resize(n_layers);
   invstd_.resize(n_layers);
   lstm_.resize(n_layers);
   dropout_base_.resize(n_layers);
   for (size_t i = 0; i < n_layers; ++i) {
-    const LayerSpec& l = spec_.layers[i];
-    const int in = f;
-    f = layout_.features[i];
-    if (l.kind == LayerKind::lstm) {
-      lstm_[i] = std::make_unique<CudnnLstm>(ctx_, LstmDims{steps_[i], B_, in, l.units}, precision, true);
-    } else if (l.kind == LayerKind::batchnorm) {
-      xhat_[i] = Buffer<float>(size_t(steps_[i]) * B_ * in);
-      invstd_[i] = Buffer<float>(size_t(f));
+    const LayerStep s = shape_.layer(spec_, i);
+    if (s.spec->kind == LayerKind::lstm) {
+      lstm_[i] = std::make_unique<CudnnLstm>(ctx_, LstmDims{s.steps, B_, s.in, s.out}, precision, true);
+    } else if (s.spec->kind == LayerKind::batchnorm) {
+      xhat_[i] = Buffer<float>(size_t(s.rows) * s.in);
+      invstd_[i] = Buffer<float>(size_t(s.out));
     }
-    act_.emplace_back(size_t(steps_[i + 1]) * B_ * f);
-    dact_.emplace_back(size_t(steps_[i + 1]) * B_ * f);
+    act_.emplace_back(size_t(shape_.steps[i + 1]) * B_ * s.out);
+    dact_.emplace_back(size_t(shape_.steps[i + 1]) * B_ * s.out);
   }
-  const size_t rows = size_t(steps_.back()) * B_;
+  const size_t rows = size_t(shape_.logit_rows());
   tok_ = Buffer<int32_t>(size_t(T_) * B_);
   if (layout_.style_slot != SIZE_MAX) sty_ = Buffer<int32_t>(size_t(T_) * B_);
   tgt_ = Buffer<int32_t>(rows);
@@ -117,8 +115,8 @@ CudaEngine::CudaEngine(const ModelSpec& spec, const ParamLayout& layout, int bat
 void CudaEngine::refresh_lstm_weights() {
   for (size_t i = 0; i < lstm_.size(); ++i)
     if (lstm_[i]) {
-      const LayerTensors p = params(i);
-      lstm_[i]->set_weights({p.p[0], p.p[1], p.p[2], p.p[3]});
+      const LstmTensors<float> p = lstm_tensors(layout_, i, params_.get());
+      lstm_[i]->set_weights({p.w_ih, p.w_hh, p.b_ih, p.b_hh});
     }
 }
 
@@ -150,52 +148,97 @@ void CudaEngine::download_grads(std::span<float> grads) {
     for (float& g : grads) g /= grads_scale_;
 }
 
+// The walk's ops over the engine's device blocks (the CPU's twin: Network's Pass in network.cpp).
+struct CudaEngine::Pass {
+  CudaEngine& e;
+  bool training;
+  const float* x(const LayerStep& s) const { return e.act_[s.index].get(); }
+  float* y(const LayerStep& s) const { return e.act_[s.index + 1].get(); }
+  float* dy(const LayerStep& s) const { return e.dact_[s.index + 1].get(); }
+  float* dx(const LayerStep& s) const { return e.dact_[s.index].empty() ? nullptr : e.dact_[s.index].get(); }
+  int64_t elements(const LayerStep& s) const { return int64_t(s.rows) * s.out; }
+  cudaStream_t stream() const { return e.ctx_.stream; }
+
+  void input_forward() {
+    const int n = e.T_ * e.B_;
+    input_forward_on(e.ctx_, e.spec_, e.layout_, e.params_.get(), e.tok_.get(), n, e.act_[0].get());
+    if (const float* style = input_tensors(e.layout_, e.params_.get()).style)
+      style_forward(style, e.spec_.embed_dim, e.sty_.get(), n, e.act_[0].get(), stream());
+  }
+  void input_backward() {  // overwrites the tables' gradients: rows of unseen tokens or styles get 0
+    const InputTensors<float> g = input_tensors(e.layout_, e.grads_.get());
+    const int n = e.T_ * e.B_;
+    if (g.embedding)
+      embedding_backward(g.embedding, e.spec_.vocab, e.spec_.embed_dim, e.tok_.get(), n, e.dact_[0].get(), stream());
+    if (g.style)
+      embedding_backward(g.style, e.spec_.styles, e.spec_.embed_dim, e.sty_.get(), n, e.dact_[0].get(), stream());
+  }
+  void lstm_forward(const LayerStep& s) {  // without return_sequences the full output stays inside the layer
+    const bool seq = s.spec->return_sequences;
+    e.lstm_[s.index]->forward(x(s), seq ? y(s) : nullptr, nullptr, nullptr, seq ? nullptr : y(s), nullptr);
+  }
+  void lstm_backward(const LayerStep& s) {
+    const LstmTensors<float> g = lstm_tensors(e.layout_, s.index, e.grads_.get());
+    const bool seq = s.spec->return_sequences;
+    e.lstm_[s.index]->backward(seq ? dy(s) : nullptr, seq ? nullptr : dy(s), dx(s), {g.w_ih, g.w_hh, g.b_ih, g.b_hh});
+  }
+  void dense_forward(const LayerStep& s) {
+    const DenseTensors<float> p = dense_tensors(e.layout_, s.index, e.params_.get());
+    dense_forward_on(e.ctx_, x(s), s.rows, s.in, p.weight, p.bias, s.out, s.spec->activation, y(s));
+  }
+  void dense_backward(const LayerStep& s) {
+    const DenseTensors<float> p = dense_tensors(e.layout_, s.index, e.params_.get());
+    const DenseTensors<float> g = dense_tensors(e.layout_, s.index, e.grads_.get());
+    dense_backward_on(e.ctx_, x(s), s.rows, s.in, p.weight, s.out, s.spec->activation, y(s), dy(s), dx(s), g.weight,
+                      g.bias);
+  }
+  void dropout_forward(const LayerStep& s) {
+    if (training && s.spec->rate > 0) {
+      e.dropout_base_[s.index] = e.dropout_rng_.next();
+      cuda::dropout_forward(x(s), elements(s), s.spec->rate, e.dropout_base_[s.index], y(s), stream());
+    } else {
+      check(cudaMemcpyAsync(y(s), x(s), size_t(elements(s)) * sizeof(float), cudaMemcpyDeviceToDevice, stream()),
+            "cudaMemcpyAsync (dropout)");
+    }
+  }
+  void dropout_backward(const LayerStep& s) {
+    float* d = dx(s);
+    if (!d) return;
+    if (s.spec->rate > 0)
+      cuda::dropout_backward(dy(s), elements(s), s.spec->rate, e.dropout_base_[s.index], d, stream());
+    else
+      check(cudaMemcpyAsync(d, dy(s), size_t(elements(s)) * sizeof(float), cudaMemcpyDeviceToDevice, stream()),
+            "cudaMemcpyAsync (dropout)");
+  }
+  void batchnorm_forward(const LayerStep& s) {
+    const BatchnormTensors<float> p = batchnorm_tensors(e.layout_, s.index, e.params_.get(), e.buffers_.get());
+    if (training)
+      batchnorm_train(x(s), s.rows, s.out, p.gamma, p.beta, s.spec->momentum, s.spec->eps, p.running_mean,
+                      p.running_var, e.xhat_[s.index].get(), e.invstd_[s.index].get(), y(s), stream());
+    else
+      batchnorm_eval(x(s), s.rows, s.out, p.gamma, p.beta, s.spec->eps, p.running_mean, p.running_var, y(s), stream());
+  }
+  void batchnorm_backward(const LayerStep& s) {  // when nothing wants dx, dy's storage takes it (as on the CPU)
+    const BatchnormTensors<float> p = batchnorm_tensors(e.layout_, s.index, e.params_.get(), e.buffers_.get());
+    const BatchnormTensors<float> g = batchnorm_tensors(e.layout_, s.index, e.grads_.get(), static_cast<float*>(nullptr));
+    float* d = dx(s);
+    cuda::batchnorm_backward(dy(s), e.xhat_[s.index].get(), e.invstd_[s.index].get(), p.gamma, s.rows, s.out,
+                             d ? d : dy(s), g.gamma, g.beta, stream());
+  }
+};
+
 void CudaEngine::forward(const int32_t* tokens_tm, const int32_t* styles_tm, bool training) {
   // The caller has checked them; again here (a host loop over T x B ids) because a style outside
   // the table would read past it on the device.
   check_styles(spec_, styles_tm, size_t(T_) * B_);
   ctx_.to_device(tok_.get(), tokens_tm, tok_.bytes());
-  input_forward(ctx_, spec_, layout_, params_.get(), tok_.get(), T_ * B_, act_[0].get());
-  if (layout_.style_slot != SIZE_MAX) {
-    ctx_.to_device(sty_.get(), styles_tm, sty_.bytes());
-    style_forward(params_.get() + layout_.tensors[layout_.style_slot].offset, spec_.embed_dim, sty_.get(), T_ * B_,
-                  act_[0].get(), ctx_.stream);
-  }
-  for (size_t i = 0; i < spec_.layers.size(); ++i) {
-    const LayerSpec& l = spec_.layers[i];
-    const LayerTensors P = params(i);
-    const float* x = act_[i].get();
-    float* y = act_[i + 1].get();
-    const int n = steps_[i] * B_, in = i == 0 ? input_features(spec_) : layout_.features[i - 1];
-    const int f = layout_.features[i];
-    switch (l.kind) {
-      case LayerKind::lstm:  // without return_sequences the full output stays inside the layer
-        lstm_[i]->forward(x, l.return_sequences ? y : nullptr, nullptr, nullptr, l.return_sequences ? nullptr : y,
-                          nullptr);
-        break;
-      case LayerKind::dense: dense_forward(ctx_, x, n, in, P.p[0], P.p[1], f, int(l.activation), y); break;
-      case LayerKind::dropout:
-        if (training && l.rate > 0) {
-          dropout_base_[i] = dropout_rng_.next();
-          dropout_forward(x, int64_t(n) * f, l.rate, dropout_base_[i], y, ctx_.stream);
-        } else {
-          check(cudaMemcpyAsync(y, x, act_[i + 1].bytes(), cudaMemcpyDeviceToDevice, ctx_.stream),
-                "cudaMemcpyAsync (dropout)");
-        }
-        break;
-      case LayerKind::batchnorm:
-        if (training)
-          batchnorm_train(x, n, f, P.p[0], P.p[1], l.momentum, l.eps, P.p[2], P.p[3], xhat_[i].get(),
-                          invstd_[i].get(), y, ctx_.stream);
-        else
-          batchnorm_eval(x, n, f, P.p[0], P.p[1], l.eps, P.p[2], P.p[3], y, ctx_.stream);
-        break;
-    }
-  }
+  if (!sty_.empty()) ctx_.to_device(sty_.get(), styles_tm, sty_.bytes());
+  Pass pass{*this, training};
+  walk_forward(spec_, shape_, pass);
 }
 
 double CudaEngine::forward_backward(const int32_t* tokens_tm, const int32_t* styles_tm, const int32_t* row_targets) {
-  const int rows = steps_.back() * B_;
+  const int rows = shape_.logit_rows();
   int counted = 0;
   for (int r = 0; r < rows; ++r) {
     if (row_targets[r] >= spec_.vocab)  // the kernel would write outside the row
@@ -210,46 +253,11 @@ double CudaEngine::forward_backward(const int32_t* tokens_tm, const int32_t* sty
   softmax_xent(act_.back().get(), tgt_.get(), rows, spec_.vocab, inv, grads_scale_, dact_.back().get(),
                row_loss_.get(), ctx_.stream);
   sum(row_loss_.get(), rows, counted ? counted : 1, scalar_.get(), ctx_.stream);  // uncounted rows hold 0
-  backward();
+  Pass pass{*this, true};
+  walk_backward(spec_, shape_, pass);
   double loss = 0;
   ctx_.to_host(&loss, scalar_.get(), sizeof loss);  // the step's one wait
   return loss;
-}
-
-void CudaEngine::backward() {
-  for (size_t i = spec_.layers.size(); i-- > 0;) {
-    const LayerSpec& l = spec_.layers[i];
-    const LayerTensors P = params(i), G = grads(i);
-    const int in = i == 0 ? input_features(spec_) : layout_.features[i - 1], f = layout_.features[i];
-    const int n = steps_[i] * B_;
-    const float* x = act_[i].get();
-    float* dy = dact_[i + 1].get();
-    float* dx = dact_[i].empty() ? nullptr : dact_[i].get();
-    switch (l.kind) {
-      case LayerKind::lstm:
-        lstm_[i]->backward(l.return_sequences ? dy : nullptr, l.return_sequences ? nullptr : dy, dx,
-                           {G.p[0], G.p[1], G.p[2], G.p[3]});
-        break;
-      case LayerKind::dense:
-        dense_backward(ctx_, x, n, in, P.p[0], f, int(l.activation), act_[i + 1].get(), dy, dx, G.p[0], G.p[1]);
-        break;
-      case LayerKind::dropout:
-        if (!dx) break;
-        if (l.rate > 0) dropout_backward(dy, int64_t(n) * f, l.rate, dropout_base_[i], dx, ctx_.stream);
-        else check(cudaMemcpyAsync(dx, dy, dact_[i].bytes(), cudaMemcpyDeviceToDevice, ctx_.stream), "cudaMemcpyAsync (dropout)");
-        break;
-      case LayerKind::batchnorm:  // when nothing wants dx, dy's storage takes it (as on the CPU)
-        batchnorm_backward(dy, xhat_[i].get(), invstd_[i].get(), P.p[0], n, f, dx ? dx : dy, G.p[0], G.p[1],
-                           ctx_.stream);
-        break;
-    }
-  }
-  if (layout_.embedding_slot != SIZE_MAX)  // overwrites the table's gradient: rows of unseen tokens get 0
-    embedding_backward(grads_.get() + layout_.tensors[layout_.embedding_slot].offset, spec_.vocab, spec_.embed_dim,
-                       tok_.get(), T_ * B_, dact_[0].get(), ctx_.stream);
-  if (layout_.style_slot != SIZE_MAX)  // the same over the style ids (rows of unseen styles get 0)
-    embedding_backward(grads_.get() + layout_.tensors[layout_.style_slot].offset, spec_.styles, spec_.embed_dim,
-                       sty_.get(), T_ * B_, dact_[0].get(), ctx_.stream);
 }
 
 std::span<const float> CudaEngine::logits() {
@@ -258,7 +266,7 @@ std::span<const float> CudaEngine::logits() {
 }
 
 void CudaEngine::add_score(const int32_t* row_targets, RowScore& total) {
-  const int rows = steps_.back() * B_;
+  const int rows = shape_.logit_rows();
   ctx_.to_device(score_tgt_.get(), row_targets, score_tgt_.bytes());
   score_rows(act_.back().get(), score_tgt_.get(), rows, spec_.vocab, row_loss_.get(), row_right_.get(), ctx_.stream);
   sum(row_loss_.get(), rows, 1.0, score_.get(), ctx_.stream);

@@ -6,31 +6,30 @@
 
 namespace etude::nn::cuda {
 
-void input_forward(const Context& ctx, const ModelSpec& spec, const ParamLayout& layout, const float* params,
-                   const int32_t* tok, int n, float* act0) {
+void input_forward_on(const Context& ctx, const ModelSpec& spec, const ParamLayout& layout, const float* params,
+                      const int32_t* tok, int n, float* act0) {
   switch (spec.input) {
     case InputKind::embedding:
-      embedding_forward(params + layout.tensors[layout.embedding_slot].offset, spec.embed_dim, tok, n, act0,
-                        ctx.stream);
+      embedding_forward(input_tensors(layout, params).embedding, spec.embed_dim, tok, n, act0, ctx.stream);
       break;
     case InputKind::scalar: scalar_forward(tok, n, spec.vocab, act0, ctx.stream); break;
     case InputKind::onehot: onehot_forward(tok, n, spec.vocab, act0, ctx.stream); break;
   }
 }
 
-void dense_forward(const Context& ctx, const float* x, int n, int in, const float* w, const float* b, int out,
-                   int act, float* y) {
+void dense_forward_on(const Context& ctx, const float* x, int n, int in, const float* w, const float* b, int out,
+                      Activation act, float* y) {
   const float one = 1, zero = 0;
   // y^T [out][n] = W [out][in] * x^T [in][n]
   check(cublasSgemm(ctx.blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, in, x, in, &zero, y, out),
         "cublasSgemm (dense forward)");
-  bias_activation(y, b, n, out, act, ctx.stream);
+  bias_activation(y, b, n, out, int(act), ctx.stream);  // the kernels take Activation's value
 }
 
-void dense_backward(const Context& ctx, const float* x, int n, int in, const float* w, int out, int act,
-                    const float* y, float* dy, float* dx, float* dw, float* db) {
+void dense_backward_on(const Context& ctx, const float* x, int n, int in, const float* w, int out, Activation act,
+                       const float* y, float* dy, float* dx, float* dw, float* db) {
   const float one = 1, zero = 0;
-  activation_backward(dy, y, int64_t(n) * out, act, ctx.stream);
+  activation_backward(dy, y, int64_t(n) * out, int(act), ctx.stream);
   // dW^T [in][out] = x^T [in][n] * dy [n][out]
   check(cublasSgemm(ctx.blas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, in, dy, out, &zero, dw, in),
         "cublasSgemm (dense weight gradient)");
@@ -39,17 +38,6 @@ void dense_backward(const Context& ctx, const float* x, int n, int in, const flo
   if (dx)
     check(cublasSgemm(ctx.blas, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, w, in, dy, out, &zero, dx, in),
           "cublasSgemm (dense input gradient)");
-}
-
-LayerTensors layer_tensors(const ParamLayout& layout, size_t layer, float* params, float* buffers) {
-  LayerTensors t;
-  const auto& slots = layout.layer_slots[layer];
-  for (size_t k = 0; k < slots.size() && k < 4; ++k) {
-    const TensorSlot& s = layout.tensors[slots[k]];
-    float* base = s.trainable ? params : buffers;
-    t.p[k] = base ? base + s.offset : nullptr;
-  }
-  return t;
 }
 
 }  // namespace etude::nn::cuda

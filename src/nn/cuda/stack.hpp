@@ -1,5 +1,6 @@
 // What the training engine and the composing stepper share: the input stage and the dense layer
-// (cuBLAS on row-major data), both over device buffers laid out as nn::Network's.
+// (cuBLAS on row-major data), both over device buffers laid out as nn::Network's (the typed views of
+// nn/param_layout.hpp read them).
 #pragma once
 #include <cstdint>
 
@@ -10,21 +11,14 @@
 namespace etude::nn::cuda {
 
 // act0[n][input_features] from tokens tok[n] (device), reading the embedding table in params.
-void input_forward(const Context& ctx, const ModelSpec& spec, const ParamLayout& layout, const float* params,
+void input_forward_on(const Context& ctx, const ModelSpec& spec, const ParamLayout& layout, const float* params,
                    const int32_t* tok, int n, float* act0);
 
 // y[n][out] = act(x[n][in] W[out][in]^T + b).
-void dense_forward(const Context& ctx, const float* x, int n, int in, const float* w, const float* b, int out,
-                   int act, float* y);
+void dense_forward_on(const Context& ctx, const float* x, int n, int in, const float* w, const float* b, int out,
+                      Activation act, float* y);
 // dy (turned into the pre-activation gradient in place), then dw, db (overwritten) and dx (if wanted).
-void dense_backward(const Context& ctx, const float* x, int n, int in, const float* w, int out, int act,
-                    const float* y, float* dy, float* dx, float* dw, float* db);
-
-// Weights of layer i, device pointers into a parameter block (lstm: w_ih, w_hh, b_ih, b_hh;
-// dense: weight, bias; batchnorm: weight, bias, running mean and variance from the buffer block).
-struct LayerTensors {
-  float* p[4] = {nullptr, nullptr, nullptr, nullptr};
-};
-LayerTensors layer_tensors(const ParamLayout& layout, size_t layer, float* params, float* buffers);
+void dense_backward_on(const Context& ctx, const float* x, int n, int in, const float* w, int out, Activation act,
+                       const float* y, float* dy, float* dx, float* dw, float* db);
 
 }  // namespace etude::nn::cuda

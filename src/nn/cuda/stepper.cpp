@@ -1,11 +1,12 @@
 // The CUDA composing stepper (CudaStepper : DeviceStepper): weights uploaded once, each step runs
 // the input stage (plus each stream's style vector, for a conditioned model), one cuDNN time step
 // per LSTM layer (states in, new states out, ping-pong) and the dense head for all streams, then
-// copies the logits back: one wait per step.
+// copies the logits back: one wait per step. A step is the layer walk (nn/layer_walk.hpp) by Ops.
 #include "nn/cuda/cudnn_lstm.hpp"
 #include "nn/cuda/kernels.hpp"
 #include "nn/cuda/stack.hpp"
 #include "nn/device.hpp"
+#include "nn/layer_walk.hpp"
 
 namespace etude::nn::cuda {
 namespace {
@@ -21,9 +22,11 @@ class CudaStepper final : public DeviceStepper {
   void set_style(int s, std::span<const float> vector) override;
 
  private:
+  struct Ops;
   ModelSpec spec_;
   ParamLayout layout_;
   int S_;
+  StackShape shape_;
   Context ctx_;
   Buffer<float> params_, buffers_;
   std::vector<std::unique_ptr<CudnnLstm>> lstm_;
@@ -36,7 +39,7 @@ class CudaStepper final : public DeviceStepper {
 
 CudaStepper::CudaStepper(const ModelSpec& spec, const ParamLayout& layout, std::span<const float> params,
                          std::span<const float> buffers, int streams, Precision precision)
-    : spec_(spec), layout_(layout), S_(streams), ctx_(precision == Precision::f16) {
+    : spec_(spec), layout_(layout), S_(streams), shape_(stack_shape(spec, streams, 1)), ctx_(precision == Precision::f16) {
   params_ = Buffer<float>(params.size());
   buffers_ = Buffer<float>(buffers.size());
   ctx_.to_device(params_.get(), params.data(), params_.bytes());
@@ -44,18 +47,16 @@ CudaStepper::CudaStepper(const ModelSpec& spec, const ParamLayout& layout, std::
   const size_t n = spec_.layers.size();
   lstm_.resize(n);
   for (auto* v : {&h_, &c_, &h_next_, &c_next_}) v->resize(n);
-  int f = input_features(spec_);
-  act_.emplace_back(size_t(S_) * f);
+  act_.emplace_back(size_t(S_) * shape_.features[0]);
   for (size_t i = 0; i < n; ++i) {
-    const int in = f;
-    f = layout_.features[i];
-    if (spec_.layers[i].kind == LayerKind::lstm) {
-      lstm_[i] = std::make_unique<CudnnLstm>(ctx_, LstmDims{1, S_, in, f}, precision, false);
-      const LayerTensors p = layer_tensors(layout_, i, params_.get(), buffers_.get());
-      lstm_[i]->set_weights({p.p[0], p.p[1], p.p[2], p.p[3]});
-      for (auto* v : {&h_, &c_, &h_next_, &c_next_}) (*v)[i] = Buffer<float>(size_t(S_) * f);
+    const LayerStep s = shape_.layer(spec_, i);
+    if (s.spec->kind == LayerKind::lstm) {
+      lstm_[i] = std::make_unique<CudnnLstm>(ctx_, LstmDims{1, S_, s.in, s.out}, precision, false);
+      const LstmTensors<float> p = lstm_tensors(layout_, i, params_.get());
+      lstm_[i]->set_weights({p.w_ih, p.w_hh, p.b_ih, p.b_hh});
+      for (auto* v : {&h_, &c_, &h_next_, &c_next_}) (*v)[i] = Buffer<float>(size_t(S_) * s.out);
     }
-    act_.emplace_back(size_t(S_) * f);
+    act_.emplace_back(size_t(S_) * s.out);
   }
   tok_ = Buffer<int32_t>(size_t(S_));
   if (spec_.styles > 0) {  // no style until set_style: zero vectors, which reset() leaves alone
@@ -91,37 +92,49 @@ void CudaStepper::set_style(int s, std::span<const float> vector) {
   ctx_.to_device(style_.get() + size_t(s) * spec_.embed_dim, vector.data(), vector.size_bytes());
 }
 
+// One step's ops: each layer reads x and leaves its output there; dropout is the identity.
+struct CudaStepper::Ops {
+  CudaStepper& st;
+  const float* x = nullptr;
+  cudaStream_t stream() const { return st.ctx_.stream; }
+  void input_forward() {
+    float* y = st.act_[0].get();
+    input_forward_on(st.ctx_, st.spec_, st.layout_, st.params_.get(), st.tok_.get(), st.S_, y);
+    if (!st.style_.empty()) add(y, st.style_.get(), int64_t(st.style_.size()), stream());
+    x = y;
+  }
+  void lstm_forward(const LayerStep& s) {
+    const size_t i = s.index;
+    float* y = st.act_[i + 1].get();
+    st.lstm_[i]->forward(x, y, st.h_[i].get(), st.c_[i].get(), st.h_next_[i].get(), st.c_next_[i].get());
+    std::swap(st.h_[i], st.h_next_[i]);  // stream order: the next step reads what this one wrote
+    std::swap(st.c_[i], st.c_next_[i]);
+    x = y;
+  }
+  void dense_forward(const LayerStep& s) {
+    const DenseTensors<float> p = dense_tensors(st.layout_, s.index, st.params_.get());
+    float* y = st.act_[s.index + 1].get();
+    dense_forward_on(st.ctx_, x, s.rows, s.in, p.weight, p.bias, s.out, s.spec->activation, y);
+    x = y;
+  }
+  void dropout_forward(const LayerStep&) {}
+  void batchnorm_forward(const LayerStep& s) {
+    const BatchnormTensors<float> p = batchnorm_tensors(st.layout_, s.index, st.params_.get(), st.buffers_.get());
+    float* y = st.act_[s.index + 1].get();
+    batchnorm_eval(x, s.rows, s.out, p.gamma, p.beta, s.spec->eps, p.running_mean, p.running_var, y, stream());
+    x = y;
+  }
+};
+
 std::span<const float> CudaStepper::step(std::span<const int32_t> tokens) {
   if (tokens.size() != size_t(S_))
     throw InvalidArgument("stepper: got " + std::to_string(tokens.size()) + " tokens for " + std::to_string(S_) +
                           " streams");
   check_tokens(tokens, spec_.vocab, "tokens");
   ctx_.to_device(tok_.get(), tokens.data(), tok_.bytes());
-  input_forward(ctx_, spec_, layout_, params_.get(), tok_.get(), S_, act_[0].get());
-  if (!style_.empty()) add(act_[0].get(), style_.get(), int64_t(style_.size()), ctx_.stream);
-  const float* x = act_[0].get();
-  int f = input_features(spec_);
-  for (size_t i = 0; i < spec_.layers.size(); ++i) {
-    const LayerSpec& l = spec_.layers[i];
-    const LayerTensors P = layer_tensors(layout_, i, params_.get(), buffers_.get());
-    float* y = act_[i + 1].get();
-    const int in = f;
-    f = layout_.features[i];
-    switch (l.kind) {
-      case LayerKind::lstm:
-        lstm_[i]->forward(x, y, h_[i].get(), c_[i].get(), h_next_[i].get(), c_next_[i].get());
-        std::swap(h_[i], h_next_[i]);  // stream order: the next step reads what this one wrote
-        std::swap(c_[i], c_next_[i]);
-        break;
-      case LayerKind::dense: dense_forward(ctx_, x, S_, in, P.p[0], P.p[1], f, int(l.activation), y); break;
-      case LayerKind::dropout: continue;  // the identity when composing
-      case LayerKind::batchnorm:
-        batchnorm_eval(x, S_, f, P.p[0], P.p[1], l.eps, P.p[2], P.p[3], y, ctx_.stream);
-        break;
-    }
-    x = y;
-  }
-  ctx_.to_host(logits_.data(), x, logits_.size() * sizeof(float));
+  Ops ops{*this};
+  walk_forward(spec_, shape_, ops);
+  ctx_.to_host(logits_.data(), ops.x, logits_.size() * sizeof(float));
   return logits_;
 }
 
