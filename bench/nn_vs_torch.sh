@@ -2,7 +2,8 @@
 # Issue 4's speed benchmark: `etude bench` against the same model shapes in PyTorch, 2 threads
 # each, same machine, same run; prints tokens/s, the ratios against the targets and the share of
 # the measured sgemm peak. Usage: bench/nn_vs_torch.sh [BUILD_DIR] [generate]   (default: build;
-# `generate`: only the generation rows, three interleaved rounds)
+# `generate`: only the generation rows, three interleaved rounds). BUILD_DIR may also be a folder
+# holding saved etude and nn_lstm_kernel_bench binaries (a before/after comparison).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-${BUILD:-build}}
@@ -14,7 +15,9 @@ export OPENBLAS_CORETYPE=SkylakeX OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
 # under load, passive waiting made etude's `default` step 2-3x faster. Same setting for both.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 [[ -x "$BUILD/etude" ]] || { echo "nn_vs_torch: no $BUILD/etude; run make build first" >&2; exit 2; }
-cmake --build "$BUILD" --target nn_lstm_kernel_bench -j2 >/dev/null
+# A build tree gets its kernel bench (re)built; a folder of saved binaries (an earlier build, for a
+# before/after comparison in one session) is used as it is.
+if [[ -f "$BUILD/CMakeCache.txt" ]]; then cmake --build "$BUILD" --target nn_lstm_kernel_bench -j2 >/dev/null; fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
