@@ -3,23 +3,18 @@
 // stops a training run cleanly (its epoch saved), then the server, and the command exits 0.
 #include <malloc.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
-
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <optional>
 #include <utility>
 #include <string>
-#include <thread>
 
 #include <httplib.h>
 
 #include "app/commands.hpp"
+#include "app/interrupts.hpp"
 #include "app/serve_compose.hpp"
 #include "app/serve_http.hpp"
 #include "app/serve_routes.hpp"
@@ -42,43 +37,6 @@ struct ServeArgs {
   std::string device = "auto";  // of training runs; composing stays on the CPU
   int port = 8080, threads = 1;
   ComposeLimits limits;
-};
-
-// The one piece of global state: a signal handler can reach nothing else. SIGINT or SIGTERM
-// writes a byte to this pipe (on whichever thread the signal lands: OpenBLAS starts threads
-// before main, so signals cannot be blocked everywhere); SignalPipe::wait() returns on it.
-std::atomic<int> g_signal_pipe{-1};
-extern "C" void on_signal(int) {
-  const char byte = 1;
-  if (write(g_signal_pipe.load(), &byte, 1) < 0) {
-  }
-}
-
-class SignalPipe {
- public:
-  SignalPipe() {
-    if (pipe(fds_) != 0) throw IoError("serve: cannot create a pipe for signals");
-    g_signal_pipe = fds_[1];
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND | SA_RESTART;  // a second Ctrl-C ends the process at once
-    for (int sig : {SIGINT, SIGTERM}) sigaction(sig, &sa, nullptr);
-  }
-  ~SignalPipe() {
-    for (int sig : {SIGINT, SIGTERM}) signal(sig, SIG_DFL);
-    g_signal_pipe = -1;
-    close(fds_[0]);
-    close(fds_[1]);
-  }
-  void wait() {
-    char byte = 0;
-    while (read(fds_[0], &byte, 1) < 0 && errno == EINTR) {
-    }
-  }
-  void wake() { on_signal(0); }
-
- private:
-  int fds_[2];
 };
 
 void run_serve(const ServeArgs& a) {
@@ -120,9 +78,7 @@ void run_serve(const ServeArgs& a) {
     throw IoError("cannot listen on " + a.host + ":" + std::to_string(a.port) + " (in use? try another --port, or 0)");
   if (listening >= 0) ::listen(listening, SOMAXCONN);  // httplib listens with a backlog of 5: bursts were reset
 
-  SignalPipe signals;
-  std::thread waiter([&] {
-    signals.wait();
+  const Interrupts interrupts([&] {
     runs.shutdown();  // the run in progress saves its epoch first
     server.stop();
   });
@@ -132,8 +88,6 @@ void run_serve(const ServeArgs& a) {
   std::printf("etude serve: listening on http://%s:%d/\n", a.host.c_str(), port);
   std::fflush(stdout);
   server.listen_after_bind();
-  signals.wake();  // the waiter too, if the server ended by itself
-  waiter.join();
 }
 
 }  // namespace

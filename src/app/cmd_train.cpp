@@ -1,17 +1,17 @@
 // Registers `etude train DIR --out RUN`: the flags, Ctrl-C (first: stop cleanly after saving; a
-// second one kills), and the progress display: a live line on a terminal, plain log lines otherwise.
+// second one kills; see interrupts.hpp), and the progress display: a live line on a terminal, plain
+// log lines otherwise.
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "app/commands.hpp"
+#include "app/interrupts.hpp"
 #include "base/error.hpp"
 #include "base/file_io.hpp"
 #include "base/input_text.hpp"
@@ -23,19 +23,6 @@ namespace etude::app {
 namespace fs = std::filesystem;
 namespace {
 using Clock = std::chrono::steady_clock;
-
-// The one piece of global state: a signal handler can reach nothing else.
-std::atomic<bool> g_stop_requested{false};
-extern "C" void on_interrupt(int) { g_stop_requested.store(true); }
-
-void install_interrupt_handler() {
-  struct sigaction sa {};
-  sa.sa_handler = on_interrupt;
-  sa.sa_flags = SA_RESETHAND | SA_RESTART;  // a second Ctrl-C ends the process at once
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
 
 std::string duration(double s) {
   char buf[32];
@@ -74,7 +61,7 @@ class ProgressPrinter {
                   r.epoch, p.epochs, r.train_loss, r.train_accuracy, r.val_loss, r.val_accuracy, std::exp(r.val_loss),
                   r.lr, r.tokens_per_second, r.seconds);
       if (r.copied_share >= 0) std::printf(" | copied %.1f%%", 100 * r.copied_share);
-      std::printf("%s%s\n", r.events.empty() ? "" : " | ", r.events.c_str());
+      std::printf("%s%s\n", r.events.empty() ? "" : " | ", r.events.text().c_str());
     } else {
       const double now = std::chrono::duration<double>(Clock::now() - start_).count();
       if (now - last_ < (tty_ ? 0.25 : 30.0) && p.batch != p.batches) return;
@@ -190,13 +177,14 @@ void add_train_commands(CLI::App& app) {
         throw FormatError(*config_file + ": not valid JSON (" + json_error_text(e) + ")");
       }
     }
-    install_interrupt_handler();
+    const Interrupts interrupts;
     ProgressPrinter printer;
     const train::TrainResult r = train::run_training(
-        *c, [&printer](const train::TrainProgress& p) { printer(p); }, [] { return g_stop_requested.load(); });
-    std::printf("%s after %d epochs; best epoch %d (validation loss %.4f): %s\n", r.stop_reason.c_str(),
-                r.epochs_done, r.best_epoch, r.best_val_loss, r.best_model.string().c_str());
-    if (r.stop_reason == "interrupted" || r.stop_reason == "time limit")
+        *c, [&printer](const train::TrainProgress& p) { printer(p); }, interrupts.token());
+    std::printf("%s after %d epochs; best epoch %d (validation loss %.4f): %s\n",
+                std::string(train::stop_reason_text(r.stop_reason)).c_str(), r.epochs_done, r.best_epoch,
+                r.best_val_loss, r.best_model.string().c_str());
+    if (train::resumable(r.stop_reason))
       std::printf("continue with: etude train %s --out %s --resume\n", join_paths(*dirs).c_str(),
                   c->out.string().c_str());
   });

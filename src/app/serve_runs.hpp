@@ -1,31 +1,24 @@
 // Training runs for `etude serve`: one run at a time on a background thread (others refused with
-// 409), started from uploaded MIDI files (checked, stored under the server's state folder with
-// names it chooses) or a folder under the data root; stop and resume; every run folder listed
-// with its history; a Server-Sent Events stream of a run's history as it grows.
+// 409), started from uploaded MIDI files (serve_uploads.hpp) or a folder under the data root;
+// stopped through its stop token and resumed. The run folders and their state are the run store's
+// (serve_run_store.hpp), the event streams the run events' (serve_run_events.hpp).
 #pragma once
-#include <atomic>
-#include <condition_variable>
-#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
 
+#include "app/serve_run_events.hpp"
+#include "app/serve_run_store.hpp"
 #include "app/serve_styles.hpp"
+#include "app/serve_uploads.hpp"
 #include "train/train_config.hpp"
 
 namespace etude::app::serve {
-
-inline constexpr size_t kRunFilesMax = 64;                 // files per upload
-inline constexpr size_t kRunFileBytesMax = 2 << 20;        // bytes per file
-inline constexpr size_t kRunUploadBytesMax = 32 << 20;     // bytes per upload
-inline constexpr int kStreamsMax = 16;                     // open event streams
 
 class RunManager {
  public:
@@ -51,25 +44,23 @@ class RunManager {
 
  private:
   struct Live;
-  struct Cursor;
-  struct Snapshot;
-  std::filesystem::path known_run(const std::string& name) const;  // 404 unless a run folder
-  nlohmann::json with_live(nlohmann::json run);
+  train::TrainConfig config_from_form(const httplib::Request& req, const std::string& name, std::string& base);
+  void refuse_if_busy(const std::string& name) const;  // m_ held
+  LiveRun snapshot(const std::string& name);
+  nlohmann::json run_json(const std::string& name);  // RUN, the run in progress over its files
   void launch(const std::string& name, train::TrainConfig config);  // m_ held
   void train_main(Live& live, train::TrainConfig config);
-  Snapshot snapshot(const std::string& name);
-  bool pump(const std::string& name, Cursor& cursor, httplib::DataSink& sink);
 
   StyleCatalog& catalog_;
-  std::filesystem::path runs_, uploads_, cache_, data_;
+  RunStore store_;
+  UploadStore uploads_;
+  std::filesystem::path cache_, data_;
   int threads_;
   std::string device_;
-  std::mutex m_;
-  std::condition_variable changed_;
-  uint64_t changes_ = 0;             // epochs, states and messages (progress is not counted)
+  mutable std::mutex m_;
   bool closing_ = false;
-  std::unique_ptr<Live> live_;       // the run in progress, or the last one this server ran
-  std::atomic<int> streams_{0};
+  std::unique_ptr<Live> live_;  // the run in progress, or the last one this server ran
+  RunEvents events_;            // last: its streams read the others
 };
 
 }  // namespace etude::app::serve

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "base/file_io.hpp"
+
 namespace etude::train {
 namespace {
 // The columns, in file order; the events cell is quoted (its own quotes become apostrophes).
@@ -39,7 +41,7 @@ std::string history_csv(std::span<const EpochRow> rows) {
   out += "\n";
   auto opt = [](double v) { return v >= 0 ? history_number(v) : std::string(); };
   for (const EpochRow& r : rows) {
-    std::string ev = r.events;
+    std::string ev = r.events.text();
     for (char& c : ev)
       if (c == '"') c = '\'';
     out += std::to_string(r.epoch) + "," + history_number(r.train_loss) + "," + history_number(r.train_accuracy) + "," +
@@ -86,6 +88,16 @@ std::vector<EpochRow> read_history_csv(const std::string& text) {
     rows.push_back(std::move(r));
   }
   return rows;
+}
+
+void write_history(const std::filesystem::path& run_dir, std::span<const EpochRow> rows) {
+  write_file_atomic(run_dir / kHistoryFile, history_csv(rows));
+}
+
+std::vector<EpochRow> read_history(const std::filesystem::path& run_dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(run_dir / kHistoryFile, ec)) return {};
+  return read_history_csv(read_file_text(run_dir / kHistoryFile));
 }
 
 }  // namespace etude::train

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "train/run_events.hpp"
+
 namespace etude::train {
 
 // Whether the model gets a style table (a learned vector per style added to every token's input):
@@ -66,7 +68,7 @@ struct EpochRow {
   double train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0;
   double lr = 0, seconds = 0, tokens_per_second = 0;
   double copied_share = -1;  // share of the checkpoint sample's notes in copied 8-note runs; -1: none
-  std::string events;        // "checkpoint", "best", "rollback: ...", separated by "; "
+  EpochEvents events;        // best, checkpoint, rollback, ... (written "best; checkpoint")
   // Validation loss (nats per predicted token) by the kind of token predicted; -1: not measured
   // (runs from before they were, or a tokenizer without that kind).
   double val_pitch_loss = -1, val_duration_loss = -1, val_velocity_loss = -1, val_time_loss = -1;
@@ -91,7 +93,7 @@ struct TrainResult {
   int epochs_done = 0;
   int best_epoch = 0;
   double best_val_loss = 0;
-  std::string stop_reason;  // "completed", "early stop", "time limit", "interrupted", "diverged"
+  StopReason stop_reason = StopReason::epochs_done;
   std::filesystem::path best_model;
 };
 

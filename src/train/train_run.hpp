@@ -8,15 +8,16 @@
 //   RUN/plots/loss.png         RUN/plots/accuracy.png   RUN/plots/training.gif
 #pragma once
 #include <functional>
+#include <stop_token>
 
 #include "train/train_config.hpp"
 
 namespace etude::train {
 
-// stop_requested is polled between steps (Ctrl-C): the epoch in progress ends early, is validated
-// and saved. Throws IoError for an unwritable run folder, InvalidArgument for a folder with nothing
+// stop is polled between steps (Ctrl-C, the server's Stop): the epoch in progress ends early, is
+// validated and saved, and the run ends StopReason::interrupted. Throws IoError for an unwritable run folder, InvalidArgument for a folder with nothing
 // to train on or a resume that does not fit, and InvalidArgument after repeated divergence (the
 // best model is kept). Every file of the run is written atomically.
-TrainResult run_training(TrainConfig config, const ProgressFn& progress, const std::function<bool()>& stop_requested);
+TrainResult run_training(TrainConfig config, const ProgressFn& progress, std::stop_token stop);
 
 }  // namespace etude::train

@@ -1,12 +1,22 @@
-// The training split and validation scoring outside a training run; see validation.hpp.
+// The training split, validation scoring outside a training run, and a run's validate step; see
+// validation.hpp.
 #include "train/validation.hpp"
 
 #include <algorithm>
 
 #include "base/error.hpp"
+#include "train/divergence_guard.hpp"
 #include "train/train_data.hpp"
 
 namespace etude::train {
+namespace {
+// The mean loss of each kind of predicted token (TokenKind order), -1 where none was scored.
+std::vector<double> kind_losses(const KindScores& scores) {
+  std::vector<double> out;
+  for (const nn::RowScore& k : scores.kinds) out.push_back(k.count ? k.loss_sum / double(k.count) : -1.0);
+  return out;
+}
+}  // namespace
 
 PieceSplit split_pieces(const Corpus& corpus, const std::filesystem::path& dir) {
   PieceSplit s;
@@ -55,7 +65,7 @@ Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json
   Validation v;
   KindScores kinds{d.token_kinds, std::vector<nn::RowScore>(kTokenKinds)};
   v.score = evaluate(trainer, d.val_stream, window_stride(spec), spec.styles > 0 ? d.val_styles : none, &kinds);
-  for (const nn::RowScore& k : kinds.kinds) v.kind_loss.push_back(k.count ? k.loss_sum / double(k.count) : -1.0);
+  v.kind_loss = kind_losses(kinds);
   v.pieces = d.val.size();
   v.tokens = d.val_stream.size();
   for (const Piece* p : d.val) v.paths.push_back(p->path);
@@ -74,6 +84,24 @@ Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json
     v.styles.push_back(std::move(sv));
   }
   return v;
+}
+
+EpochValidation validate_epoch(nn::Trainer& trainer, const nn::Model& model, const TrainData& d) {
+  const nn::ModelSpec& spec = model.spec();
+  const std::vector<int32_t> none;
+  KindScores kinds{d.token_kinds, std::vector<nn::RowScore>(kTokenKinds)};
+  EpochValidation v;
+  v.score = evaluate(trainer, d.val_stream, window_stride(spec), spec.styles > 0 ? d.val_styles : none, &kinds);
+  v.kind_loss = kind_losses(kinds);
+  trainer.sync_to_host();  // what follows (checks, snapshot, files, sample) reads the host copies
+  v.diverged = state_divergence(v.score.loss(), model, trainer);
+  return v;
+}
+
+void set_kind_losses(EpochRow& row, const std::vector<double>& kind_loss) {
+  auto loss = [&](TokenKind kind) { return size_t(kind) < kind_loss.size() ? kind_loss[size_t(kind)] : -1.0; };
+  row.val_pitch_loss = loss(TokenKind::pitch), row.val_duration_loss = loss(TokenKind::duration);
+  row.val_velocity_loss = loss(TokenKind::velocity), row.val_time_loss = loss(TokenKind::time);
 }
 
 }  // namespace etude::train

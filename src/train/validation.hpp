@@ -1,6 +1,6 @@
 // The train/validation split exactly as `etude train` uses it (the corpus's hash split, with one
 // piece moved to validation when the hash held out none), and the validation loss of any model on
-// it: what `etude evaluate` re-measures for a model card.
+// it: what `etude evaluate` re-measures for a model card; and the validate step of a training run.
 #pragma once
 #include <filesystem>
 #include <span>
@@ -12,6 +12,7 @@
 #include "corpus/corpus.hpp"
 #include "nn/network.hpp"
 #include "train/batches.hpp"
+#include "train/train_config.hpp"
 
 namespace etude::train {
 
@@ -51,5 +52,18 @@ struct Validation {
 Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json,
                           const std::vector<std::filesystem::path>& dirs, const std::vector<std::string>& styles,
                           double val_fraction = 0.1, unsigned threads = 0);
+
+struct TrainData;
+
+// The validate step of a training run's epoch: the trainer's model scored on the run's validation
+// stream (by token kind too), then the host copies synced and checked by the divergence guard.
+struct EpochValidation {
+  Score score;
+  std::vector<double> kind_loss;  // by TokenKind, -1 where none was scored
+  std::string diverged;           // why the state looks diverged ("": it does not)
+};
+EpochValidation validate_epoch(nn::Trainer& trainer, const nn::Model& model, const TrainData& data);
+// The row's validation losses by kind (pitch, duration, velocity, time) from kind_loss.
+void set_kind_losses(EpochRow& row, const std::vector<double>& kind_loss);
 
 }  // namespace etude::train
