@@ -8,6 +8,7 @@
 
 #include "app/serve_http.hpp"
 #include "app/serve_styles.hpp"
+#include "base/enum_words.hpp"
 #include "base/error.hpp"
 #include "base/file_io.hpp"
 #include "base/json_text.hpp"
@@ -17,13 +18,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-constexpr std::array<std::pair<RunPhase, std::string_view>, 5> kPhases{{
-    {RunPhase::queued, "queued"},
-    {RunPhase::running, "running"},
-    {RunPhase::finished, "finished"},
-    {RunPhase::failed, "failed"},
-    {RunPhase::stopped, "stopped"},
-}};
+constexpr EnumWords<RunPhase, 5> kPhases{{{{RunPhase::queued, "queued"}, {RunPhase::running, "running"},
+                                           {RunPhase::finished, "finished"}, {RunPhase::failed, "failed"},
+                                           {RunPhase::stopped, "stopped"}}}};
 constexpr const char* kServeFile = "serve.json";
 constexpr std::array<const char*, 2> kPlots{"loss", "accuracy"};
 
@@ -51,17 +48,8 @@ RunStatus disk_status(const json& serve, const train::RunRecord& record) {
 }
 }  // namespace
 
-std::string_view phase_text(RunPhase phase) {
-  for (const auto& [p, text] : kPhases)
-    if (p == phase) return text;
-  return "failed";
-}
-
-std::optional<RunPhase> parse_phase(std::string_view text) {
-  for (const auto& [p, words] : kPhases)
-    if (words == text) return p;
-  return std::nullopt;
-}
+std::string_view phase_text(RunPhase phase) { return kPhases.text(phase); }
+std::optional<RunPhase> parse_phase(std::string_view text) { return kPhases.parse(text); }
 
 bool final_phase(RunPhase phase) {
   return phase == RunPhase::finished || phase == RunPhase::failed || phase == RunPhase::stopped;

@@ -2,21 +2,20 @@
 #include "train/run_events.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <ostream>
 #include <utility>
 
+#include "base/enum_words.hpp"
+
 namespace etude::train {
 namespace {
 
-constexpr std::array<std::pair<StopReason, std::string_view>, 5> kStopWords{{
-    {StopReason::epochs_done, "completed"},
-    {StopReason::patience, "early stop"},
-    {StopReason::max_minutes, "time limit"},
-    {StopReason::interrupted, "interrupted"},
-    {StopReason::diverged, "diverged"},
-}};
+constexpr EnumWords<StopReason, 5> kStopWords{{{{StopReason::epochs_done, "completed"},
+                                                 {StopReason::patience, "early stop"},
+                                                 {StopReason::max_minutes, "time limit"},
+                                                 {StopReason::interrupted, "interrupted"},
+                                                 {StopReason::diverged, "diverged"}}}};
 constexpr std::string_view kRunning = "running";
 
 // How a note's text begins (or, for the skipped steps, what it holds), by kind; the whole text for
@@ -38,21 +37,13 @@ EpochEvent kind_of(std::string_view text) {
 
 }  // namespace
 
-std::string_view stop_reason_text(StopReason reason) {
-  for (const auto& [r, text] : kStopWords)
-    if (r == reason) return text;
-  return "interrupted";
-}
+std::string_view stop_reason_text(StopReason reason) { return kStopWords.text(reason); }
 
 std::string_view stop_reason_text(const std::optional<StopReason>& reason) {
   return reason ? stop_reason_text(*reason) : kRunning;
 }
 
-std::optional<StopReason> parse_stop_reason(std::string_view text) {
-  for (const auto& [r, words] : kStopWords)
-    if (words == text) return r;
-  return std::nullopt;
-}
+std::optional<StopReason> parse_stop_reason(std::string_view text) { return kStopWords.parse(text); }
 
 bool resumable(StopReason reason) { return reason == StopReason::interrupted || reason == StopReason::max_minutes; }
 
