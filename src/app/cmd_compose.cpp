@@ -19,6 +19,7 @@
 #include "compose/style_temperature.hpp"
 #include "compose/originality.hpp"
 #include "music/midi_convert.hpp"
+#include "music/sequence_ops.hpp"
 #include "music/spelling.hpp"
 #include "nn/trainer.hpp"
 #include "render/score.hpp"

@@ -176,27 +176,4 @@ std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions
   return pieces;
 }
 
-NoteSequence truncate_seconds(NoteSequence seq, double seconds) {
-  std::erase_if(seq.notes, [&](const Note& n) { return n.start >= seconds; });
-  for (Note& n : seq.notes) n.end = std::min(n.end, seconds);
-  std::erase_if(seq.control_changes, [&](const ControlChange& c) { return c.time > seconds; });
-  seq.total_time = std::min(seq.total_time, seconds);
-  retime_ticks(seq);
-  std::erase_if(seq.notes, [](const Note& n) { return n.end_tick <= n.start_tick; });
-  return seq;
-}
-
-NoteSequence set_tempo(NoteSequence seq, double qpm) {
-  if (!(qpm >= 10 && qpm <= 400)) throw InvalidArgument("tempo " + std::to_string(qpm) + " BPM: use 10..400");
-  const double now = seq.tempos.empty() ? 120.0 : seq.tempos.front().qpm();
-  return time_stretch(std::move(seq), now / qpm);
-}
-
-NoteSequence set_program(NoteSequence seq, int program) {
-  if (program < 0 || program > 127) throw InvalidArgument("program " + std::to_string(program) + ": General MIDI programs are 0..127");
-  for (Note& n : seq.notes) n.program = program;
-  seq.program_changes = {ProgramChange{.tick = 0, .time = 0.0, .channel = 0, .program = program}};
-  return seq;
-}
-
 }  // namespace etude

@@ -60,11 +60,4 @@ struct ComposedPiece {
 // tokens) or a primer with no notes the tokenizer keeps.
 std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions& options);
 
-// Notes starting before `seconds`, cut off there; total_time becomes at most `seconds`.
-NoteSequence truncate_seconds(NoteSequence seq, double seconds);
-// Plays the piece at `qpm` quarter notes per minute (its first tempo, or 120, scaled to it).
-NoteSequence set_tempo(NoteSequence seq, double qpm);
-// Every note on General MIDI `program` (0..127), with a program change at tick 0.
-NoteSequence set_program(NoteSequence seq, int program);
-
 }  // namespace etude

@@ -7,7 +7,6 @@
 #include <map>
 
 #include "base/error.hpp"
-#include "compose/composer.hpp"
 #include "music/midi_convert.hpp"
 #include "music/sequence_ops.hpp"
 #include "music/spelling.hpp"

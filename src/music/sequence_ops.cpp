@@ -1,4 +1,5 @@
-// NoteSequence helpers: retiming, merge to piano, sustain pedal, transpose, time stretch.
+// NoteSequence helpers: retiming, merge to piano, sustain pedal, transpose, time stretch, cut,
+// tempo and program.
 // See sequence_ops.hpp for the exact rules each one follows.
 #include "music/sequence_ops.hpp"
 
@@ -148,6 +149,33 @@ NoteSequence time_stretch(NoteSequence seq, double factor) {
     for_each_time(seq, true, [&](int64_t& tick, double&) { tick = std::llround(static_cast<double>(tick) * factor); });
   }
   retime_seconds(seq);
+  return seq;
+}
+
+NoteSequence truncate_seconds(NoteSequence seq, double seconds) {
+  std::erase_if(seq.notes, [&](const Note& n) { return n.start >= seconds; });
+  for (Note& n : seq.notes) n.end = std::min(n.end, seconds);
+  std::erase_if(seq.control_changes, [&](const ControlChange& c) { return c.time > seconds; });
+  seq.total_time = std::min(seq.total_time, seconds);
+  retime_ticks(seq);
+  std::erase_if(seq.notes, [](const Note& n) { return n.end_tick <= n.start_tick; });
+  return seq;
+}
+
+NoteSequence set_tempo(NoteSequence seq, double qpm) {
+  if (!(qpm >= kMinTempo && qpm <= kMaxTempo))
+    throw InvalidArgument("tempo " + std::to_string(qpm) + " BPM: use " + std::to_string(int(kMinTempo)) + ".." +
+                          std::to_string(int(kMaxTempo)));
+  const double now = seq.tempos.empty() ? 120.0 : seq.tempos.front().qpm();
+  return time_stretch(std::move(seq), now / qpm);
+}
+
+NoteSequence set_program(NoteSequence seq, int program) {
+  if (program < 0 || program > kMaxProgram)
+    throw InvalidArgument("program " + std::to_string(program) + ": General MIDI programs are 0.." +
+                          std::to_string(kMaxProgram));
+  for (Note& n : seq.notes) n.program = program;
+  seq.program_changes = {ProgramChange{.tick = 0, .time = 0.0, .channel = 0, .program = program}};
   return seq;
 }
 

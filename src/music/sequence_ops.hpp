@@ -1,5 +1,6 @@
 // Helpers over NoteSequence that later layers need: retiming, merging to one piano part,
-// sustain pedal, transposition and time stretch. Each takes the sequence by value and returns it.
+// sustain pedal, transposition, time stretch, cutting at a time, tempo and instrument. Each takes
+// the sequence by value and returns it.
 #pragma once
 #include "music/note_sequence.hpp"
 
@@ -38,5 +39,18 @@ NoteSequence transpose(NoteSequence seq, int semitones, OutOfRange policy = OutO
 // when the sequence has none), then seconds are recomputed, so the result is exactly what a MIDI
 // file of it plays. SMPTE: ticks are scaled and rounded.
 NoteSequence time_stretch(NoteSequence seq, double factor);
+
+// Notes starting before `seconds`, cut off there; total_time becomes at most `seconds`.
+NoteSequence truncate_seconds(NoteSequence seq, double seconds);
+// The tempos set_tempo plays at, in quarter notes per minute.
+inline constexpr double kMinTempo = 10, kMaxTempo = 400;
+// Plays the piece at `qpm` quarter notes per minute (its first tempo, or 120, scaled to it);
+// InvalidArgument outside kMinTempo..kMaxTempo.
+NoteSequence set_tempo(NoteSequence seq, double qpm);
+// General MIDI programs: 0..kMaxProgram.
+inline constexpr int kMaxProgram = 127;
+// Every note on General MIDI `program`, with a program change at tick 0; InvalidArgument outside
+// 0..kMaxProgram.
+NoteSequence set_program(NoteSequence seq, int program);
 
 }  // namespace etude

@@ -1,11 +1,12 @@
 // Tests for compose(): determinism by seed, grammar masking (zero repairs for every tokenizer),
-// batched streams equal to single ones, primer continuation, seconds mode, and the music helpers.
+// batched streams equal to single ones, primer continuation and seconds mode.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
 #include "base/error.hpp"
 #include "compose/composer.hpp"
+#include "music/sequence_ops.hpp"
 #include "nn/inference.hpp"
 #include "nn/trainer.hpp"
 #include "compose_fixture.hpp"
@@ -157,26 +158,6 @@ TEST_F(Compose, BadOptionsAreRefused) {
   o = opts(1);
   o.primer = NoteSequence{};
   EXPECT_THROW(compose(style, o), InvalidArgument);  // a primer with no notes
-}
-
-TEST(ComposeHelpers, TempoAndProgram) {
-  NoteSequence s;
-  s.notes.push_back({.pitch = 60, .velocity = 80, .start = 0.5, .end = 1.0, .start_tick = 480, .end_tick = 960});
-  s.tempos.push_back({.tick = 0, .time = 0, .us_per_beat = 500000});
-  s.total_time = 1.0, s.total_ticks = 960;
-  s.ticks_per_beat = 480;
-  const NoteSequence slow = set_tempo(s, 60.0);
-  EXPECT_NEAR(slow.notes[0].start, 1.0, 1e-6);
-  EXPECT_NEAR(slow.total_time, 2.0, 1e-6);
-  const NoteSequence organ = set_program(s, 19);
-  EXPECT_EQ(organ.notes[0].program, 19);
-  ASSERT_EQ(organ.program_changes.size(), 1u);
-  EXPECT_THROW(set_program(s, 128), InvalidArgument);
-  EXPECT_THROW(set_tempo(s, 0.0), InvalidArgument);
-  const NoteSequence cut = truncate_seconds(s, 0.75);
-  ASSERT_EQ(cut.notes.size(), 1u);
-  EXPECT_NEAR(cut.notes[0].end, 0.75, 1e-9);
-  EXPECT_EQ(cut.notes[0].end_tick, 720);
 }
 
 }  // namespace

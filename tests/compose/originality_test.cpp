@@ -9,6 +9,7 @@
 #include "base/error.hpp"
 #include "base/file_io.hpp"
 #include "compose/composer.hpp"
+#include "music/sequence_ops.hpp"
 #include "compose/originality.hpp"
 #include "compose_fixture.hpp"
 #include "nn/model_io.hpp"
