@@ -117,7 +117,7 @@ std::string NotesTokenizer::onset_name(const std::vector<int>& pitches) const {
   return name;
 }
 
-void NotesTokenizer::set_vocabulary(const std::vector<std::string>& names) {
+void NotesTokenizer::load_vocabulary(const std::vector<std::string>& names) {
   size_t skip = names.size() >= 3 && names[0] == "PAD" && names[1] == "BOS" && names[2] == "EOS" ? 3 : 0;
   vocab_ = Vocabulary{};
   add_special_tokens();
@@ -161,7 +161,7 @@ void NotesTokenizer::fit(std::span<const NoteSequence* const> pieces) {
     if (config_.max_size > 0 && static_cast<int>(names.size()) >= config_.max_size) break;
     names.push_back(name);
   }
-  set_vocabulary(names);
+  load_vocabulary(names);
 }
 
 int32_t NotesTokenizer::nearest(const PitchSet& set) const {

@@ -21,12 +21,13 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(NotesConfig, min_count, max_size
 
 class NotesTokenizer : public Tokenizer {
  public:
-  NotesTokenizer(bool seed, NotesConfig config);
+  NotesTokenizer(bool seed, NotesConfig config);  // seed: the original's pitch-class sets
   std::string name() const override { return seed_ ? "seed" : "notes"; }
   bool needs_fit() const override { return true; }
   void fit(std::span<const NoteSequence* const> pieces) override;
-  // Replaces the onset vocabulary (names after the specials, or the whole list with them).
-  void set_vocabulary(const std::vector<std::string>& names);
+  // Replaces the onset vocabulary (names after the specials, or the whole list with them);
+  // FormatError for a name that is not an onset.
+  void load_vocabulary(const std::vector<std::string>& names) override;
   std::vector<int32_t> encode(const NoteSequence& seq) const override;
   std::unique_ptr<TokenGrammar> grammar() const override;
   nlohmann::json config() const override { return config_; }

@@ -1,16 +1,11 @@
 // Tokenizer base: vocabulary bookkeeping, the decode front end that filters special and
-// out-of-range ids, JSON round trip, the factory, and the shared decoder helpers.
+// out-of-range ids, JSON out and stored vocabularies in, and the shared decoder helpers.
 #include "tokenize/tokenizer.hpp"
 
 #include <algorithm>
 #include <map>
 
 #include "base/error.hpp"
-#include "base/input_text.hpp"
-#include "base/json_text.hpp"
-#include "tokenize/beats_tokenizer.hpp"
-#include "tokenize/events_tokenizer.hpp"
-#include "tokenize/notes_tokenizer.hpp"
 #include "tokenize/token_common.hpp"
 
 namespace etude {
@@ -98,52 +93,11 @@ nlohmann::json Tokenizer::to_json() const {
   return {{"name", name()}, {"config", config()}, {"vocab", vocab_.names()}};
 }
 
-std::vector<std::string> tokenizer_names() { return {"notes", "seed", "events", "beats"}; }
-
-namespace {
-
-std::unique_ptr<Tokenizer> make_from_config(std::string_view name, const nlohmann::json& config) {
-  try {
-    if (name == "notes" || name == "seed")
-      return std::make_unique<NotesTokenizer>(name == "seed", config.get<NotesConfig>());
-    if (name == "events") return std::make_unique<EventsTokenizer>(config.get<EventsConfig>());
-    if (name == "beats") return std::make_unique<BeatsTokenizer>(config.get<BeatsConfig>());
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError("tokenizer '" + quote_input(name, 40) + "': bad config " +
-                      quote_input(utf8_dump(config), 100) + " (" + json_error_text(e) +
-                      "); rebuild the corpus or model with this version of etude");
-  }
-  std::string known;
-  for (const auto& n : tokenizer_names()) known += (known.empty() ? "" : ", ") + n;
-  throw InvalidArgument("unknown tokenizer '" + quote_input(name, 40) + "'; known: " + known);
-}
-
-}  // namespace
-
-std::unique_ptr<Tokenizer> make_tokenizer(std::string_view name) {
-  return make_from_config(name, nlohmann::json::object());
-}
-
-std::unique_ptr<Tokenizer> make_tokenizer(const nlohmann::json& j) {
-  if (!j.is_object() || !j.contains("name") || !j["name"].is_string())
-    throw FormatError("tokenizer JSON: missing \"name\"; expected {\"name\":..,\"config\":..,\"vocab\":[..]}");
-  auto name = j["name"].get<std::string>();
-  auto tok = make_from_config(name, j.value("config", nlohmann::json::object()));
-  if (!j.contains("vocab")) return tok;
-  std::vector<std::string> vocab;
-  try {
-    vocab = j["vocab"].get<std::vector<std::string>>();
-  } catch (const nlohmann::json::exception&) {
-    throw FormatError("tokenizer JSON: \"vocab\" must be a list of token names");
-  }
-  if (auto* notes = dynamic_cast<NotesTokenizer*>(tok.get())) {
-    notes->set_vocabulary(vocab);
-  } else if (vocab != tok->vocab().names()) {
-    throw FormatError("tokenizer '" + quote_input(name, 40) + "': stored vocabulary (" + std::to_string(vocab.size()) +
-                      " tokens) differs from the one its config builds (" +
-                      std::to_string(tok->vocab_size()) + "); the file was made by another version");
-  }
-  return tok;
+void Tokenizer::load_vocabulary(const std::vector<std::string>& names) {
+  if (names != vocab_.names())
+    throw FormatError("tokenizer '" + name() + "': stored vocabulary (" + std::to_string(names.size()) +
+                      " tokens) differs from the one its config builds (" + std::to_string(vocab_size()) +
+                      "); the file was made by another version");
 }
 
 namespace tokenize_detail {

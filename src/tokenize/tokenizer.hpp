@@ -87,6 +87,10 @@ class Tokenizer {
   // {"name": ..., "config": {...}, "vocab": [names...]}: everything make_tokenizer needs.
   nlohmann::json to_json() const;
   virtual nlohmann::json config() const { return nlohmann::json::object(); }
+  // A stored vocabulary (to_json()'s "vocab"): tokenizers whose vocabulary their config builds
+  // check it is theirs (FormatError otherwise: the file was made by another version); those whose
+  // vocabulary is learned (notes, seed) take it.
+  virtual void load_vocabulary(const std::vector<std::string>& names);
 
  protected:
   // body holds only ids in [kNumSpecialTokens, vocab_size); ended tells whether EOS was seen.
@@ -95,10 +99,11 @@ class Tokenizer {
   Vocabulary vocab_;
 };
 
-// Known names: "notes", "seed", "events", "beats" (default configs; notes and seed unfitted).
+// The registry (tokenizer_registry.cpp). Known names: "notes", "seed", "events", "beats" (default
+// configs; notes and seed unfitted). InvalidArgument for an unknown name, FormatError for a bad config.
 std::vector<std::string> tokenizer_names();
 std::unique_ptr<Tokenizer> make_tokenizer(std::string_view name);
-// From to_json(); the stored vocabulary is checked against (or, for notes/seed, loaded into) it.
+// From to_json(): the registry's factory for the name with its config, then load_vocabulary().
 std::unique_ptr<Tokenizer> make_tokenizer(const nlohmann::json& j);
 // (a JSON value converts from a string too: these pick the by-name factory for strings)
 inline std::unique_ptr<Tokenizer> make_tokenizer(const char* name) { return make_tokenizer(std::string_view(name)); }
