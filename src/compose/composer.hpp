@@ -1,24 +1,34 @@
 // Composing: N token streams of one style model stepped together (batched), each sampled with its
-// own seed under the tokenizer's grammar mask so every stream decodes with zero repairs; started
-// from BOS or continuing a primer; then decoded to NoteSequences.
+// own seed under the tokenizer's grammar mask so every stream decodes with zero repairs (the loop:
+// generate/sample_streams.hpp); started from BOS or continuing a primer; then decoded to NoteSequences.
 #pragma once
 #include <cstdint>
 #include <optional>
 #include <vector>
 
 #include "compose/style_model.hpp"
+#include "generate/sample_streams.hpp"
 #include "music/note_sequence.hpp"
 #include "nn/device.hpp"
-#include "nn/lstm_kernel.hpp"
 #include "nn/sampling.hpp"
 
 namespace etude {
 
+// What compose() accepts (app/ offers the same ranges on the command line).
+inline constexpr int kMaxCount = 256;         // pieces at once
+inline constexpr double kMaxSeconds = 3600;  // the longest piece in seconds
+inline constexpr int kMaxBars = 2000;         // the most bars
+// How long a piece lasts when neither a length in tokens nor bars are asked (`etude compose`, the
+// page): the shipped piano model's pieces keep their texture over 45 s and more, but judged at 45 s
+// some styles stray further from their key than at 30 s (README: composing, shipped styles).
+inline constexpr double kDefaultPieceSeconds = 30.0;
+
 struct ComposeOptions {
   nn::SamplingOptions sampling = nn::kDefaultSampling;  // temperature 1, top-p 0.95; argmax only if greedy
-  // The temperature among the pitch tokens allowed at a step (0.05..4; pitch_shape.hpp): below 1
-  // the pieces keep to fewer pitch classes (more tonal), while the chance of a pitch at all, and
-  // so rhythm and texture, stay the model's. A style's calibrated value: style_temperature.hpp.
+  // The temperature among the pitch tokens allowed at a step (kMinPitchTemperature..
+  // kMaxPitchTemperature, generate/pitch_shape.hpp): below 1 the pieces keep to fewer pitch classes
+  // (more tonal), while the chance of a pitch at all, and so rhythm and texture, stay the model's.
+  // A style's calibrated value: style_temperature.hpp.
   float pitch_temperature = 1.0f;
   int length = 500;             // tokens composed per piece after the primer (EOS is masked out)
   double seconds = 0.0;         // > 0: compose until the piece lasts this long (then cut there) instead
@@ -26,7 +36,7 @@ struct ComposeOptions {
   size_t max_tokens = 0;        // with seconds or bars: the most tokens composed (0: seconds x 200 + 500,
                                 // bars x 400 + 500)
   uint64_t seed = 1;            // piece i uses seed + i, so piece i equals a single piece of that seed
-  int count = 1;                // pieces composed at once, stepped as one batch
+  int count = 1;                // pieces composed at once (1..kMaxCount), stepped as one batch
   std::optional<NoteSequence> primer;  // music the model continues (none: start from BOS)
   double primer_seconds = 0.0;  // > 0: only the primer's first seconds are used
   bool keep_primer = false;     // true: the piece begins with the primer; false: only what follows
@@ -38,14 +48,11 @@ struct ComposeOptions {
   // A conditioned model's style: one weight per style row (style_weights(): a style or a blend);
   // empty: every style equally. A model without style rows refuses weights.
   std::vector<float> style_weights;
-  // How strongly the style is followed (conditioned models): 1 = as trained; above 1 the logits are
-  // pushed away from the all-styles blend's (classifier-free guidance: twin + strength x (styled -
-  // twin), the twin stream fed the same tokens), which doubles the streams stepped. None: the
-  // default, kDefaultStyleStrength (measured: at 1 the `piano` model's Mozart pieces sat closer to
-  // Chopin's held-out music than to Mozart's; at 2 each style's pieces are closest to their own).
+  // How strongly the style is followed (conditioned models, 0..kMaxStyleStrength): 1 = as trained;
+  // above 1 the logits are pushed away from the all-styles blend's (classifier-free guidance, see
+  // StreamOptions::style_strength). None: the default, kDefaultStyleStrength.
   std::optional<float> style_strength;
 };
-inline constexpr float kDefaultStyleStrength = 2.0f;
 
 struct ComposedPiece {
   uint64_t seed = 0;
@@ -56,8 +63,9 @@ struct ComposedPiece {
   int64_t end_tick = -1;        // with bars: the bar line closing the last bar composed (seq's ticks)
 };
 
-// InvalidArgument for bad options (length, count, sampling, bars for a tokenizer without BAR
-// tokens) or a primer with no notes the tokenizer keeps.
+// InvalidArgument for bad options (length, count, seconds, bars for a tokenizer without BAR
+// tokens, sampling, a style or strength for a model without style rows, strength out of range) or a
+// primer with no notes the tokenizer keeps.
 std::vector<ComposedPiece> compose(const StyleModel& style, const ComposeOptions& options);
 
 }  // namespace etude

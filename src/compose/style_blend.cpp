@@ -8,6 +8,7 @@
 #include "base/error.hpp"
 #include "base/names.hpp"
 #include "compose/style_model.hpp"
+#include "generate/sample_streams.hpp"
 
 namespace etude {
 namespace fs = std::filesystem;
@@ -60,11 +61,8 @@ std::vector<std::string> blend_names(const std::string& text) {
 
 std::vector<float> style_weights(const std::vector<std::string>& styles, const std::string& text) {
   if (styles.empty()) throw InvalidArgument("this model has no style rows; compose with it without a style");
+  if (trim(text).empty()) return even_style_weights(styles.size());
   std::vector<float> w(styles.size(), 0.0f);
-  if (trim(text).empty()) {
-    std::fill(w.begin(), w.end(), 1.0f / float(styles.size()));
-    return w;
-  }
   double sum = 0;
   for (const Part& p : parse_blend(text)) {
     const int found = find_name(styles, p.name);

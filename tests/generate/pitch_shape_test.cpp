@@ -1,4 +1,4 @@
-// Pitch temperature (compose/pitch_shape.hpp): the allowed pitch tokens' distribution is sharpened
+// Pitch temperature (generate/pitch_shape.hpp): the allowed pitch tokens' distribution is sharpened
 // or flattened as p^(1/T), their total probability and every other token's stay as they were, and
 // 1 leaves the row alone.
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "compose/pitch_shape.hpp"
+#include "generate/pitch_shape.hpp"
 
 namespace etude {
 namespace {

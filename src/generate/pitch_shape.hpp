@@ -1,10 +1,11 @@
-// Pitch temperature for composing (ComposeOptions::pitch_temperature): reshapes one row of logits
+// Pitch temperature for sampling (StreamOptions::pitch_temperature): reshapes one row of logits
 // so that the pitch tokens allowed at a step are sampled at their own temperature while the chance
-// of a pitch at all stays the model's. Header-only; tests/compose/pitch_shape_test.cpp checks it.
+// of a pitch at all stays the model's. Header-only; tests/generate/pitch_shape_test.cpp checks it.
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,6 +15,9 @@
 
 namespace etude {
 
+// The pitch temperatures PitchShape takes (1: the model's own distribution).
+inline constexpr float kMinPitchTemperature = 0.05f, kMaxPitchTemperature = 4.0f;
+
 // Among the pitch tokens allowed at a step, probabilities become p^(1/T)
 // renormalized to the same total, so a style can be made more or less tonal while the chance of a
 // pitch at all (another chord note against a duration or a time step) and so the rhythm and the
@@ -22,7 +26,12 @@ namespace etude {
 class PitchShape {
  public:
   PitchShape(std::vector<uint8_t> kinds, float t) : kinds_(std::move(kinds)), t_(t), row_(kinds_.size()) {
-    if (!(t >= 0.05f && t <= 4.0f)) throw InvalidArgument("compose: pitch temperature " + std::to_string(t) + ": use 0.05..4");
+    if (!(t >= kMinPitchTemperature && t <= kMaxPitchTemperature)) {
+      char text[96];
+      std::snprintf(text, sizeof text, "compose: pitch temperature %g: use %g..%g", double(t), double(kMinPitchTemperature),
+                    double(kMaxPitchTemperature));
+      throw InvalidArgument(text);
+    }
   }
   bool active() const { return t_ != 1.0f; }
   std::span<const float> apply(std::span<const float> logits, std::span<const uint8_t> allowed) {
