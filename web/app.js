@@ -3,7 +3,7 @@
 import { $, showError, FINAL_STATES } from './js/dom.js';
 import { api } from './js/api.js';
 import { setupTabs } from './js/tabs.js';
-import { loadStyles } from './js/compose.js';
+import { loadSettings, loadStyles } from './js/compose.js';
 import { loadData, loadRuns, watch } from './js/train.js';
 
 async function start() {
@@ -12,7 +12,7 @@ async function start() {
   try {
     const health = await api('/api/health');
     $('server-version').textContent = health.version ? `version ${health.version}` : '';
-    const [, , runs] = await Promise.all([loadStyles(), loadData(), loadRuns()]);
+    const [, , , runs] = await Promise.all([loadSettings(), loadStyles(), loadData(), loadRuns()]);
     const active = runs.find((r) => !FINAL_STATES.includes(r.state));
     if (active) watch(active);
   } catch (e) {

@@ -18,6 +18,7 @@
 #include "compose/style_blend.hpp"
 #include "compose/style_temperature.hpp"
 #include "compose/originality.hpp"
+#include "generate/pitch_shape.hpp"
 #include "music/midi_convert.hpp"
 #include "music/sequence_ops.hpp"
 #include "music/spelling.hpp"
@@ -29,6 +30,13 @@ namespace etude::app {
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+// A default or limit as the help prints it ("2", "0.05").
+std::string number_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
+}
 
 // OUT.mid for one piece; OUT-1.mid, OUT-2.mid ... for several.
 fs::path numbered(const fs::path& path, int i, int count) {
@@ -51,22 +59,18 @@ struct ComposeArgs {
   std::string device = "cpu", precision = "f32";  // cpu: composing on the GPU has not been timed
 };
 
-// Pieces last this long unless --length, --seconds or --bars says otherwise: the shipped piano
-// model's pieces keep their texture over 45 s and more, but judged at 45 s some styles stray
-// further from their key than at 30 s (README: composing, shipped styles).
-constexpr double kDefaultSeconds = 30.0;
-
 void check_length(ComposeArgs& a) {
   const int given = int(a.length_given) + int(a.seconds_given) + int(a.bars_given);
   if (given > 1) throw InvalidArgument("compose: give one of --length (tokens), --seconds or --bars");
-  if (a.seconds_given && !(a.seconds > 0 && a.seconds <= 3600)) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g", a.seconds);
-    throw InvalidArgument(std::string("compose: --seconds ") + text + ": give a length above 0 and at most 3600 seconds");
+  if (a.seconds_given && !(a.seconds > 0 && a.seconds <= kMaxSeconds)) {
+    char text[96];
+    std::snprintf(text, sizeof text, "compose: --seconds %g: give a length above 0 and at most %g seconds", a.seconds,
+                  kMaxSeconds);
+    throw InvalidArgument(text);
   }
-  if (a.bars_given && !(a.bars > 0 && a.bars <= 2000))
-    throw InvalidArgument("compose: --bars " + std::to_string(a.bars) + ": give 1..2000 bars");
-  if (given == 0) a.seconds = kDefaultSeconds;
+  if (a.bars_given && !(a.bars > 0 && a.bars <= kMaxBars))
+    throw InvalidArgument("compose: --bars " + std::to_string(a.bars) + ": give 1.." + std::to_string(kMaxBars) + " bars");
+  if (given == 0) a.seconds = kDefaultPieceSeconds;
 }
 
 void run_compose(ComposeArgs& a) {
@@ -209,13 +213,14 @@ void add_compose_commands(CLI::App& app) {
   c->add_option("--models", a->models, "models folder (default $ETUDE_MODELS, else the project's models/)");
   c->add_option("--out", a->out, "output MIDI file (OUT-1.mid, OUT-2.mid ... with --count)")->required();
   c->add_option("--length", o.length, "tokens to compose (instead of a length in seconds)")->check(CLI::Range(1, 1000000));
-  c->add_option("--seconds", a->seconds, "the piece's length as played, ending on a beat (default 30)");
+  c->add_option("--seconds", a->seconds, "the piece's length as played, ending on a beat (default " +
+                                             number_text(kDefaultPieceSeconds) + ")");
   c->add_option("--bars", a->bars, "compose this many bars (models whose tokenizer writes bar lines)");
   c->add_option("--temperature", o.sampling.temperature, "sampling temperature")->capture_default_str();
   c->add_option("--pitch-temperature", o.pitch_temperature, "temperature among the pitch tokens alone (below 1: more tonal; "
                                                              "the chance of a pitch, so rhythm, unchanged); default: the "
                                                              "style's calibrated value (`etude styles`), else 1")
-      ->check(CLI::Range(0.05, 4.0));
+      ->check(CLI::Range(kMinPitchTemperature, kMaxPitchTemperature));
   c->add_option("--top-k", o.sampling.top_k, "sample among the k most likely tokens (0: all)")->capture_default_str();
   c->add_option("--top-p", o.sampling.top_p, "nucleus: the smallest set holding this probability")->capture_default_str();
   c->add_flag("--greedy", o.sampling.greedy, "always the most likely token (argmax; for comparison)");
@@ -225,18 +230,20 @@ void add_compose_commands(CLI::App& app) {
   c->add_option("--device", a->device, "cpu; cuda or auto (cuda when usable) to step the network on the GPU")
       ->capture_default_str();
   c->add_option("--seed", o.seed, "random seed (piece i of --count uses seed + i)")->capture_default_str();
-  c->add_option("--count", o.count, "pieces composed at once (batched)")->capture_default_str()->check(CLI::Range(1, 256));
+  c->add_option("--count", o.count, "pieces composed at once (batched)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, kMaxCount));
   c->add_option("--primer", a->primer, "a MIDI file the model continues");
   c->add_option("--primer-seconds", o.primer_seconds, "use only the primer's first seconds")->check(CLI::Range(0.0, 3600.0));
   c->add_flag("--keep-primer", o.keep_primer, "begin the output with the primer");
-  c->add_option("--tempo", a->tempo, "play at this tempo (BPM)")->check(CLI::Range(10.0, 400.0));
+  c->add_option("--tempo", a->tempo, "play at this tempo (BPM)")->check(CLI::Range(kMinTempo, kMaxTempo));
   c->add_option("--style-strength", o.style_strength, "conditioned models: 1 = the style as trained; above 1 it is "
                                                      "followed more strongly (guidance against the all-styles blend); "
-                                                     "default 2")
-      ->check(CLI::Range(0.0, 8.0));
+                                                     "default " + number_text(kDefaultStyleStrength))
+      ->check(CLI::Range(0.0, double(kMaxStyleStrength)));
   c->add_option("--key", a->key, "move each piece to this key, e.g. \"D minor\" (its estimated tonic onto the asked "
                                  "one; the report says the key reached)");
-  c->add_option("--program", a->program, "General MIDI program (0 = piano)")->check(CLI::Range(0, 127));
+  c->add_option("--program", a->program, "General MIDI program (0 = piano)")->check(CLI::Range(0, kMaxProgram));
   c->add_option("--wav", a->wav, "also render audio (FluidSynth) to this WAV file");
   c->add_option("--soundfont", a->soundfont, "soundfont for --wav")->capture_default_str();
   c->add_option("--score", a->score, "also engrave sheet music (LilyPond) to .pdf, .svg or .png, or write "

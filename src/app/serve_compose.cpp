@@ -3,6 +3,8 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "app/serve_http.hpp"
@@ -21,8 +23,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-constexpr int64_t kMaxSeed = (int64_t{1} << 53) - 1;  // exact in JavaScript
-
 double ms(double seconds) { return std::round(seconds * 1000) / 1000; }
 
 std::string join(const std::vector<std::string>& v) {
@@ -42,7 +42,35 @@ std::string slug(const std::string& text) {
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out.empty() ? "piece" : out.substr(0, 80);
 }
+
+// A field of the request table, checked (400 naming it and its range); its default when absent.
+std::optional<double> number(const json& body, const RequestNumber& f) {
+  if (f.integer) {
+    const auto v = integer_field(body, f.name, int64_t(f.min), int64_t(f.max));
+    return v ? std::optional<double>(double(*v)) : f.absent;
+  }
+  const auto v = number_field(body, f.name, f.min, f.max);
+  return v ? v : f.absent;
+}
+
+// A float default or limit as people write it (0.95, not 0.949999988079071).
+double shortest(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.7g", v);
+  return std::strtod(text, nullptr);
+}
 }  // namespace
+
+json request_numbers_json() {
+  json fields = json::object();
+  for (const RequestNumber& f : request::kNumbers) {
+    json j{{"min", f.integer ? json(int64_t(f.min)) : json(shortest(f.min))},
+           {"max", f.integer ? json(int64_t(f.max)) : json(shortest(f.max))}, {"integer", f.integer}};
+    if (f.absent) j["default"] = f.integer ? json(int64_t(*f.absent)) : json(shortest(*f.absent));
+    fields[f.name] = std::move(j);
+  }
+  return {{"fields", std::move(fields)}};
+}
 
 ComposeService::ComposeService(StyleCatalog& catalog, const fs::path& state, const ComposeLimits& limits)
     : catalog_(catalog),
@@ -98,14 +126,17 @@ json ComposeService::compose(const json& body) {
     const auto w = weights_of(target.styles);
     if (!w.empty()) about["blend"] = describe_blend(target.styles, w);
   }
-  const auto strength = number_field(body, "style_strength", 0, 8);
+  using namespace request;
+  const auto strength = number_field(body, kStyleStrength.name, kStyleStrength.min, kStyleStrength.max);
   ComposeOptions o;
-  const auto length = integer_field(body, "length", 16, 2000);
-  const auto seconds = number_field(body, "seconds", 5, 300);
+  const auto length = number(body, kLength);
+  const auto seconds = number_field(body, kSeconds.name, kSeconds.min, kSeconds.max);
   if (length && seconds) throw HttpError(400, "give \"length\" (tokens) or \"seconds\", not both");
-  o.length = int(length.value_or(400));
-  // What the piece is made into after composing: key, tempo and (with seconds) an ending on a beat.
-  PieceFinish finish{.tempo = number_field(body, "tempo", 10, 400).value_or(0), .seconds = seconds.value_or(0)};
+  if (length) o.length = int(*length);
+  // What the piece is made into after composing: key, tempo and (with seconds, the default) an
+  // ending on a beat.
+  PieceFinish finish{.tempo = number(body, kTempo).value_or(0),
+                     .seconds = length ? 0 : seconds.value_or(*kSeconds.absent)};
   if (const auto key = string_field(body, "key"); key && !key->empty()) {
     try {
       finish.key = parse_key(*key);
@@ -114,15 +145,15 @@ json ComposeService::compose(const json& body) {
     }
   }
   o.max_tokens = 4000;  // seconds mode: bounded work per request, whatever the model plays
-  o.sampling.temperature = float(number_field(body, "temperature", 0.1, 2.0).value_or(1.0));
-  const auto pitch_temperature = number_field(body, "pitch_temperature", 0.05, 4.0);
-  o.sampling.top_p = float(number_field(body, "top_p", 0, 1).value_or(0.95));
+  o.sampling.temperature = float(*number(body, kTemperature));
+  const auto pitch_temperature = number(body, kPitchTemperature);
+  o.sampling.top_p = float(*number(body, kTopP));
   if (o.sampling.top_p <= 0) throw HttpError(400, "top_p: must be in (0, 1] (1 keeps every token)");
-  o.sampling.top_k = int(integer_field(body, "top_k", 0, 512).value_or(0));
-  o.count = int(integer_field(body, "count", 1, 4).value_or(1));
-  o.seed = uint64_t(integer_field(body, "seed", 0, kMaxSeed).value_or(int64_t(std::random_device{}() % 1000000)));
-  // 0 (or absent): the primer's first kPrimerSecondsMax seconds, so a long primer stays cheap.
-  o.primer_seconds = number_field(body, "primer_seconds", 0, kPrimerSecondsMax).value_or(0);
+  o.sampling.top_k = int(*number(body, kTopK));
+  o.count = int(*number(body, kCount));
+  o.seed = uint64_t(integer_field(body, kSeed.name, int64_t(kSeed.min), int64_t(kSeed.max))
+                        .value_or(int64_t(std::random_device{}() % 1000000)));
+  o.primer_seconds = *number(body, kPrimerSeconds);
   if (o.primer_seconds == 0) o.primer_seconds = kPrimerSecondsMax;
   if (auto primer = string_field(body, "primer")) {
     if (!valid_id(*primer, "pr")) throw HttpError(400, "primer: \"" + primer->substr(0, 40) + "\" is not a primer id (pr-...)");
@@ -147,7 +178,8 @@ json ComposeService::compose(const json& body) {
     }
     // "pitch_temperature" absent: the style's calibrated one, as `etude compose` does.
     o.pitch_temperature = pitch_temperature ? float(*pitch_temperature)
-                                            : style_pitch_temperature(model->pitch_temperatures, o.style_weights).value_or(1.0f);
+                                            : style_pitch_temperature(model->pitch_temperatures, o.style_weights)
+                                                  .value_or(kDefaultPitchTemperature);
     about_model["pitch_temperature"] = std::round(o.pitch_temperature * 1000) / 1000;
     if (finish.seconds > 0) o.seconds = seconds_to_compose(finish.seconds, finish.tempo, model->tokenizer->config().value("qpm", 120.0));
     for (ComposedPiece& p : etude::compose(*model, o)) {

@@ -29,7 +29,7 @@ struct ComposeOptions {
   // kMaxPitchTemperature, generate/pitch_shape.hpp): below 1 the pieces keep to fewer pitch classes
   // (more tonal), while the chance of a pitch at all, and so rhythm and texture, stay the model's.
   // A style's calibrated value: style_temperature.hpp.
-  float pitch_temperature = 1.0f;
+  float pitch_temperature = kDefaultPitchTemperature;
   int length = 500;             // tokens composed per piece after the primer (EOS is masked out)
   double seconds = 0.0;         // > 0: compose until the piece lasts this long (then cut there) instead
   int bars = 0;                 // > 0: compose this many bars instead (tokenizers with BAR tokens only)

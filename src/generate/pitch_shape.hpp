@@ -15,8 +15,9 @@
 
 namespace etude {
 
-// The pitch temperatures PitchShape takes (1: the model's own distribution).
-inline constexpr float kMinPitchTemperature = 0.05f, kMaxPitchTemperature = 4.0f;
+// The pitch temperatures PitchShape takes, and the default: the model's own distribution.
+inline constexpr double kMinPitchTemperature = 0.05, kMaxPitchTemperature = 4.0;
+inline constexpr float kDefaultPitchTemperature = 1.0f;
 
 // Among the pitch tokens allowed at a step, probabilities become p^(1/T)
 // renormalized to the same total, so a style can be made more or less tonal while the chance of a
@@ -26,10 +27,10 @@ inline constexpr float kMinPitchTemperature = 0.05f, kMaxPitchTemperature = 4.0f
 class PitchShape {
  public:
   PitchShape(std::vector<uint8_t> kinds, float t) : kinds_(std::move(kinds)), t_(t), row_(kinds_.size()) {
-    if (!(t >= kMinPitchTemperature && t <= kMaxPitchTemperature)) {
+    if (!(t >= float(kMinPitchTemperature) && t <= float(kMaxPitchTemperature))) {
       char text[96];
-      std::snprintf(text, sizeof text, "compose: pitch temperature %g: use %g..%g", double(t), double(kMinPitchTemperature),
-                    double(kMaxPitchTemperature));
+      std::snprintf(text, sizeof text, "compose: pitch temperature %g: use %g..%g", double(t), kMinPitchTemperature,
+                    kMaxPitchTemperature);
       throw InvalidArgument(text);
     }
   }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <vector>
 
+#include "generate/pitch_shape.hpp"
 #include "nn/device.hpp"
 #include "nn/network.hpp"
 #include "nn/sampling.hpp"
@@ -24,7 +25,7 @@ std::vector<float> even_style_weights(size_t styles);
 
 struct StreamOptions {
   nn::SamplingOptions sampling = nn::kDefaultSampling;  // temperature 1, top-p 0.95
-  float pitch_temperature = 1.0f;  // generate/pitch_shape.hpp; 1: the model's distribution
+  float pitch_temperature = kDefaultPitchTemperature;  // generate/pitch_shape.hpp
   uint64_t seed = 1;               // stream s draws from nn::Rng(seed + s)
   int count = 1;                   // streams
   // Conditioned models: one weight per style row, either one list for every stream or one list per
