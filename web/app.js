@@ -1,9 +1,11 @@
 // The Etude page: an ES module that starts the Compose tab (js/compose.js) and the Train tab
-// (js/train.js) once the server answers; js/api.js talks to the JSON API, js/charts.js draws.
+// (js/train.js) once the server answers; js/api.js talks to the JSON API, js/settings.js
+// sets the controls from the server's request ranges and defaults, js/charts.js draws.
 import { $, showError, FINAL_STATES } from './js/dom.js';
 import { api } from './js/api.js';
 import { setupTabs } from './js/tabs.js';
-import { loadSettings, loadStyles } from './js/compose.js';
+import { loadStyles } from './js/compose.js';
+import { loadSettings } from './js/settings.js';
 import { loadData, loadRuns, watch } from './js/train.js';
 
 async function start() {

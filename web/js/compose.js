@@ -5,11 +5,11 @@
 import { $, el, fmt, fmtTime, fmtPercent, showError, factList, bindOutput } from './dom.js';
 import { ApiError, api, postForm, postJson } from './api.js';
 import { drawRoll } from './charts.js';
+import { settings } from './settings.js';
 import { selectTab } from './tabs.js';
 
 export const compose = {
   styles: [], pieces: [], piece: null, primer: null, rollGeom: null, frame: 0,
-  fields: {},  // GET /api/compose: each request number's min, max and default
   choices: new Map(),  // option value -> {request, model: the model entry, row: the style row or null}
 };
 const styleSelect = $('style'), audio = $('audio');
@@ -180,21 +180,6 @@ bindOutput('top-p', (v) => v.toFixed(2));
 bindOutput('style-strength', (v) => v.toFixed(2));
 bindOutput('primer-seconds', (v) => (v ? `${v} s` : 'all'));
 
-// The request's ranges and defaults as the server defines them (GET /api/compose): every control
-// with data-field takes the field's default, and its min and max unless the page sets a narrower one.
-export async function loadSettings() {
-  const { fields } = await api('/api/compose');
-  compose.fields = fields;
-  for (const input of document.querySelectorAll('[data-field]')) {
-    const f = fields[input.dataset.field];
-    if (!f) continue;
-    if (!input.hasAttribute('min')) input.min = String(f.min);
-    if (!input.hasAttribute('max')) input.max = String(f.max);
-    if ('default' in f) input.value = String(f.default);
-    input.dispatchEvent(new Event('input'));
-  }
-}
-
 function composeRequest() {
   const choice = compose.choices.get(styleSelect.value);
   if (!choice) throw new ApiError('Choose a style first (or train one on the Train tab).');
@@ -360,7 +345,7 @@ $('primer-file').addEventListener('change', async (e) => {
     const p = await postForm('/api/primers', form);
     compose.primer = p;
     const slider = $('primer-seconds');
-    slider.max = String(Math.max(1, Math.ceil(Math.min(p.seconds, compose.fields.primer_seconds.max))));
+    slider.max = String(Math.max(1, Math.ceil(Math.min(p.seconds, settings.fields.primer_seconds.max))));
     $('primer-info').textContent = `Primer ${file.name}: ${p.notes} notes, ${fmtTime(p.seconds)}. The next pieces continue it.`;
     $('primer-clear').hidden = false;
   } catch (err) {
