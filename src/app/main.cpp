@@ -2,10 +2,12 @@
 // (0 success, 1 usage error, 2 bad input or failed operation), always with one line on stderr.
 #include <cstdio>
 #include <exception>
+#include <string_view>
 
 #include "app/commands.hpp"
 #include "base/error.hpp"
 #include "base/input_text.hpp"
+#include "nn/collective.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"Etude: learns a composer's style from MIDI files and composes new pieces.", "etude"};
@@ -19,6 +21,13 @@ int main(int argc, char** argv) {
   etude::app::add_model_commands(app);
   etude::app::add_judge_commands(app);
   etude::app::add_serve_commands(app);
+  // Under mpirun every rank runs this same command line: only the commands that share their work
+  // over the ranks may run so (the others would each do it all and write the same files).
+  if (etude::nn::launched_as_rank() && argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "bench") {
+    std::fprintf(stderr, "etude: parallel error: `etude %s` does not run as ranks of an mpirun job (only `etude bench "
+                 "train` does so far; data-parallel `etude train` is not wired yet): run it without mpirun\n", argv[1]);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
