@@ -44,6 +44,12 @@ bool mpi_built() {
 
 bool launched_as_rank() { return env("OMPI_COMM_WORLD_SIZE") || env("PMIX_RANK") || env("PMI_SIZE"); }
 
+int launcher_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
+    if (const char* v = env(name)) return std::atoi(v);
+  return -1;
+}
+
 std::unique_ptr<Collective> make_collective() {
   if (!launched_as_rank()) return single_process();
 #ifdef ETUDE_HAVE_MPI

@@ -27,6 +27,8 @@ class Collective {
   virtual ~Collective() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
+  // The ranks on this machine (they share its cores), this one included.
+  virtual int local_size() const { return size(); }
   // "single process", or the MPI library and the world's size.
   virtual std::string describe() const = 0;
   // Sums `data` over the ranks, in place; every rank receives the same bits. Every rank calls
@@ -48,6 +50,8 @@ bool mpi_built();
 // Whether a launcher (mpirun, srun with PMIx) started this process as one rank of a job: its
 // environment names the world's size (OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_SIZE).
 bool launched_as_rank();
+// This process's rank as the launcher's environment names it (before or without MPI), or -1.
+int launcher_rank();
 // The MPI world when launched_as_rank() and MPI is built in (MPI is initialized here and finalized
 // when the object goes, unless it was already initialized); single_process() otherwise. Under a
 // launcher without MPI built in: ParallelError (the ranks would each train alone).

@@ -81,14 +81,15 @@ void Trainer::to_time_major_checked(const int32_t* tokens, const int32_t* styles
   }
 }
 
-StepStats Trainer::update() {
+StepStats Trainer::update(uint32_t flags) {
   StepStats s;
+  s.flags = flags;
   const int64_t done = optimizer_.steps_done();
   s.lr = scheduled_lr(optimizer_.spec(), optimizer_.schedule(), done);
   UpdateSettings u{.optimizer = optimizer_.spec(), .clip = optimizer_.clip(), .step = done + 1};
   u.optimizer.lr = float(s.lr);
   s.loss = last_loss_;
-  if (parallel_) reduce_gradients(s);
+  if (parallel_) reduce_gradients(s, flags);
   const UpdateResult r = engine_->update(u);
   s.grad_norm = r.grad_norm;
   s.skipped = r.skipped;
@@ -103,9 +104,9 @@ StepStats Trainer::update() {
 // Each rank's mean-loss gradient times its counted rows, summed over the ranks with the rows, the
 // loss sum and the batchnorm running statistics (rows-weighted) in one all-reduce, then divided by
 // the total rows: the mean-loss gradient of the whole batch on every rank.
-void Trainer::reduce_gradients(StepStats& s) {
-  const size_t P = model_.params().size(), NB = model_.buffers().size();
-  stage_.resize(P + NB + 3);
+void Trainer::reduce_gradients(StepStats& s, uint32_t flags) {
+  const size_t P = model_.params().size(), NB = model_.buffers().size(), F = P + NB + 3;
+  stage_.resize(F + kStepFlagBits);
   const std::span<float> grads(stage_.data(), P);
   engine_->download_grads(grads);
   const float rows = float(last_rows_);
@@ -117,6 +118,7 @@ void Trainer::reduce_gradients(StepStats& s) {
   stage_[P + NB] = rows;
   stage_[P + NB + 1] = hi;
   stage_[P + NB + 2] = float(loss_sum - double(hi));
+  for (int k = 0; k < kStepFlagBits; ++k) stage_[F + size_t(k)] = (flags >> k) & 1u ? 1.0f : 0.0f;
   const auto t0 = std::chrono::steady_clock::now();
   options_.parallel.collective->all_reduce_sum(stage_);
   s.reduce_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -126,6 +128,9 @@ void Trainer::reduce_gradients(StepStats& s) {
     for (size_t i = 0; i < NB; ++i) buffers[i] = stage_[P + i] / total;
   }
   engine_->upload_grads(grads);
+  s.flags = 0;
+  for (int k = 0; k < kStepFlagBits; ++k)
+    if (stage_[F + size_t(k)] > 0) s.flags |= 1u << k;
   s.loss = total > 0 ? (double(stage_[P + NB + 1]) + double(stage_[P + NB + 2])) / double(total) : 0;
 }
 

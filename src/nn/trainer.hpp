@@ -49,7 +49,9 @@ struct StepStats {
   double lr = 0;         // the learning rate this step used
   bool skipped = false;  // f16: the scaled gradients overflowed; no update was made
   double reduce_seconds = 0;  // data-parallel: in the all-reduce, waiting for the slowest rank included
+  uint32_t flags = 0;         // update(flags) of every rank OR-ed together (alone: its own)
 };
+inline constexpr int kStepFlagBits = 4;  // the flags update() carries to every rank
 
 class Trainer {
  public:
@@ -68,8 +70,10 @@ class Trainer {
   // One optimizer update from the last forward_backward's gradients, at the scheduled learning
   // rate of steps_done (which advances unless the step was skipped). StepStats::loss is the last
   // forward_backward's, or data-parallel the mean over every rank's rows (the same on all ranks).
-  // Data-parallel, every rank must call it (it holds the step's one all-reduce).
-  StepStats update();
+  // Data-parallel, every rank must call it (it holds the step's one all-reduce). flags (the low
+  // kStepFlagBits bits): a rank's votes (stop now, out of time), OR-ed over the ranks in the same
+  // all-reduce into StepStats::flags, so every rank takes the same decision after the step.
+  StepStats update(uint32_t flags = 0);
   StepStats step(const int32_t* tokens, const int32_t* targets, const int32_t* styles = nullptr);  // both
   // tokens [B][T]. Training mode draws dropout and uses batch statistics; otherwise inference.
   void forward(const int32_t* tokens, bool training, const int32_t* styles = nullptr);
@@ -123,8 +127,8 @@ class Trainer {
   bool parallel_ = false;            // a world of more than one rank
   double last_loss_ = 0;             // the last forward_backward's mean loss and counted rows
   int64_t last_rows_ = 0, updates_ = 0;
-  std::vector<float> stage_;         // data-parallel: [grads | buffers | rows | loss hi, lo]
-  void reduce_gradients(StepStats& s);
+  std::vector<float> stage_;         // data-parallel: [grads | buffers | rows | loss hi, lo | flags]
+  void reduce_gradients(StepStats& s, uint32_t flags);
 };
 
 }  // namespace etude::nn

@@ -33,6 +33,11 @@ class MpiCollective final : public Collective {
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
+    MPI_Comm local = MPI_COMM_NULL;  // the ranks sharing this machine's memory (and cores)
+    if (MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local) == MPI_SUCCESS) {
+      MPI_Comm_size(local, &local_size_);
+      MPI_Comm_free(&local);
+    }
   }
   ~MpiCollective() override {
     if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
@@ -45,6 +50,7 @@ class MpiCollective final : public Collective {
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  int local_size() const override { return local_size_; }
   std::string describe() const override {
     char version[MPI_MAX_LIBRARY_VERSION_STRING];
     int length = 0;
@@ -93,7 +99,7 @@ class MpiCollective final : public Collective {
   }
 
   MPI_Comm comm_ = MPI_COMM_NULL;
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, local_size_ = 1;
   bool owns_ = false;
 };
 
