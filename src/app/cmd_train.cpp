@@ -51,7 +51,8 @@ void parse_transpose(const std::string& text, train::TrainConfig& c) {
 
 class ProgressPrinter {
  public:
-  ProgressPrinter() : tty_(isatty(fileno(stdout)) != 0) {}
+  // Under mpirun a rank's stdout is a pseudo-terminal whatever mpirun's own is: plain lines there.
+  explicit ProgressPrinter(bool ranks) : tty_(!ranks && isatty(fileno(stdout)) != 0) {}
   void operator()(const train::TrainProgress& p) {
     using Kind = train::TrainProgress::Kind;
     if (p.kind == Kind::event) {
@@ -189,7 +190,7 @@ void add_train_commands(CLI::App& app) {
       if (c->threads == 0) c->threads = std::max(1, nn::set_compute_threads(0) / world->local_size());
     }
     const Interrupts interrupts;
-    ProgressPrinter printer;
+    ProgressPrinter printer(world->size() > 1);
     const train::TrainResult r = train::run_training(
         *c, [&printer, speaks](const train::TrainProgress& p) { if (speaks) printer(p); }, interrupts.token());
     if (!speaks) return;

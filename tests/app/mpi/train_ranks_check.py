@@ -85,7 +85,7 @@ class TrainRanks(unittest.TestCase):
                                        msg=f"epoch {ra['epoch']} {key}")
         rel = max_rel(weights(self.two / "last.safetensors"), weights(self.one / "last.safetensors"))
         print(f"2 ranks against one process after 2 epochs: max relative weight difference {rel:.3g}")
-        self.assertLess(rel, 1e-2)
+        self.assertLess(rel, 1e-2)  # measured 2.1e-4 (Adam amplifies rounding in a few units)
         # The same files, written once (by rank 0), and the ranks in the summary.
         names = lambda run: sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())  # noqa: E731
         self.assertEqual(names(self.one), names(self.two))
@@ -128,6 +128,7 @@ class TrainRanks(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
         self.assertNotEqual(p.returncode, 0)
+        print(f"a rank killed with SIGKILL: the job ended {took:.1f} s later")
         self.assertLess(took, 30, out)
         self.assertRegex(out, r"rank 1 .*(signal 9|Killed)", out[-3000:])
         done = len(history(run))
