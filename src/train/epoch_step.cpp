@@ -71,7 +71,7 @@ EpochResult train_epoch(RunSetup& run, nn::Trainer& trainer, int epoch, const Ru
     if (!run.trainable.empty()) keep_gradients(run.model.grads(), run.trainable);
     const nn::StepStats s = trainer.update(votes);
     ++r.done;
-    if (parallel && s.flags) {  // (the guard below watched this step's whole-batch loss on every rank)
+    if (parallel && s.flags) {  // a rank voted to stop: all stop after this step, which the guard still watches
       r.stop = s.flags & kVoteInterrupted ? StopReason::interrupted : StopReason::max_minutes;
       r.diverged = step_divergence(s.loss, s.grad_norm, losses, norms, spec.vocab);
       break;

@@ -60,7 +60,7 @@ void record_epoch(RunSetup& run, nn::Trainer& trainer, int epoch, const EpochRes
   if (epoch % c.checkpoint_every == 0 || stop) {
     if (writes_run(c))  // (data-parallel: rank 0, which alone writes the row)
       row.copied_share = measure_copying(run.model, *run.data.tokenizer, run.data.ngrams, c.sample_tokens,
-                                       epoch_seed(c.seed, uint64_t(epoch), 0x5a3)).copied_share;
+                                         epoch_seed(c.seed, uint64_t(epoch), 0x5a3)).copied_share;
     row.events.add(checkpoint_note());
   }
   st.history.push_back(row);
