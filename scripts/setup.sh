@@ -13,6 +13,7 @@ PACKAGES=(
   gnuplot-nox bc
   libfluidsynth-dev fluid-soundfont-gm lilypond sox poppler-utils libxml2-utils
   libzip-dev musescore3
+  libopenmpi-dev openmpi-bin
   chromium fonts-liberation
 )
 

@@ -14,6 +14,7 @@
 #include "base/file_io.hpp"
 #include "base/input_text.hpp"
 #include "nn/inference.hpp"
+#include "nn/collective.hpp"
 #include "nn/model_io.hpp"
 #include "nn/trainer.hpp"
 
@@ -107,26 +108,66 @@ double gpu_peak_flops(const nn::CudaStatus& g, nn::Precision precision) {
   return per_sm_clock * g.sms * g.clock_mhz * 1e6;
 }
 
+// Data-parallel (under mpirun): the median time of a bare all-reduce of n floats, each after a
+// barrier (so no rank's lateness is counted), over `repeats`.
+double allreduce_ms(nn::Collective& world, size_t n, int repeats) {
+  std::vector<float> buffer(n, 1.0f);
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    world.barrier();
+    const auto t0 = Clock::now();
+    world.all_reduce_sum(buffer);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
 void bench_train(const BenchOptions& o) {
   const int threads = nn::set_compute_threads(o.threads);
   const nn::Device device = device_of(o);
+  // Under mpirun each rank trains its share of every batch (the timed batch is the whole one) and
+  // rank 0 alone prints; without it, this is one process as always.
+  const std::unique_ptr<nn::Collective> world = nn::make_collective();
+  const int ranks = world->size(), rank = world->rank();
   nn::Model model(bench_spec(o));
   model.init_random(o.seed);
   const nn::ModelSpec& s = model.spec();
   const int B = s.batch, T = s.window;
-  nn::Trainer trainer(model, B, T,
-                      {.backend = backend_of(o.reference), .precision = nn::parse_precision(o.precision), .device = device});
+  const nn::BatchShare share = ranks > 1 ? nn::batch_share(B, rank, ranks) : nn::BatchShare{0, B};
+  nn::Trainer trainer(model, share.rows, T,
+                      {.backend = backend_of(o.reference), .precision = nn::parse_precision(o.precision), .device = device,
+                       .parallel = {.collective = world.get(), .offset = share.offset, .global_batch = B, .check_every = 0}});
   nn::Rng rng(o.seed + 1);
-  std::vector<int32_t> tokens(size_t(B) * T), targets(s.mode == nn::Mode::seq2seq ? size_t(B) * T : B);
+  const size_t per_row = s.mode == nn::Mode::seq2seq ? size_t(T) : 1;
+  std::vector<int32_t> tokens(size_t(B) * T), targets(size_t(B) * per_row);
   for (auto& t : tokens) t = int32_t(rng.below(s.vocab));
   for (auto& t : targets) t = int32_t(rng.below(s.vocab));
+  if (ranks > 1) {  // this rank's rows
+    tokens = {tokens.begin() + ptrdiff_t(share.offset) * T, tokens.begin() + ptrdiff_t(share.offset + share.rows) * T};
+    targets = {targets.begin() + ptrdiff_t(share.offset * per_row),
+               targets.begin() + ptrdiff_t((share.offset + share.rows) * per_row)};
+  }
   nn::StepStats first = trainer.step(tokens.data(), targets.data());  // warm-up: kernels, first touch
   std::vector<double> ms;
   nn::StepStats last = first;
+  double reduce_ms = 0;
   for (int i = 0; i < o.steps; ++i) {
     const auto t0 = Clock::now();
     last = trainer.step(tokens.data(), targets.data());
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    reduce_ms += last.reduce_seconds * 1e3;
+  }
+  json parallel;
+  if (ranks > 1) {
+    trainer.check_replicas("after the benchmark's steps, the weights");
+    const size_t floats = model.params().size() + model.buffers().size() + 3;  // Trainer's flat buffer
+    const double bare = allreduce_ms(*world, floats, 20);
+    const double moved = 2.0 * (ranks - 1) / ranks * double(floats) * 4;  // a ring's bytes per rank
+    parallel = {{"ranks", ranks}, {"mpi", world->describe()}, {"rank_batch", share.rows},
+                {"reduce_ms_per_step", reduce_ms / o.steps}, {"allreduce_ms", bare},
+                {"allreduce_bytes", floats * 4}, {"allreduce_gb_per_s", bare > 0 ? moved / (bare * 1e-3) * 1e-9 : 0}};
+    if (rank != 0) return;
   }
   double total = 0;
   for (double m : ms) total += m;
@@ -148,6 +189,7 @@ void bench_train(const BenchOptions& o) {
            {"tokens_per_second", tps}, {"predictions_per_second", pps}, {"gflop_per_step", gflop},
            {"flops_per_token", gflop * 1e9 / (double(B) * T)}, {"gflops", achieved * 1e-9},
            {"first_loss", first.loss}, {"last_loss", last.loss}, {"parameters", model.params().size()}};
+    if (!parallel.is_null()) j.update(parallel);
     if (device == nn::Device::cuda) {
       j["gpu"] = {{"name", gpu.name}, {"sm", gpu.sm}, {"sms", gpu.sms}, {"clock_mhz", gpu.clock_mhz},
                   {"memory_gib", gpu.memory_gib}};
@@ -165,6 +207,12 @@ void bench_train(const BenchOptions& o) {
                 mean, median, o.steps, tps, pps, achieved * 1e-9);
     if (peak > 0) std::printf(" (%.1f%% of the GPU's %.0f TFLOP/s peak)", 100 * achieved / peak, peak * 1e-12);
     std::printf("\n  loss %.4f -> %.4f\n", first.loss, last.loss);
+    if (!parallel.is_null())
+      std::printf("  %d ranks (%s), %d rows each of the batch: %.2f ms/step in the all-reduce (waits included); "
+                  "a bare all-reduce of %.2f MB: %.2f ms (%.2f GB/s per rank, ring)\n",
+                  ranks, world->describe().c_str(), share.rows, double(parallel["reduce_ms_per_step"]),
+                  double(parallel["allreduce_bytes"]) / 1e6, double(parallel["allreduce_ms"]),
+                  double(parallel["allreduce_gb_per_s"]));
   }
 }
 

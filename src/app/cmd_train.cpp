@@ -3,9 +3,11 @@
 // log lines otherwise.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +18,7 @@
 #include "base/file_io.hpp"
 #include "base/input_text.hpp"
 #include "compose/style_model.hpp"
+#include "nn/collective.hpp"
 #include "nn/trainer.hpp"
 #include "train/train_run.hpp"
 
@@ -48,7 +51,8 @@ void parse_transpose(const std::string& text, train::TrainConfig& c) {
 
 class ProgressPrinter {
  public:
-  ProgressPrinter() : tty_(isatty(fileno(stdout)) != 0) {}
+  // Under mpirun a rank's stdout is a pseudo-terminal whatever mpirun's own is: plain lines there.
+  explicit ProgressPrinter(bool ranks) : tty_(!ranks && isatty(fileno(stdout)) != 0) {}
   void operator()(const train::TrainProgress& p) {
     using Kind = train::TrainProgress::Kind;
     if (p.kind == Kind::event) {
@@ -177,10 +181,19 @@ void add_train_commands(CLI::App& app) {
         throw FormatError(*config_file + ": not valid JSON (" + json_error_text(e) + ")");
       }
     }
+    // Under mpirun: one rank of a data-parallel run; rank 0 alone prints (and writes the run).
+    const std::unique_ptr<nn::Collective> world = nn::make_collective();
+    const bool speaks = world->rank() == 0;
+    if (world->size() > 1) {
+      c->collective = world.get();
+      // --threads 0 (every core) shares the machine's cores among the ranks on it.
+      if (c->threads == 0) c->threads = std::max(1, nn::set_compute_threads(0) / world->local_size());
+    }
     const Interrupts interrupts;
-    ProgressPrinter printer;
+    ProgressPrinter printer(world->size() > 1);
     const train::TrainResult r = train::run_training(
-        *c, [&printer](const train::TrainProgress& p) { printer(p); }, interrupts.token());
+        *c, [&printer, speaks](const train::TrainProgress& p) { if (speaks) printer(p); }, interrupts.token());
+    if (!speaks) return;
     std::printf("%s after %d epochs; best epoch %d (validation loss %.4f): %s\n",
                 std::string(train::stop_reason_text(r.stop_reason)).c_str(), r.epochs_done, r.best_epoch,
                 r.best_val_loss, r.best_model.string().c_str());

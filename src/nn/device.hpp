@@ -86,6 +86,13 @@ class DeviceEngine {
                       std::span<const float> opt_state) = 0;
   virtual void download(std::span<float> params, std::span<float> buffers, std::span<float> opt_state) = 0;
   virtual void download_grads(std::span<float> grads) = 0;  // of the last forward_backward
+  // Replaces the gradients the next update applies (data-parallel: the ranks' sum, as the whole
+  // batch's mean-loss gradient; unscaled, as download_grads gives them).
+  virtual void upload_grads(std::span<const float> grads) = 0;
+  // Data-parallel: this engine's batch is columns offset .. offset + batch of a batch of
+  // global_batch, and dropout draws the masks the whole batch would give those columns (so the
+  // ranks together drop exactly what one process would). 0: the engine's own batch.
+  virtual void set_batch_shard(int offset, int global_batch) = 0;
   // Dropout masks are drawn as Network draws them (one Rng::next() per dropout layer and forward,
   // element i masked by Rng::hash(base + i)), so a CPU and a GPU run of one seed agree.
   virtual void seed_dropout(uint64_t seed) = 0;
@@ -121,7 +128,7 @@ class DeviceStepper {
 };
 
 // The plugin's one exported symbol, etude_cuda_backend(), returns this table.
-inline constexpr int kCudaPluginAbi = 4;
+inline constexpr int kCudaPluginAbi = 5;
 struct CudaBackendApi {
   int abi = kCudaPluginAbi;
   CudaStatus (*probe)();  // device 0, or why there is none

@@ -132,6 +132,25 @@ void dropout_forward(const Real* x, int64_t n, float rate, Rng& rng, Real* mask,
     y[i] = x[i] * mask[i];
   }
 }
+// The masks of a shard of a larger batch: these rows are time-major [rows / batch][batch], columns
+// offset .. offset + batch of a batch of `global` columns, and each element takes the mask that
+// element of the whole batch would get (ranks that split a batch drop what one process would).
+template <class Real>
+void dropout_forward_shard(const Real* x, int rows, int features, int batch, int offset, int global, float rate,
+                           Rng& rng, Real* mask, Real* y) {
+  const Real keep = Real(1) / (Real(1) - Real(rate));
+  const uint64_t base = rng.next();
+  const uint64_t threshold = static_cast<uint64_t>(double(rate) * 0x1.0p53);
+#pragma omp parallel for schedule(static) if (int64_t(rows) * features > kParallelMin)
+  for (int r = 0; r < rows; ++r) {
+    const uint64_t g = (uint64_t(r / batch) * uint64_t(global) + uint64_t(offset + r % batch)) * uint64_t(features);
+    for (int f = 0; f < features; ++f) {
+      const size_t i = size_t(r) * size_t(features) + size_t(f);
+      mask[i] = (Rng::hash(base + g + uint64_t(f)) >> 11) < threshold ? Real(0) : keep;
+      y[i] = x[i] * mask[i];
+    }
+  }
+}
 template <class Real>
 void dropout_backward(const Real* dy, const Real* mask, int64_t n, Real* dx) {
   for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * mask[i];

@@ -102,7 +102,14 @@ struct Network<Real>::Pass {
   }
 
   void dropout_forward(const LayerStep& s) {
-    if (training && s.spec->rate > 0)
+    if (training && s.spec->rate > 0 && net.shard_global_ > 0) {
+      if (net.shard_offset_ + w.shape.batch > net.shard_global_)
+        throw InvalidArgument("dropout: a batch of " + std::to_string(w.shape.batch) + " from column " +
+                              std::to_string(net.shard_offset_) + " does not fit its shard's batch of " +
+                              std::to_string(net.shard_global_));
+      nn::dropout_forward_shard(x(s), s.rows, s.out, w.shape.batch, net.shard_offset_, net.shard_global_,
+                                s.spec->rate, net.dropout_rng_, w.layers[s.index].mask.data(), y(s));
+    } else if (training && s.spec->rate > 0)
       nn::dropout_forward(x(s), elements(s), s.spec->rate, net.dropout_rng_, w.layers[s.index].mask.data(), y(s));
     else
       std::copy_n(x(s), size_t(elements(s)), y(s));
@@ -189,6 +196,15 @@ void Network<Real>::init_random(uint64_t seed) {
     }
     in = out;
   }
+}
+
+template <class Real>
+void Network<Real>::set_batch_shard(int offset, int global_batch) {
+  if (global_batch != 0 && (offset < 0 || global_batch < 1 || (B_ > 0 && offset + B_ > global_batch)))
+    throw InvalidArgument("batch shard: columns " + std::to_string(offset) + " .. " + std::to_string(offset + B_) +
+                          " do not lie in a batch of " + std::to_string(global_batch));
+  shard_offset_ = global_batch ? offset : 0;
+  shard_global_ = global_batch;
 }
 
 template <class Real>

@@ -84,6 +84,10 @@ class Network {
   std::span<const Real> logits() const;
   int logit_steps() const;  // T or 1
   void seed_dropout(uint64_t seed) { dropout_rng_ = Rng(seed); }
+  // Data-parallel: this network's batch is columns offset .. offset + batch of a batch of
+  // global_batch, and dropout draws the masks the whole batch would give those columns
+  // (layers.hpp: dropout_forward_shard). global_batch 0: the network's own batch (the default).
+  void set_batch_shard(int offset, int global_batch);
 
  private:
   struct LayerWork;
@@ -97,6 +101,7 @@ class Network {
   std::unique_ptr<Work> work_;
   int B_ = 0, T_ = 0;
   Rng dropout_rng_{0xd509};
+  int shard_offset_ = 0, shard_global_ = 0;  // set_batch_shard
 };
 
 extern template class Network<float>;

@@ -35,11 +35,16 @@ void fill_styles(std::span<const int32_t> styles, std::span<const size_t> starts
 }
 
 Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride, std::span<const int32_t> styles,
-               KindScores* by_kind) {
+               KindScores* by_kind, WindowPart part) {
   const int B = trainer.batch(), T = trainer.time();
   if (!styles.empty() && styles.size() != stream.size())
     throw InvalidArgument("evaluate: the style stream is not as long as the token stream");
-  const std::vector<size_t> starts = window_starts(stream.size(), T, stride, 0);
+  std::vector<size_t> starts = window_starts(stream.size(), T, stride, 0);
+  if (part.count > 1) {
+    const size_t n = starts.size(), from = n * size_t(part.index) / size_t(part.count),
+                 to = n * size_t(part.index + 1) / size_t(part.count);
+    starts = std::vector<size_t>(starts.begin() + ptrdiff_t(from), starts.begin() + ptrdiff_t(to));
+  }
   std::vector<int32_t> tokens(size_t(B) * T), targets(size_t(B) * T), rows(styles.empty() ? 0 : size_t(B) * T);
   Score score;
   for (size_t first = 0; first < starts.size(); first += size_t(B)) {
@@ -52,6 +57,20 @@ Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t str
     else trainer.add_score(targets.data(), used, score);
   }
   return score;
+}
+
+void reduce_scores(nn::Trainer& trainer, Score& score, KindScores* by_kind) {
+  if (!trainer.data_parallel()) return;
+  std::vector<double> sums{score.loss_sum, double(score.count), double(score.correct)};
+  if (by_kind)
+    for (const nn::RowScore& k : by_kind->kinds) sums.insert(sums.end(), {k.loss_sum, double(k.count), double(k.correct)});
+  trainer.parallel().collective->all_reduce_sum(sums);
+  auto take = [&](nn::RowScore& s, size_t at) {
+    s.loss_sum = sums[at], s.count = int64_t(sums[at + 1]), s.correct = int64_t(sums[at + 2]);
+  };
+  take(score, 0);
+  if (by_kind)
+    for (size_t i = 0; i < by_kind->kinds.size(); ++i) take(by_kind->kinds[i], 3 + 3 * i);
 }
 
 }  // namespace etude::train

@@ -35,10 +35,19 @@ struct KindScores {
   std::vector<nn::RowScore> kinds;     // sized by the caller (kTokenKinds)
 };
 
+// Part `index` of `count` of a window set: its consecutive windows [W index / count, W (index + 1)
+// / count) (data-parallel validation: each rank scores its part, the sums are reduced).
+struct WindowPart {
+  int index = 0, count = 1;
+};
+
 // Evaluation mode (no dropout, running batchnorm statistics) over non-overlapping windows of a
 // stream, in the trainer's batch and window, on its device. styles: the style row of every token
 // of the stream (empty for a model without styles); by_kind, when given, gets the split too.
 Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride,
-               std::span<const int32_t> styles = {}, KindScores* by_kind = nullptr);
+               std::span<const int32_t> styles = {}, KindScores* by_kind = nullptr, WindowPart part = {});
+
+// Data-parallel: the scores of every rank summed (one all-reduce of doubles), on every rank.
+void reduce_scores(nn::Trainer& trainer, Score& score, KindScores* by_kind = nullptr);
 
 }  // namespace etude::train

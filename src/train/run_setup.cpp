@@ -143,10 +143,19 @@ RunSetup load_run(TrainConfig c, const std::function<void(const std::string&)>& 
   // reported before anything is loaded or written.
   const nn::Precision precision = nn::parse_precision(c.precision);
   const nn::DeviceChoice choice = nn::parse_device(c.device);
-  const nn::Device device = nn::choose_device(choice, precision);
+  // Data-parallel training runs on the CPU engine: auto keeps to it, cuda is refused.
+  if (run_ranks(c) > 1 && choice == nn::DeviceChoice::cuda)
+    throw InvalidArgument("--device cuda: data-parallel training (mpirun) runs on the CPU engine so far; use "
+                          "--device cpu, or train on the GPU without mpirun");
+  const nn::Device device =
+      run_ranks(c) > 1 ? nn::choose_device(nn::DeviceChoice::cpu, precision) : nn::choose_device(choice, precision);
   const std::string gpu = device == nn::Device::cuda ? nn::cuda_status().name : "";
   std::string device_label = gpu.empty() ? nn::device_name(device) : std::string("cuda (") + gpu + ")";
   json device_json{{"device", nn::device_name(device)}, {"gpu", gpu}, {"precision", c.precision}};
+  if (run_ranks(c) > 1) {
+    device_label += " x " + std::to_string(run_ranks(c)) + " ranks";
+    device_json["ranks"] = run_ranks(c);
+  }
   check_out_path(c.out);
   nn::set_compute_threads(c.threads);
   std::optional<BaseModel> base;
@@ -163,7 +172,8 @@ RunSetup load_run(TrainConfig c, const std::function<void(const std::string&)>& 
   if (!d.note.empty()) note(d.note);
   note("training on " + device_label + ", " + c.precision +
        (device == nn::Device::cpu && choice == nn::DeviceChoice::automatic
-            ? " (CUDA not used: " + nn::why_cpu(choice, precision) + ")"
+            ? " (CUDA not used: " + (run_ranks(c) > 1 ? std::string("data-parallel training runs on the CPU")
+                                                       : nn::why_cpu(choice, precision)) + ")"
             : ""));
   if (loaded && loaded->state.corpus_identity != d.identity)
     throw InvalidArgument("--resume: " + c.out.string() + " was trained on other data (" +
@@ -175,7 +185,7 @@ RunSetup load_run(TrainConfig c, const std::function<void(const std::string&)>& 
                        (d.styles.size() >= 2 || (base && base->model.spec().styles > 0)));
   nn::Model model = loaded ? std::move(loaded->model) : new_model(c, d, base, styled);
   // Written only now: a base model, data or model settings that do not fit leave nothing behind.
-  check_writable(c.out);
+  if (writes_run(c)) check_writable(c.out);  // ranks other than 0 write nothing
   const nn::ModelSpec& spec = model.spec();
   if (spec.styles > 0 && size_t(spec.styles) != d.styles.size())
     throw InvalidArgument("--resume: the run's model has " + std::to_string(spec.styles) + " style rows but the data has " +

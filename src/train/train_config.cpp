@@ -2,9 +2,13 @@
 #include "train/train_config.hpp"
 
 #include "base/error.hpp"
+#include "nn/collective.hpp"
 
 namespace etude::train {
 using nlohmann::json;
+
+bool writes_run(const TrainConfig& c) { return !c.collective || c.collective->rank() == 0; }
+int run_ranks(const TrainConfig& c) { return c.collective ? c.collective->size() : 1; }
 
 json config_to_json(const TrainConfig& c) {
   json extra = json::array();

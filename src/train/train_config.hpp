@@ -12,6 +12,10 @@
 
 #include "train/run_events.hpp"
 
+namespace etude::nn {
+class Collective;
+}
+
 namespace etude::train {
 
 // Whether the model gets a style table (a learned vector per style added to every token's input):
@@ -56,7 +60,15 @@ struct TrainConfig {
   // resumes on the CPU and the other way round (the files are the same).
   std::string device = "auto";               // cpu, cuda, or auto (cuda when usable)
   std::string precision = "f32";             // f32; bf16: CPU LSTM kernels in bf16; f16: CUDA mixed precision
+  // Data-parallel (under mpirun; app/ makes it): this process is one rank of the job and trains its
+  // share of every batch; rank 0 alone writes the run folder. nullptr or one rank: alone. The
+  // session's too: a run resumes with any number of ranks.
+  nn::Collective* collective = nullptr;
 };
+
+// This process writes the run folder (it is alone, or rank 0), and the number of ranks training.
+bool writes_run(const TrainConfig& c);
+int run_ranks(const TrainConfig& c);
 
 // The settings that define a run (stored in its state; --resume reuses them). Device, precision,
 // threads, time limit and cache are the session's and come from the command each time.

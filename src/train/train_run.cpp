@@ -5,8 +5,10 @@
 #include "train/train_run.hpp"
 
 #include <cstdio>
+#include <optional>
 
 #include "base/error.hpp"
+#include "nn/collective.hpp"
 #include "nn/optimizer.hpp"
 #include "nn/trainer.hpp"
 #include "train/checkpoint.hpp"
@@ -56,11 +58,24 @@ void record_epoch(RunSetup& run, nn::Trainer& trainer, int epoch, const EpochRes
   }
   if (!stop && epoch == c.epochs) stop = StopReason::epochs_done;
   if (epoch % c.checkpoint_every == 0 || stop) {
-    row.copied_share = measure_copying(run.model, *run.data.tokenizer, run.data.ngrams, c.sample_tokens,
-                                       epoch_seed(c.seed, uint64_t(epoch), 0x5a3)).copied_share;
+    if (writes_run(c))  // (data-parallel: rank 0, which alone writes the row)
+      row.copied_share = measure_copying(run.model, *run.data.tokenizer, run.data.ngrams, c.sample_tokens,
+                                         epoch_seed(c.seed, uint64_t(epoch), 0x5a3)).copied_share;
     row.events.add(checkpoint_note());
   }
   st.history.push_back(row);
+}
+
+// Data-parallel: rank 0 loads first (it builds the corpus cache and the run folder), then the other
+// ranks, reading the cache it wrote. Alone: load_run.
+RunSetup load_in_turn(TrainConfig config, const std::function<void(const std::string&)>& note) {
+  nn::Collective* ranks = config.collective;
+  if (!ranks || ranks->size() == 1) return load_run(std::move(config), note);
+  std::optional<RunSetup> run;
+  if (ranks->rank() == 0) run.emplace(load_run(std::move(config), note));
+  ranks->barrier();
+  if (ranks->rank() != 0) run.emplace(load_run(std::move(config), note));
+  return std::move(*run);
 }
 
 }  // namespace
@@ -74,13 +89,18 @@ TrainResult run_training(TrainConfig config, const ProgressFn& progress, std::st
     p.message = m;
     progress(p);
   };
-  RunSetup run = load_run(std::move(config), note);
+  RunSetup run = load_in_turn(std::move(config), note);
   const TrainConfig& c = run.config;
   RunState& st = run.state;
   const nn::ModelSpec spec = run.model.spec();
-  nn::Trainer trainer(run.model, spec.batch, spec.window,
+  // Data-parallel: this rank's share of every batch (the global batch is the model's).
+  const int ranks = run_ranks(c);
+  const nn::BatchShare share = ranks > 1 ? nn::batch_share(spec.batch, c.collective->rank(), ranks)
+                                         : nn::BatchShare{0, spec.batch};
+  nn::Trainer trainer(run.model, share.rows, spec.window,
                       run_optimizer(spec, st, run.model.params().size(), run.optimizer),
-                      {.precision = run.precision, .device = run.device});
+                      {.precision = run.precision, .device = run.device,
+                       .parallel = {.collective = c.collective, .offset = share.offset, .global_batch = spec.batch}});
   run.optimizer = {};
   GoodState good;  // the last good state, in memory, for rollbacks
   good.take(run.model, trainer);
@@ -102,6 +122,7 @@ TrainResult run_training(TrainConfig config, const ProgressFn& progress, std::st
       pending.add(n);
       note(n.text);
       if (++consecutive > c.max_rollbacks) { stop = StopReason::diverged; break; }
+      if (stop) break;  // (data-parallel: a stop voted in the step that diverged)
       continue;
     }
     consecutive = 0;
@@ -110,8 +131,9 @@ TrainResult run_training(TrainConfig config, const ProgressFn& progress, std::st
     row.seconds = RunClock::since(e.started);
     clock.epoch_seconds = row.seconds;
     st.seconds += row.seconds;
-    if (const std::string why = files.save_epoch(run.model, trainer.optimizer().state(), st, stop); !why.empty())
-      note(why);
+    if (writes_run(c))
+      if (const std::string why = files.save_epoch(run.model, trainer.optimizer().state(), st, stop); !why.empty())
+        note(why);
     good.take(run.model, trainer);
     TrainProgress p;
     p.kind = TrainProgress::Kind::epoch;
@@ -120,7 +142,7 @@ TrainResult run_training(TrainConfig config, const ProgressFn& progress, std::st
     if (stop) break;
   }
   const StopReason reason = stop.value_or(StopReason::epochs_done);
-  files.save_summary(run.model, st, reason, pending);
+  if (writes_run(c)) files.save_summary(run.model, st, reason, pending);
   TrainResult r{st.epoch, st.best_epoch, st.best_val_loss, reason, c.out / "best.safetensors"};
   if (reason == StopReason::diverged)
     throw InvalidArgument("training diverged " + std::to_string(consecutive) + " times in a row in epoch " +

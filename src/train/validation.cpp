@@ -91,7 +91,12 @@ EpochValidation validate_epoch(nn::Trainer& trainer, const nn::Model& model, con
   const std::vector<int32_t> none;
   KindScores kinds{d.token_kinds, std::vector<nn::RowScore>(kTokenKinds)};
   EpochValidation v;
-  v.score = evaluate(trainer, d.val_stream, window_stride(spec), spec.styles > 0 ? d.val_styles : none, &kinds);
+  // Data-parallel: each rank scores its part of the windows; the sums are reduced.
+  const WindowPart part = trainer.data_parallel()
+                              ? WindowPart{trainer.parallel().collective->rank(), trainer.parallel().collective->size()}
+                              : WindowPart{};
+  v.score = evaluate(trainer, d.val_stream, window_stride(spec), spec.styles > 0 ? d.val_styles : none, &kinds, part);
+  reduce_scores(trainer, v.score, &kinds);
   v.kind_loss = kind_losses(kinds);
   trainer.sync_to_host();  // what follows (checks, snapshot, files, sample) reads the host copies
   v.diverged = state_divergence(v.score.loss(), model, trainer);

@@ -26,6 +26,8 @@ class CpuEngine final : public DeviceEngine {
     copy(model_.params(), params), copy(model_.buffers(), buffers), copy(optimizer_.state(), state);
   }
   void download_grads(std::span<float> grads) override { copy(model_.grads(), grads); }
+  void upload_grads(std::span<const float> grads) override { copy(grads, model_.grads()); }
+  void set_batch_shard(int offset, int global_batch) override { model_.set_batch_shard(offset, global_batch); }
   void seed_dropout(uint64_t seed) override { model_.seed_dropout(seed); }
   void forward(const int32_t* tokens_tm, const int32_t* styles_tm, bool training) override {
     model_.forward_time_major(tokens_tm, styles_tm, training);

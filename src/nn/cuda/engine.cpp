@@ -33,6 +33,14 @@ class CudaEngine final : public DeviceEngine {
               std::span<const float> opt_state) override;
   void download(std::span<float> params, std::span<float> buffers, std::span<float> opt_state) override;
   void download_grads(std::span<float> grads) override;
+  void upload_grads(std::span<const float> grads) override;
+  // Dropout masks for a shard of a larger batch are not written here yet (data-parallel training
+  // over GPUs wants NCCL too): only the whole batch is accepted.
+  void set_batch_shard(int offset, int global_batch) override {
+    if (global_batch != 0 && (offset != 0 || global_batch != B_))
+      throw DeviceError("the CUDA engine cannot train a shard of a batch yet: data-parallel training (mpirun) "
+                        "runs on the CPU engine (--device cpu)");
+  }
   void seed_dropout(uint64_t seed) override { dropout_rng_ = Rng(seed); }
   void forward(const int32_t* tokens_tm, const int32_t* styles_tm, bool training) override;
   double forward_backward(const int32_t* tokens_tm, const int32_t* styles_tm, const int32_t* row_targets) override;
@@ -146,6 +154,12 @@ void CudaEngine::download_grads(std::span<float> grads) {
   ctx_.to_host(grads.data(), grads_.get(), grads_.bytes());
   if (grads_scale_ != 1)
     for (float& g : grads) g /= grads_scale_;
+}
+
+void CudaEngine::upload_grads(std::span<const float> grads) {
+  check_size(grads.size(), grads_.size(), "gradient");
+  ctx_.to_device(grads_.get(), grads.data(), grads_.bytes());
+  grads_scale_ = 1;  // the host's gradients are unscaled (download_grads divided the loss scale out)
 }
 
 // The walk's ops over the engine's device blocks (the CPU's twin: Network's Pass in network.cpp).
