@@ -37,14 +37,15 @@ fuzz: setup
 	bash fuzz/run_fuzzers.sh $(FUZZERS)
 
 # `make test-sanitize`: the C++ tests of the layers that read files and bytes (MIDI, tokens, corpus
-# cache, n-gram index, model files) built under ASan + UBSan in build-san, and run.
+# cache, n-gram index, model files) built under ASan + UBSan in build-san, and run. The mpirun tests
+# (label mpi: their rank programs are not among these targets) run in `make test`.
 SANITIZE_LAYERS ?= base midi music tokenize corpus nn
 test-sanitize: setup
 	cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Release -DETUDE_SANITIZE=ON -DETUDE_CUDA=OFF \
 	  "-DETUDE_TEST_LAYERS=$(subst $(eval) ,;,$(SANITIZE_LAYERS))" >/dev/null
 	cmake --build build-san -j$(JOBS) --target $(addprefix test_,$(SANITIZE_LAYERS)) -- --no-print-directory
 	cd build-san && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j$(JOBS) --timeout 3000 -LE 'python|web' $(CTEST_FLAGS)
+	  ctest --output-on-failure -j$(JOBS) --timeout 3000 -LE 'python|web|mpi' $(CTEST_FLAGS)
 
 bench: build
 	bash bench/run_all.sh
