@@ -58,6 +58,7 @@ void walk_forward(const ModelSpec& spec, const StackShape& shape, Ops& ops) {
       case LayerKind::dense: ops.dense_forward(s); break;
       case LayerKind::dropout: ops.dropout_forward(s); break;
       case LayerKind::batchnorm: ops.batchnorm_forward(s); break;
+      case LayerKind::activation: ops.activation_forward(s); break;
     }
   }
 }
@@ -73,6 +74,7 @@ void walk_backward(const ModelSpec& spec, const StackShape& shape, Ops& ops) {
       case LayerKind::dense: ops.dense_backward(s); break;
       case LayerKind::dropout: ops.dropout_backward(s); break;
       case LayerKind::batchnorm: ops.batchnorm_backward(s); break;
+      case LayerKind::activation: ops.activation_backward(s); break;
     }
   }
   ops.input_backward();

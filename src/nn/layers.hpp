@@ -88,6 +88,26 @@ void onehot_forward(const int32_t* tok, int n, int vocab, Real* y) {
   for (int i = 0; i < n; ++i) y[int64_t{i} * vocab + tok[i]] = Real(1);
 }
 
+// An activation and its slope at the output y = act(v) (relu: y > 0; tanh: 1 - y^2).
+template <class Real>
+Real activate(Real v, Activation act) {
+  return act == Activation::relu ? std::max(v, Real(0)) : act == Activation::tanh ? std::tanh(v) : v;
+}
+template <class Real>
+Real activation_slope(Real y, Activation act) {
+  return act == Activation::relu ? Real(y > 0) : act == Activation::tanh ? Real(1) - y * y : Real(1);
+}
+
+// Activation layer: y = act(x) elementwise, no parameters; backward writes dx = dy * act'(y).
+template <class Real>
+void activation_forward(const Real* x, int64_t n, Activation act, Real* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = activate(x[i], act);
+}
+template <class Real>
+void activation_backward(const Real* y, const Real* dy, int64_t n, Activation act, Real* dx) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * activation_slope(y[i], act);
+}
+
 // Dense: y[N][out] = act(x[N][in] W[out][in]^T + b[out]) (PyTorch's nn.Linear layout).
 template <class Real>
 void dense_forward(const Real* x, int n, int in, const Real* w, const Real* b, int out, Activation act, Real* y) {
@@ -95,10 +115,7 @@ void dense_forward(const Real* x, int n, int in, const Real* w, const Real* b, i
 #pragma omp parallel for schedule(static) if (int64_t{n} * out > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     Real* row = y + i * out;
-    for (int k = 0; k < out; ++k) {
-      const Real v = row[k] + b[k];
-      row[k] = act == Activation::relu ? std::max(v, Real(0)) : act == Activation::tanh ? std::tanh(v) : v;
-    }
+    for (int k = 0; k < out; ++k) row[k] = activate(row[k] + b[k], act);
   }
 }
 // dy is modified in place (turned into the pre-activation gradient). dx may be nullptr.
@@ -109,7 +126,7 @@ void dense_backward(const Real* x, int n, int in, const Real* w, int out, Activa
   if (act != Activation::none) {
 #pragma omp parallel for schedule(static) if (int64_t{n} * out > kParallelMin)
     for (int64_t i = 0; i < int64_t{n} * out; ++i)
-      dy[i] *= act == Activation::relu ? Real(y[i] > 0) : Real(1) - y[i] * y[i];
+      dy[i] *= activation_slope(y[i], act);
   }
   gemm<Real>(true, false, out, in, n, Real(1), dy, out, x, in, Real(0), dw, in);
   std::fill_n(db, out, Real(0));

@@ -67,7 +67,7 @@ constexpr std::initializer_list<std::pair<const char*, InputKind>> kInputs = {
     {"embedding", InputKind::embedding}, {"scalar", InputKind::scalar}, {"onehot", InputKind::onehot}};
 constexpr std::initializer_list<std::pair<const char*, LayerKind>> kLayers = {
     {"lstm", LayerKind::lstm}, {"dropout", LayerKind::dropout},
-    {"batchnorm", LayerKind::batchnorm}, {"dense", LayerKind::dense}};
+    {"batchnorm", LayerKind::batchnorm}, {"dense", LayerKind::dense}, {"activation", LayerKind::activation}};
 constexpr std::initializer_list<std::pair<const char*, Activation>> kActivations = {
     {"none", Activation::none}, {"relu", Activation::relu}, {"tanh", Activation::tanh}};
 constexpr std::initializer_list<std::pair<const char*, Mode>> kModes = {
@@ -80,7 +80,7 @@ constexpr std::initializer_list<std::pair<const char*, ScheduleKind>> kSchedules
 LayerSpec parse_layer(const json& j, const std::string& where) {
   check_keys(j, where, {"type", "units", "return_sequences", "forget_bias", "rate", "activation",
                         "momentum", "eps"});
-  if (!j.contains("type")) bad(where, "missing \"type\" (lstm, dropout, batchnorm, dense)");
+  if (!j.contains("type")) bad(where, "missing \"type\" (lstm, dropout, batchnorm, dense, activation)");
   LayerSpec l;
   l.kind = get_enum(j, "type", where, LayerKind::dense, kLayers);
   if (l.kind == LayerKind::dense && j.contains("units") && j.at("units").is_string()) {
@@ -177,6 +177,7 @@ json model_spec_to_json(const ModelSpec& s) {
         o["units"] = l.units == kVocabUnits ? json("vocab") : json(l.units);
         o["activation"] = enum_name(l.activation, kActivations);
         break;
+      case LayerKind::activation: o["activation"] = enum_name(l.activation, kActivations); break;
     }
     layers.push_back(o);
   }
@@ -228,6 +229,8 @@ void validate_model_spec(const ModelSpec& s) {
       fail(at + "dropout rate must be in [0, 1)");
     if (l.kind == LayerKind::batchnorm && !(l.eps > 0 && l.momentum >= 0 && l.momentum <= 1))
       fail(at + "batchnorm needs eps > 0 and momentum in [0, 1]");
+    if (l.kind == LayerKind::activation && l.activation == Activation::none)
+      fail(at + "an activation layer needs \"activation\": relu or tanh");
   }
   if (s.mode == Mode::seq2seq && !sequences)
     fail("seq2seq needs every lstm to return sequences (set mode to seq2one or return_sequences=true)");

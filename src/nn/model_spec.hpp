@@ -11,7 +11,7 @@
 namespace etude::nn {
 
 enum class InputKind { embedding, scalar, onehot };  // scalar: token / vocab as one float
-enum class LayerKind { lstm, dropout, batchnorm, dense };
+enum class LayerKind { lstm, dropout, batchnorm, dense, activation };
 enum class Activation { none, relu, tanh };
 enum class Mode { seq2seq, seq2one };  // seq2one: loss at the last position only
 enum class OptimizerKind { adam, rmsprop, sgd };

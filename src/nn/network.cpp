@@ -121,6 +121,11 @@ struct Network<Real>::Pass {
     else std::copy_n(dy(s), size_t(elements(s)), d);
   }
 
+  void activation_forward(const LayerStep& s) { nn::activation_forward(x(s), elements(s), s.spec->activation, y(s)); }
+  void activation_backward(const LayerStep& s) {
+    if (Real* d = dx(s)) nn::activation_backward(y(s), dy(s), elements(s), s.spec->activation, d);
+  }
+
   void batchnorm_forward(const LayerStep& s) {
     const BatchnormTensors<Real> p = batchnorm_tensors(layout(), s.index, net.params_.data(), net.buffers_.data());
     LayerWork& lw = w.layers[s.index];
@@ -238,7 +243,8 @@ void Network<Real>::prepare(int batch, int time, LstmBackend backend, Precision 
         lw.xhat.resize(size_t(s.rows) * s.in);
         lw.invstd.resize(size_t(s.out));
         break;
-      case LayerKind::dense: break;
+      case LayerKind::dense:
+      case LayerKind::activation: break;
     }
     const size_t out = size_t(w->shape.steps[i + 1]) * B_ * s.out;
     w->act.emplace_back(out);

@@ -168,6 +168,9 @@ std::vector<StackCase> stack_cases() {
                                     {lstm(5), batchnorm(), lstm(4, false), dropout(0.2f), dense(6, Activation::relu),
                                      batchnorm(), dense(kVocabUnits)})},
       {"onehot_seq2one_sequences", small_spec(InputKind::onehot, Mode::seq2one, {lstm(4), dense(kVocabUnits)})},
+      {"embedding_activations_seq2seq", small_spec(InputKind::embedding, Mode::seq2seq,
+                                                   {lstm(5), activation(Activation::tanh), lstm(4),
+                                                    activation(Activation::relu), dense(kVocabUnits)})},
       {"embedding_styles_seq2seq", styled(small_spec(InputKind::embedding, Mode::seq2seq,
                                                      {lstm(5), dropout(0.2f), lstm(4), dense(kVocabUnits)}))},
   };
@@ -254,7 +257,7 @@ TEST_P(StackGrad, FloatEngineMatchesDoubleOracle) {
   for (size_t i = 0; i < ref.buffers().size(); ++i)  // running stats moved the same way
     EXPECT_NEAR(fast.buffers()[i], ref.buffers()[i], 1e-5);
 }
-INSTANTIATE_TEST_SUITE_P(Kinds, StackGrad, ::testing::Values(0, 1, 2, 3));
+INSTANTIATE_TEST_SUITE_P(Kinds, StackGrad, ::testing::Values(0, 1, 2, 3, 4));
 
 }  // namespace
 }  // namespace etude::nn

@@ -27,6 +27,8 @@ struct Recorder {
   void dense_backward(const LayerStep& s) { note("dense'", s); }
   void dropout_backward(const LayerStep& s) { note("dropout'", s); }
   void batchnorm_backward(const LayerStep& s) { note("batchnorm'", s); }
+  void activation_forward(const LayerStep& s) { note("activation", s); }
+  void activation_backward(const LayerStep& s) { note("activation'", s); }
 };
 
 ModelSpec stack() {

@@ -31,6 +31,7 @@ inline LayerSpec lstm(int units, bool seq = true) {
   return l;
 }
 inline LayerSpec dropout(float rate) { return {.kind = LayerKind::dropout, .rate = rate}; }
+inline LayerSpec activation(Activation act) { return {.kind = LayerKind::activation, .activation = act}; }
 inline LayerSpec batchnorm() { return {.kind = LayerKind::batchnorm}; }
 inline LayerSpec dense(int units, Activation a = Activation::none) {
   return {.kind = LayerKind::dense, .units = units, .activation = a};

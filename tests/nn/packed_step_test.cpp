@@ -169,7 +169,7 @@ TEST(PackedStep, StepperMatchesReferenceBackendForEveryInputKind) {
   for (InputKind input : {InputKind::embedding, InputKind::scalar, InputKind::onehot}) {
     using namespace testing;
     const ModelSpec spec = small_spec(input, Mode::seq2seq,
-                                      {lstm(20), dropout(0.3f), batchnorm(), lstm(33), dense(12, Activation::relu),
+                                      {lstm(20), dropout(0.3f), batchnorm(), activation(Activation::tanh), lstm(33), dense(12, Activation::relu),
                                        dense(kVocabUnits)},
                                       11);
     Model model(spec);

@@ -78,6 +78,8 @@ class EtudeNet(torch.nn.Module):
                 x = torch.nn.functional.dropout(x, l["rate"], self.training)
             elif l["type"] == "batchnorm":
                 x = self.batchnorm[str(i)](x.reshape(-1, x.shape[-1])).reshape(x.shape)
+            elif l["type"] == "activation":
+                x = {"relu": torch.relu, "tanh": torch.tanh}[l["activation"]](x)
             else:
                 x = self.dense[str(i)](x)
                 x = {"none": x, "relu": torch.relu(x), "tanh": torch.tanh(x)}[l["activation"]]

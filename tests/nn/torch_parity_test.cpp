@@ -39,6 +39,10 @@ std::vector<ParityCase> parity_cases() {
                   {lstm(8), dropout(0.0f), batchnorm(), lstm(6, false), dropout(0.0f), batchnorm(),
                    dense(5, Activation::relu), batchnorm(), dense(kVocabUnits)},
                   12)},
+      {"embedding_seq2seq_activations",  // parameter-free activation layers between the lstms
+       small_spec(InputKind::embedding, Mode::seq2seq,
+                  {lstm(8), activation(Activation::tanh), lstm(6), activation(Activation::relu), dense(kVocabUnits)},
+                  11)},
   };
   // Style conditioning: three learned style vectors added to the token embedding.
   cases.push_back({"embedding_styles_seq2seq",

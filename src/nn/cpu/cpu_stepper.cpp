@@ -154,6 +154,12 @@ struct CpuStepper::PackedOps {
                                           p.running_var, y);
     x = y;
   }
+  void activation_forward(const LayerStep& s) {
+    wait(s);
+    float* y = st.act_[s.index + 1].data();
+    if (part == 0) nn::activation_forward(x, int64_t(st.shape_.batch) * s.in, s.spec->activation, y);
+    x = y;
+  }
 };
 
 // Reference: the naive kernels, one thread, every layer into its activation.
@@ -186,6 +192,11 @@ struct CpuStepper::ReferenceOps {
         batchnorm_tensors(layout(), s.index, st.model_.params().data(), st.model_.buffers().data());
     float* y = st.act_[s.index + 1].data();
     batchnorm_forward_eval(x, s.rows, s.out, p.gamma, p.beta, s.spec->eps, p.running_mean, p.running_var, y);
+    x = y;
+  }
+  void activation_forward(const LayerStep& s) {
+    float* y = st.act_[s.index + 1].data();
+    nn::activation_forward(x, int64_t(s.rows) * s.out, s.spec->activation, y);
     x = y;
   }
 };

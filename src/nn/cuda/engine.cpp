@@ -224,6 +224,16 @@ struct CudaEngine::Pass {
       check(cudaMemcpyAsync(d, dy(s), size_t(elements(s)) * sizeof(float), cudaMemcpyDeviceToDevice, stream()),
             "cudaMemcpyAsync (dropout)");
   }
+  void activation_forward(const LayerStep& s) {
+    cuda::activation_forward(x(s), elements(s), int(s.spec->activation), y(s), stream());
+  }
+  void activation_backward(const LayerStep& s) {  // dy * act'(y) in dy's storage, then into dx
+    float* d = dx(s);
+    if (!d) return;
+    cuda::activation_backward(dy(s), y(s), elements(s), int(s.spec->activation), stream());
+    check(cudaMemcpyAsync(d, dy(s), size_t(elements(s)) * sizeof(float), cudaMemcpyDeviceToDevice, stream()),
+          "cudaMemcpyAsync (activation)");
+  }
   void batchnorm_forward(const LayerStep& s) {
     const BatchnormTensors<float> p = batchnorm_tensors(e.layout_, s.index, e.params_.get(), e.buffers_.get());
     if (training)

@@ -84,6 +84,9 @@ __global__ void bias_activation_k(float* y, const float* b, int64_t count, int o
     y[i] = act == 1 ? fmaxf(v, 0.0f) : act == 2 ? tanhf(v) : v;
   }
 }
+__global__ void activation_k(const float* x, float* y, int64_t count, int act) {
+  GRID_STRIDE(i, count) y[i] = act == 1 ? fmaxf(x[i], 0.0f) : act == 2 ? tanhf(x[i]) : x[i];
+}
 __global__ void activation_backward_k(float* dy, const float* y, int64_t count, int act) {
   GRID_STRIDE(i, count) dy[i] *= act == 1 ? float(y[i] > 0) : 1.0f - y[i] * y[i];
 }
@@ -298,6 +301,11 @@ void onehot_forward(const int32_t* tok, int n, int vocab, float* y, cudaStream_t
 void bias_activation(float* y, const float* b, int n, int out, int act, cudaStream_t s) {
   bias_activation_k<<<blocks(int64_t(n) * out), kThreads, 0, s>>>(y, b, int64_t(n) * out, out, act);
   launched("bias_activation");
+}
+void activation_forward(const float* x, int64_t count, int act, float* y, cudaStream_t s) {
+  if (count == 0) return;
+  activation_k<<<blocks(count), kThreads, 0, s>>>(x, y, count, act);
+  launched("activation_forward");
 }
 void activation_backward(float* dy, const float* y, int64_t count, int act, cudaStream_t s) {
   if (act == 0) return;

@@ -27,6 +27,8 @@ void onehot_forward(const int32_t* tok, int n, int vocab, float* y, cudaStream_t
 // turns dy into the pre-activation gradient in place; column sums give the bias gradient.
 void bias_activation(float* y, const float* b, int n, int out, int act, cudaStream_t s);
 void activation_backward(float* dy, const float* y, int64_t count, int act, cudaStream_t s);
+// Activation layer: y = act(x) elementwise (0 none, 1 relu, 2 tanh).
+void activation_forward(const float* x, int64_t count, int act, float* y, cudaStream_t s);
 void column_sums(const float* x, int n, int f, float* out, cudaStream_t s);  // out[f], overwritten
 
 // Inverted dropout with nn::Rng's counter-based mask: element i is dropped when

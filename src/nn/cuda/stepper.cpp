@@ -118,6 +118,11 @@ struct CudaStepper::Ops {
     x = y;
   }
   void dropout_forward(const LayerStep&) {}
+  void activation_forward(const LayerStep& s) {
+    float* y = st.act_[s.index + 1].get();
+    cuda::activation_forward(x, int64_t(s.rows) * s.out, int(s.spec->activation), y, stream());
+    x = y;
+  }
   void batchnorm_forward(const LayerStep& s) {
     const BatchnormTensors<float> p = batchnorm_tensors(st.layout_, s.index, st.params_.get(), st.buffers_.get());
     float* y = st.act_[s.index + 1].get();
