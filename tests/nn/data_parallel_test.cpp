@@ -10,6 +10,7 @@
 
 #include "nn/collective.hpp"
 #include "nn/trainer.hpp"
+#include "data_parallel_util.hpp"
 #include "nn_test_util.hpp"
 
 namespace etude::nn {
@@ -99,31 +100,10 @@ ModelSpec dp_spec(std::vector<LayerSpec> layers) {
   return s;
 }
 
-struct TrainedRun {
-  std::vector<float> params;
-  std::vector<double> losses;
-};
-
-// Batch-major rows [global][T]; a rank takes rows offset .. offset + rows.
-std::vector<int32_t> rows_of(const std::vector<int32_t>& all, BatchShare share, int T) {
-  return {all.begin() + ptrdiff_t(share.offset) * T, all.begin() + ptrdiff_t(share.offset + share.rows) * T};
-}
+using TrainedRun = ShardedRun;
 
 TrainedRun train(const ModelSpec& spec, int global, int T, int steps, Collective* c) {
-  const BatchShare share = c ? batch_share(global, c->rank(), c->size()) : BatchShare{0, global};
-  Model m(spec);
-  m.init_random(4);
-  TrainOptions o{.dropout_seed = 77};
-  if (c) o.parallel = {.collective = c, .offset = share.offset, .global_batch = global, .check_every = 2};
-  Trainer trainer(m, share.rows, T, o);
-  TrainedRun run;
-  for (int i = 0; i < steps; ++i) {
-    const auto tok = random_tokens(size_t(global) * T, 12, 10 + i), tgt = random_tokens(size_t(global) * T, 12, 20 + i);
-    const auto mine = rows_of(tok, share, T), mine_tgt = rows_of(tgt, share, T);
-    run.losses.push_back(trainer.step(mine.data(), mine_tgt.data()).loss);
-  }
-  run.params.assign(m.params().begin(), m.params().end());
-  return run;
+  return train_sharded(spec, global, T, steps, c, {.model = 4, .dropout = 77, .tokens = 10, .targets = 20});
 }
 
 void expect_ranks_equal_one_process(const ModelSpec& spec, int ranks, int global) {

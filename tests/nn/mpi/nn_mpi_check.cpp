@@ -11,6 +11,7 @@
 
 #include "nn/collective.hpp"
 #include "nn/trainer.hpp"
+#include "../data_parallel_util.hpp"
 #include "../nn_test_util.hpp"
 
 using namespace etude::nn;
@@ -40,30 +41,11 @@ ModelSpec check_spec() {
   return s;
 }
 
-struct Run {
-  std::vector<float> params;
-  std::vector<double> losses;
-};
+using Run = ShardedRun;
 
 // K steps over batches of `global` rows; with a collective this rank trains its share of each.
 Run train(const ModelSpec& spec, int global, int steps, Collective* c) {
-  const int T = spec.window;
-  const BatchShare share = c ? batch_share(global, c->rank(), c->size()) : BatchShare{0, global};
-  Model m(spec);
-  m.init_random(11);
-  TrainOptions o{.dropout_seed = 5};
-  if (c) o.parallel = {.collective = c, .offset = share.offset, .global_batch = global, .check_every = 2};
-  Trainer trainer(m, share.rows, T, o);
-  Run run;
-  for (int i = 0; i < steps; ++i) {
-    const auto tok = random_tokens(size_t(global) * T, spec.vocab, 100 + i);
-    const auto tgt = random_tokens(size_t(global) * T, spec.vocab, 200 + i);
-    const ptrdiff_t from = ptrdiff_t(share.offset) * T, to = ptrdiff_t(share.offset + share.rows) * T;
-    const std::vector<int32_t> mine(tok.begin() + from, tok.begin() + to), mine_tgt(tgt.begin() + from, tgt.begin() + to);
-    run.losses.push_back(trainer.step(mine.data(), mine_tgt.data()).loss);
-  }
-  run.params.assign(m.params().begin(), m.params().end());
-  return run;
+  return train_sharded(spec, global, spec.window, steps, c, {.model = 11, .dropout = 5, .tokens = 100, .targets = 200});
 }
 
 }  // namespace
