@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1]))  # tests/app: train_common
 sys.path.insert(0, str(HERE.parents[2]))  # tests/: skip_common
-from train_common import ETUDE, FAST, etude, have_inputs, history, make_slice, read_safetensors  # noqa: E402
+from train_common import ETUDE, FAST, SliceRuns, etude, have_inputs, history, read_safetensors  # noqa: E402
 import skip_common  # noqa: E402
 
 MPIRUN = os.environ.get("ETUDE_MPIRUN") or shutil.which("mpirun") or ""
@@ -60,21 +59,15 @@ def max_rel(a, b):
 
 @unittest.skipUnless(have_inputs(), "needs ETUDE_BIN and the shared corpus (run through ctest)")
 @unittest.skipUnless(MPIRUN, "mpirun not found (scripts/setup.sh installs openmpi-bin)")
-class TrainRanks(unittest.TestCase):
+class TrainRanks(SliceRuns):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.dir = Path(cls.tmp.name)
-        cls.data = make_slice(cls.dir)
+        super().setUpClass()
         cls.cache = cls.dir / "cache"
         cls.one = cls.dir / "one"
         cls.two = cls.dir / "two"
-        etude("train", cls.data, "--out", cls.one, *ARGS, "--epochs", 2, env_extra={"XDG_CACHE_HOME": str(cls.cache)})
+        etude("train", cls.data, "--out", cls.one, *ARGS, "--epochs", 2, env_extra=cls.env)
         cls.two_run = train_ranks(2, cls.data, cls.two, cls.cache, "--epochs", 2)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def test_two_ranks_follow_one_process(self):
         a, b = history(self.one), history(self.two)
