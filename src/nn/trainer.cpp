@@ -96,7 +96,7 @@ StepStats Trainer::update(uint32_t flags) {
   if (!r.skipped) optimizer_.set_steps_done(done + 1);  // (the CPU's host optimizer has counted it already)
   ++updates_;
   const int every = options_.parallel.check_every;
-  if (parallel_ && every > 0 && updates_ % every == 0) 
+  if (parallel_ && every > 0 && updates_ % every == 0)
     check_replicas("after update " + std::to_string(updates_) + ", the weights, buffers or optimizer state");
   return s;
 }
