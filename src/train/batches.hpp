@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "base/mapped_file.hpp"
 #include "nn/network.hpp"
 #include "nn/trainer.hpp"
 
@@ -19,9 +20,20 @@ std::vector<size_t> window_starts(size_t n, int time, size_t stride, size_t offs
 void fill_batch(std::span<const int32_t> stream, std::span<const size_t> starts, int batch, int time,
                 nn::Mode mode, int32_t* tokens, int32_t* targets);
 
-// The style row of every input token of the same windows: styles [B][T] from a stream parallel to
-// the token stream.
-void fill_styles(std::span<const int32_t> styles, std::span<const size_t> starts, int batch, int time, int32_t* out);
+// The style row of every token of a stream, as runs (a piece's tokens share its row): run i covers
+// tokens [ends[i - 1], ends[i]) (from 0 for the first).
+struct StyleRuns {
+  std::vector<size_t> ends;
+  std::vector<int32_t> rows;
+  void add(size_t tokens, int32_t row);  // the next `tokens` tokens are in `row`
+  size_t size() const { return ends.empty() ? 0 : ends.back(); }
+  bool empty() const { return ends.empty(); }
+  // rows of tokens [start, start + count) into out
+  void fill(size_t start, size_t count, int32_t* out) const;
+};
+
+// The style row of every input token of the same windows: styles [B][T].
+void fill_styles(const StyleRuns& styles, std::span<const size_t> starts, int batch, int time, int32_t* out);
 
 // Summed cross-entropy (nats) and top-1 hits of scored positions; nn::Trainer::add_score adds to it.
 struct Score : nn::RowScore {
@@ -43,9 +55,11 @@ struct WindowPart {
 
 // Evaluation mode (no dropout, running batchnorm statistics) over non-overlapping windows of a
 // stream, in the trainer's batch and window, on its device. styles: the style row of every token
-// of the stream (empty for a model without styles); by_kind, when given, gets the split too.
+// of the stream (null for a model without styles); by_kind, when given, gets the split too;
+// spill, when the stream is a SpillArray's, is told of the reads (its pages are released).
 Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride,
-               std::span<const int32_t> styles = {}, KindScores* by_kind = nullptr, WindowPart part = {});
+               const StyleRuns* styles = nullptr, KindScores* by_kind = nullptr, WindowPart part = {},
+               const SpillArray* spill = nullptr);
 
 // Data-parallel: the scores of every rank summed (one all-reduce of doubles), on every rank.
 void reduce_scores(nn::Trainer& trainer, Score& score, KindScores* by_kind = nullptr);
