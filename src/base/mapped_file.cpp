@@ -1,4 +1,4 @@
-// Read-only mappings, the resident budget and the spill array; see mapped_file.hpp.
+// Read-only mappings and the spill array; see mapped_file.hpp.
 #include "base/mapped_file.hpp"
 
 #include <fcntl.h>
@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -47,35 +48,23 @@ void MappedFile::release() const {
   if (data_) ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
 }
 
-void ResidentBudget::read(size_t bytes) {
-  read_ += bytes;
-  if (read_ >= budget_) release_all();
-}
-
-void ResidentBudget::release_all() {
-  for (const MappedFile* f : files_) f->release();
-  read_ = 0;
-}
-
 SpillArray::SpillArray(size_t memory_items, fs::path dir) : memory_items_(std::max<size_t>(memory_items, 1)), dir_(std::move(dir)) {}
 
 SpillArray::~SpillArray() {
-  map_.reset();
   if (fd_ >= 0) ::close(fd_);
 }
 
 SpillArray::SpillArray(SpillArray&& o) noexcept
     : memory_items_(o.memory_items_), dir_(std::move(o.dir_)), memory_(std::move(o.memory_)), size_(o.size_),
-      fd_(o.fd_), map_(std::move(o.map_)), budget_(std::move(o.budget_)) {
+      fd_(o.fd_) {
   o.fd_ = -1, o.size_ = 0;
 }
 
 SpillArray& SpillArray::operator=(SpillArray&& o) noexcept {
   if (this != &o) {
-    map_.reset();
     if (fd_ >= 0) ::close(fd_);
     memory_items_ = o.memory_items_, dir_ = std::move(o.dir_), memory_ = std::move(o.memory_), size_ = o.size_;
-    fd_ = o.fd_, map_ = std::move(o.map_), budget_ = std::move(o.budget_);
+    fd_ = o.fd_;
     o.fd_ = -1, o.size_ = 0;
   }
   return *this;
@@ -129,21 +118,26 @@ void SpillArray::flush() {
 void SpillArray::finish() {
   if (fd_ < 0) return;
   if (!memory_.empty()) flush();
-  memory_.shrink_to_fit();
-  map_ = std::make_unique<MappedFile>(fd_, dir_ / "(token stream scratch file)");
-  budget_ = std::make_unique<ResidentBudget>(memory_items_ * sizeof(int32_t));
-  budget_->watch(map_.get());
+  memory_ = {};
 }
 
-std::span<const int32_t> SpillArray::values() const {
-  if (fd_ < 0) return memory_;
-  if (!map_) return {};
-  const auto b = map_->bytes();
-  return {reinterpret_cast<const int32_t*>(b.data()), b.size() / sizeof(int32_t)};
-}
-
-void SpillArray::read(size_t items) const {
-  if (budget_) budget_->read(items * sizeof(int32_t));
+void SpillArray::read(size_t start, size_t count, int32_t* out) const {
+  if (start > size_ || count > size_ - start) throw InvalidArgument("spill array: read past the end");
+  if (fd_ < 0) {
+    std::copy_n(memory_.begin() + ptrdiff_t(start), count, out);
+    return;
+  }
+  auto* p = reinterpret_cast<uint8_t*>(out);
+  size_t left = count * sizeof(int32_t);
+  off_t at = off_t(start * sizeof(int32_t));
+  while (left > 0) {
+    const ssize_t n = ::pread(fd_, p, left, at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw IoError(dir_.string() + ": cannot read the token stream's scratch file back (" +
+                    (n < 0 ? std::string(std::strerror(errno)) : std::string("short read")) + ")");
+    p += n, left -= size_t(n), at += n;
+  }
 }
 
 }  // namespace etude

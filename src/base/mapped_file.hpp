@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,23 +33,10 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-// Counts bytes read from mappings and releases them all when the count passes the budget, so the
-// resident set stays near the budget however much is read.
-class ResidentBudget {
- public:
-  explicit ResidentBudget(size_t bytes) : budget_(bytes) {}
-  void watch(const MappedFile* file) { files_.push_back(file); }
-  void read(size_t bytes);  // after reading that many bytes from the watched files
-  void release_all();
-
- private:
-  size_t budget_, read_ = 0;
-  std::vector<const MappedFile*> files_;
-};
-
 // An append-only int32 array: in memory up to `memory_items`, then moved to a scratch file in `dir`
-// (created, unlinked at once, so nothing is left behind) that finish() maps back. Reads go through
-// values(); a spilled array's pages are released every `memory_items * 4` bytes read (read()).
+// (created, unlinked at once, so nothing is left behind). A spilled array is read with pread, not
+// mapped: scattered reads (training windows) would map whole large folios and fill the resident
+// set, while pread leaves the pages in the page cache only.
 class SpillArray {
  public:
   SpillArray(size_t memory_items, std::filesystem::path dir);
@@ -60,10 +46,10 @@ class SpillArray {
 
   void append(std::span<const int32_t> values);  // IoError naming the scratch folder on failure
   void finish();                                 // after the last append
-  std::span<const int32_t> values() const;       // valid after finish()
   size_t size() const { return size_; }
   bool spilled() const { return fd_ >= 0; }
-  void read(size_t items) const;                 // accounting for the release of a spilled array
+  // Values [start, start + count) into out (after finish()); IoError when the scratch file fails.
+  void read(size_t start, size_t count, int32_t* out) const;
 
  private:
   void spill();
@@ -73,8 +59,6 @@ class SpillArray {
   std::vector<int32_t> memory_;
   size_t size_ = 0;
   int fd_ = -1;
-  std::unique_ptr<MappedFile> map_;
-  std::unique_ptr<ResidentBudget> budget_;
 };
 
 }  // namespace etude

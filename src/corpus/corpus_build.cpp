@@ -34,6 +34,12 @@ struct Candidate {
 };
 
 struct Build {
+  Build(const fs::path& d, const CorpusOptions& o)
+      : dir(d), options(o),
+        tokenizer(make_tokenizer(nlohmann::json{{"name", o.tokenizer}, {"config", o.tokenizer_config}})),
+        files(find_midi_files(d)), root_name(fs::weakly_canonical(fs::absolute(d)).filename().string()) {
+    corpus.ngrams = NgramIndex(o.ngram);
+  }
   const fs::path& dir;
   const CorpusOptions& options;
   std::unique_ptr<Tokenizer> tokenizer;
@@ -130,10 +136,8 @@ void tokenize_chunk(Build& b, size_t from, size_t first, std::vector<NoteSequenc
 
 Corpus build(const fs::path& dir, const CorpusOptions& options, const fs::path& cache) {
   check_corpus_options(options);
-  Build b{dir, options, make_tokenizer(nlohmann::json{{"name", options.tokenizer}, {"config", options.tokenizer_config}}),
-          find_midi_files(dir), fs::weakly_canonical(fs::absolute(dir)).filename().string(), {}, {}, {}, {}};
+  Build b(dir, options);
   Corpus& corpus = b.corpus;
-  corpus.ngrams = NgramIndex(options.ngram);
   corpus.root = dir;
   corpus.build_id = std::random_device{}() * 0x100000000ull + std::random_device{}();
   corpus.sources.resize(b.files.size());
@@ -152,9 +156,11 @@ Corpus build(const fs::path& dir, const CorpusOptions& options, const fs::path& 
     const size_t from = starts[k], to = starts[k + 1], first = b.candidates.size();
     parse_chunk(b, from, to, seqs);
     for (size_t i = from; i < to; ++i)
-      if (b.reasons[i].empty())
-        b.candidates.push_back({i, style_of_path(corpus.sources[i].path, b.root_name),
-                                static_cast<uint32_t>(seqs[i - from].notes.size()), seqs[i - from].total_time});
+      if (b.reasons[i].empty()) {
+        Candidate& c = b.candidates.emplace_back();
+        c.file = i, c.style = style_of_path(corpus.sources[i].path, b.root_name);
+        c.notes = static_cast<uint32_t>(seqs[i - from].notes.size()), c.seconds = seqs[i - from].total_time;
+      }
     if (fit) {  // the vocabulary from the training pieces (one chunk: every file)
       const std::vector<Piece> pieces = split_candidates(b);
       std::vector<const NoteSequence*> train;
@@ -170,6 +176,11 @@ Corpus build(const fs::path& dir, const CorpusOptions& options, const fs::path& 
   if (!shards.write_error().empty()) corpus.cache_note = "cache not written: " + shards.write_error();
 
   std::vector<Piece> pieces = split_candidates(b);
+  size_t grams = 0;
+  for (size_t k = 0; k < pieces.size(); ++k)
+    if (b.candidates[k].kept && pieces[k].split == Split::train)
+      grams += b.candidates[k].line_size >= size_t(options.ngram) ? b.candidates[k].line_size - size_t(options.ngram) + 1 : 0;
+  corpus.ngrams.reserve(grams);
   for (size_t k = 0; k < pieces.size(); ++k) {
     const Candidate& c = b.candidates[k];
     if (!c.kept) continue;

@@ -16,8 +16,6 @@ namespace {
 constexpr char kShardMagic[9] = "ETSHARDS";
 constexpr uint32_t kShardVersion = 1;
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8 + 8 + 8;
-// Pages read from mapped shards before they are all released: the resident set's bound.
-constexpr size_t kResidentBudget = size_t{64} << 20;
 
 std::vector<uint8_t> shard_bytes(uint32_t index, uint64_t build_id, std::span<const uint64_t> offsets,
                                  std::span<const int32_t> tokens) {
@@ -49,7 +47,12 @@ void remove_stale_shards(const fs::path& cache, uint32_t from) {
   }
 }
 
-TokenStore::TokenStore() : budget_(std::make_unique<ResidentBudget>(kResidentBudget)) {}
+TokenStore::TokenStore() = default;
+
+void TokenStore::release() const {
+  for (const Shard& s : shards_)
+    if (s.file) s.file->release();
+}
 
 void TokenStore::add_mapped(std::unique_ptr<MappedFile> file, uint32_t index, uint64_t build_id, int32_t vocab) {
   const std::span<const uint8_t> bytes = file->bytes();
@@ -76,7 +79,6 @@ void TokenStore::add_mapped(std::unique_ptr<MappedFile> file, uint32_t index, ui
                         std::to_string(s.tokens[k]) + " is outside the vocabulary of " + std::to_string(vocab) +
                         " (the file is damaged or from another version; delete it and rebuild)");
   file->release();  // checked; read again on demand
-  budget_->watch(file.get());
   s.file = std::move(file);
   shards_.push_back(std::move(s));
 }

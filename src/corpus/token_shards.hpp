@@ -35,10 +35,9 @@ class TokenStore {
   std::span<const int32_t> tokens(TokenPlace place) const;
   size_t shard_count() const { return shards_.size(); }
   size_t pieces_in(uint32_t shard) const;
-  // Bytes of tokens read (the train loop, the identity hash): past the budget every mapped shard's
-  // pages are released, so the resident set stays near the budget.
-  void read(size_t tokens) const { budget_->read(tokens * sizeof(int32_t)); }
-  void release() const { budget_->release_all(); }
+  // Releases the pages of every mapped shard read so far from the resident set (a reader of many
+  // pieces calls it every few tens of MiB read, so the resident set stays bounded).
+  void release() const;
   // Writes every shard that is not already the file shard_path(cache, i) (one built in memory, or
   // mapped from another cache), atomically, as shards of `build_id`. IoError on failure.
   void write(const std::filesystem::path& cache, uint64_t build_id) const;
@@ -56,7 +55,6 @@ class TokenStore {
   // Checks a mapped shard (tokens against vocab when it is > 0) and adds it.
   void add_mapped(std::unique_ptr<MappedFile> file, uint32_t index, uint64_t build_id, int32_t vocab);
   std::vector<Shard> shards_;
-  std::unique_ptr<ResidentBudget> budget_;
 };
 
 // Collects pieces' tokens into shards of about `shard_tokens` tokens. With a cache path each full

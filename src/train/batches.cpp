@@ -16,13 +16,21 @@ std::vector<size_t> window_starts(size_t n, int time, size_t stride, size_t offs
   return out;
 }
 
-void fill_batch(std::span<const int32_t> stream, std::span<const size_t> starts, int batch, int time,
+void TokenSource::read(size_t start, size_t count, int32_t* out) const {
+  if (spill_) return spill_->read(start, count, out);
+  if (start > span_.size() || count > span_.size() - start) throw InvalidArgument("token stream: read past the end");
+  std::copy_n(span_.begin() + ptrdiff_t(start), count, out);
+}
+
+void fill_batch(const TokenSource& stream, std::span<const size_t> starts, int batch, int time,
                 nn::Mode mode, int32_t* tokens, int32_t* targets) {
   if (starts.empty())
     throw InvalidArgument("no window of " + std::to_string(time + 1) + " tokens fits in a stream of " +
                           std::to_string(stream.size()) + " tokens; use a smaller --seq");
+  std::vector<int32_t> window(size_t(time) + 1);
   for (int b = 0; b < batch; ++b) {
-    const int32_t* w = stream.data() + starts[size_t(b) < starts.size() ? size_t(b) : 0];
+    stream.read(starts[size_t(b) < starts.size() ? size_t(b) : 0], window.size(), window.data());
+    const int32_t* w = window.data();
     std::copy_n(w, time, tokens + size_t(b) * time);
     if (mode == nn::Mode::seq2seq) std::copy_n(w + 1, time, targets + size_t(b) * time);
     else targets[b] = w[time];
@@ -54,8 +62,8 @@ void fill_styles(const StyleRuns& styles, std::span<const size_t> starts, int ba
     styles.fill(starts[size_t(b) < starts.size() ? size_t(b) : 0], size_t(time), out + size_t(b) * time);
 }
 
-Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride, const StyleRuns* styles,
-               KindScores* by_kind, WindowPart part, const SpillArray* spill) {
+Score evaluate(nn::Trainer& trainer, const TokenSource& stream, size_t stride, const StyleRuns* styles,
+               KindScores* by_kind, WindowPart part) {
   const int B = trainer.batch(), T = trainer.time();
   if (styles && styles->size() != stream.size())
     throw InvalidArgument("evaluate: the style stream is not as long as the token stream");
@@ -72,7 +80,6 @@ Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t str
     const auto window = std::span(starts).subspan(first, size_t(used));
     fill_batch(stream, window, B, T, trainer.model().spec().mode, tokens.data(), targets.data());
     if (!rows.empty()) fill_styles(*styles, window, B, T, rows.data());
-    if (spill) spill->read(size_t(used) * size_t(T + 1));
     trainer.forward(tokens.data(), false, rows.empty() ? nullptr : rows.data());
     if (by_kind) trainer.add_score(targets.data(), used, score, by_kind->kind_of_token, by_kind->kinds);
     else trainer.add_score(targets.data(), used, score);

@@ -32,7 +32,7 @@ EpochResult train_epoch(RunSetup& run, nn::Trainer& trainer, int epoch, const Ru
   std::mt19937_64 rng(epoch_seed(c.seed, uint64_t(epoch), rollbacks));
   trainer.seed_dropout(epoch_seed(c.seed, uint64_t(epoch), 0xd509 + rollbacks));
   const EpochStream epoch_data = epoch_stream(run.data, c.transpose_min, c.transpose_max, rng);
-  const std::span<const int32_t> stream = epoch_data.tokens.values();
+  const TokenSource stream(epoch_data.tokens);
   const size_t stride = window_stride(spec);
   std::vector<size_t> starts =
       window_starts(stream.size(), T, stride, spec.mode == nn::Mode::seq2seq ? size_t(rng() % size_t(T)) : 0);
@@ -64,7 +64,6 @@ EpochResult train_epoch(RunSetup& run, nn::Trainer& trainer, int epoch, const Ru
     const auto window = std::span(starts).subspan(first, used);
     fill_batch(stream, window, B, T, spec.mode, tokens.data(), targets.data());
     if (!styles.empty()) fill_styles(epoch_data.styles, window, B, T, styles.data());
-    epoch_data.tokens.read(used * size_t(T + 1));  // a spilled stream's read pages are released
     const int32_t* x = my_rows(tokens, my_tokens);
     const int32_t* y = my_rows(targets, my_targets);
     const double loss = trainer.forward_backward(x, y, my_rows(styles, my_styles));

@@ -92,7 +92,11 @@ TrainData load_train_data(const std::vector<fs::path>& roots, const DataOptions&
     };
     for (const Piece* p : splits[r].train) d.train.push_back(p), d.train_style.push_back(row_of(*p));
     for (const Piece* p : splits[r].val) d.val.push_back(p), d.val_style.push_back(row_of(*p));
-    d.ngrams.merge(k.ngrams, roots.size() == 1 ? "" : roots[r].filename().string() + "/");
+    // One root's index is the run's as it is (merging it into the empty one copies it exactly);
+    // several are merged, each corpus's own copy freed (only the run's is used).
+    if (roots.size() == 1 && k.ngrams.hash_bits() == d.ngrams.hash_bits()) d.ngrams = std::move(d.corpora[r].ngrams);
+    else d.ngrams.merge(k.ngrams, roots.size() == 1 ? "" : roots[r].filename().string() + "/");
+    d.corpora[r].ngrams = NgramIndex(d.ngrams.n());
   }
   // The identity: what a resumed run must find again (a single root hashes as runs always did). The
   // style rows are not in it: a resumed run reads them from its own state.

@@ -63,8 +63,7 @@ Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json
   nn::Trainer trainer(model, spec.batch, spec.window);  // on the CPU
   Validation v;
   KindScores kinds{d.token_kinds, std::vector<nn::RowScore>(kTokenKinds)};
-  v.score = evaluate(trainer, d.val_stream.values(), window_stride(spec), spec.styles > 0 ? &d.val_styles : nullptr,
-                     &kinds, {}, &d.val_stream);
+  v.score = evaluate(trainer, d.val_stream, window_stride(spec), spec.styles > 0 ? &d.val_styles : nullptr, &kinds);
   v.kind_loss = kind_losses(kinds);
   v.pieces = d.val.size();
   v.tokens = d.val_stream.size();
@@ -95,8 +94,8 @@ EpochValidation validate_epoch(nn::Trainer& trainer, const nn::Model& model, con
   const WindowPart part = trainer.data_parallel()
                               ? WindowPart{trainer.parallel().collective->rank(), trainer.parallel().collective->size()}
                               : WindowPart{};
-  v.score = evaluate(trainer, d.val_stream.values(), window_stride(spec), spec.styles > 0 ? &d.val_styles : nullptr,
-                     &kinds, part, &d.val_stream);
+  v.score = evaluate(trainer, d.val_stream, window_stride(spec), spec.styles > 0 ? &d.val_styles : nullptr, &kinds,
+                     part);
   reduce_scores(trainer, v.score, &kinds);
   v.kind_loss = kind_losses(kinds);
   trainer.sync_to_host();  // what follows (checks, snapshot, files, sample) reads the host copies
