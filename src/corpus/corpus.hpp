@@ -26,7 +26,7 @@ struct Piece {
   int32_t style = 0;            // index into Corpus::styles
   Split split = Split::train;
   std::span<const int32_t> tokens;  // BOS ... EOS, in the corpus's token store
-  TokenPlace place;                 // where in the store
+  TokenPlace place;             // where in the store
   uint32_t notes = 0;           // notes in the file (drums included)
   double seconds = 0.0;         // duration of the file
 };
@@ -95,14 +95,15 @@ std::filesystem::path default_cache_dir();
 // default_cache_dir()/corpus-<hash of the folder's absolute path and the options>.bin
 std::filesystem::path default_cache_path(const std::filesystem::path& dir, const CorpusOptions& options);
 
-// Scans, parses and tokenizes in parallel, a chunk of files at a time (so only one chunk's notes
-// and one shard's tokens are in memory); never reads or writes a cache. IoError when dir is not a
-// folder; InvalidArgument for bad options. Broken files land in `skipped`. The notes and seed
-// tokenizers fit their vocabulary on every training piece at once, so they parse in one chunk.
+// Scans, parses and tokenizes in parallel, a chunk of files at a time (only one chunk's notes are
+// in memory; the tokens stay in memory too); never reads or writes a cache. IoError when dir is
+// not a folder; InvalidArgument for bad options. Broken files land in `skipped`. The notes and
+// seed tokenizers fit their vocabulary on every training piece at once, so they parse in one chunk.
 Corpus build_corpus(const std::filesystem::path& dir, const CorpusOptions& options = {});
-// The same, writing the token shards of the cache at `cache` as they fill (see ShardWriter); the
-// manifest is save_corpus_cache's. A shard that cannot be written leaves the tokens in memory and
-// says so in cache_note.
+// The same, writing the token shards of the cache at `cache` as they fill and mapping them back
+// (see ShardWriter), so memory holds one chunk's notes and one shard's tokens; the manifest is
+// save_corpus_cache's. A shard that cannot be written leaves the tokens in memory and says so in
+// cache_note.
 Corpus build_corpus_streamed(const std::filesystem::path& dir, const CorpusOptions& options,
                              const std::filesystem::path& cache);
 // Reuses the cache when its options match and every source file is unchanged (size and mtime,
