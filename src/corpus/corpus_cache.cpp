@@ -91,7 +91,7 @@ void save_corpus_cache(const Corpus& corpus, const CorpusOptions& options, const
   if (ec) throw IoError(path.parent_path().string() + ": cannot create the cache folder (" + ec.message() + ")");
   corpus.store->write(path, corpus.build_id);  // (a streamed build wrote them already)
   write_file_atomic(path, w.bytes());
-  remove_stale_shards(path, uint32_t(corpus.store->shard_count()));
+  remove_stale_shards(path, corpus.build_id);
 }
 
 std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& dir, const CorpusOptions& options,

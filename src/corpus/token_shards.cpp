@@ -33,17 +33,27 @@ std::vector<uint8_t> shard_bytes(uint32_t index, uint64_t build_id, std::span<co
   return std::move(w.bytes());
 }
 
-}  // namespace
-
-fs::path shard_path(const fs::path& cache, uint32_t index) {
-  char suffix[24];
-  std::snprintf(suffix, sizeof suffix, ".shard-%04u", index);
-  return fs::path(cache.string() + suffix);
+std::string shard_prefix(const fs::path& cache, uint64_t build_id) {
+  char id[24];
+  std::snprintf(id, sizeof id, "%016llx-", static_cast<unsigned long long>(build_id));
+  return cache.filename().string() + ".shard-" + id;
 }
 
-void remove_stale_shards(const fs::path& cache, uint32_t from) {
+}  // namespace
+
+fs::path shard_path(const fs::path& cache, uint64_t build_id, uint32_t index) {
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%04u", index);
+  return cache.parent_path() / (shard_prefix(cache, build_id) + suffix);
+}
+
+void remove_stale_shards(const fs::path& cache, uint64_t build_id) {
+  const std::string any = cache.filename().string() + ".shard-", ours = shard_prefix(cache, build_id);
   std::error_code ec;
-  for (uint32_t i = from; fs::remove(shard_path(cache, i), ec); ++i) {
+  const fs::path dir = cache.parent_path().empty() ? fs::path(".") : cache.parent_path();
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(any) && !name.starts_with(ours)) fs::remove(entry.path(), ec);
   }
 }
 
@@ -85,7 +95,8 @@ void TokenStore::add_mapped(std::unique_ptr<MappedFile> file, uint32_t index, ui
 
 std::shared_ptr<TokenStore> TokenStore::open(const fs::path& cache, uint64_t build_id, uint32_t shards, int32_t vocab) {
   std::shared_ptr<TokenStore> store(new TokenStore());
-  for (uint32_t i = 0; i < shards; ++i) store->add_mapped(std::make_unique<MappedFile>(shard_path(cache, i)), i, build_id, vocab);
+  for (uint32_t i = 0; i < shards; ++i)
+    store->add_mapped(std::make_unique<MappedFile>(shard_path(cache, build_id, i)), i, build_id, vocab);
   return store;
 }
 
@@ -100,7 +111,7 @@ std::span<const int32_t> TokenStore::tokens(TokenPlace place) const {
 void TokenStore::write(const fs::path& cache, uint64_t build_id) const {
   for (uint32_t i = 0; i < shards_.size(); ++i) {
     const Shard& s = shards_[i];
-    const fs::path path = shard_path(cache, i);
+    const fs::path path = shard_path(cache, build_id, i);
     std::error_code ec;
     if (s.file && fs::equivalent(s.file->path(), path, ec)) continue;
     write_file_atomic(path, shard_bytes(i, build_id, s.offsets, s.tokens));
@@ -125,7 +136,8 @@ void ShardWriter::close_shard() {
   bool written = false;
   if (!cache_.empty() && write_error_.empty()) {
     try {
-      write_file_atomic(shard_path(cache_, next_shard_), shard_bytes(next_shard_, build_id_, offsets_, tokens_));
+      write_file_atomic(shard_path(cache_, build_id_, next_shard_),
+                        shard_bytes(next_shard_, build_id_, offsets_, tokens_));
       written = true;
     } catch (const Error& e) {
       write_error_ = e.what();
@@ -152,7 +164,8 @@ std::shared_ptr<TokenStore> ShardWriter::finish() {
       continue;
     }
     // (its tokens were checked when made: only the layout is checked again)
-    store->add_mapped(std::make_unique<MappedFile>(shard_path(cache_, uint32_t(i))), uint32_t(i), build_id_, 0);
+    const uint32_t index = uint32_t(i);
+    store->add_mapped(std::make_unique<MappedFile>(shard_path(cache_, build_id_, index)), index, build_id_, 0);
   }
   done_.clear();
   return store;

@@ -16,8 +16,11 @@ namespace etude {
 // Tokens per shard by default: 8M tokens, a 32 MiB file.
 inline constexpr size_t kShardTokens = size_t{1} << 23;
 
-// The file of shard `index` of the cache at `cache`: "<cache>.shard-0003".
-std::filesystem::path shard_path(const std::filesystem::path& cache, uint32_t index);
+// The file of shard `index` of build `build_id` of the cache at `cache`:
+// "<cache>.shard-<build id, 16 hex digits>-0003". A build never overwrites another build's shards,
+// so two processes building one cache at once (ranks on machines that do not share it) cannot
+// mix their shards; the manifest names the build whose shards it uses.
+std::filesystem::path shard_path(const std::filesystem::path& cache, uint64_t build_id, uint32_t index);
 
 // Where one piece's tokens are: its shard and its slot (order) in that shard.
 struct TokenPlace {
@@ -38,7 +41,7 @@ class TokenStore {
   // Releases the pages of every mapped shard read so far from the resident set (a reader of many
   // pieces calls it every few tens of MiB read, so the resident set stays bounded).
   void release() const;
-  // Writes every shard that is not already the file shard_path(cache, i) (one built in memory, or
+  // Writes every shard that is not already the file shard_path(cache, build_id, i) (one built in memory, or
   // mapped from another cache), atomically, as shards of `build_id`. IoError on failure.
   void write(const std::filesystem::path& cache, uint64_t build_id) const;
 
@@ -83,7 +86,7 @@ class ShardWriter {
   std::string write_error_;
 };
 
-// Removes "<cache>.shard-N" files from `from` on (a previous build's extra shards).
-void remove_stale_shards(const std::filesystem::path& cache, uint32_t from);
+// Removes the shard files of the cache at `cache` that belong to builds other than `build_id`.
+void remove_stale_shards(const std::filesystem::path& cache, uint64_t build_id);
 
 }  // namespace etude

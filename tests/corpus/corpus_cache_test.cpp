@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 // piece's tokens in the shard.
 struct CacheFile {
   test::TempDir tmp;
-  fs::path dir = tmp.path / "music", path = tmp.path / "cache.bin", shard = shard_path(path, 0);
+  fs::path dir = tmp.path / "music", path = tmp.path / "cache.bin", shard;
   CorpusOptions options;
   std::vector<uint8_t> bytes, shard_bytes;
   size_t tokens_at = 0;  // the first token of the first piece
@@ -30,6 +30,7 @@ struct CacheFile {
     test::write_tune(dir / "c.mid", 64);
     options.cache = path;
     const Corpus c = load_or_build_corpus(dir, options);
+    shard = shard_path(path, c.build_id, 0);
     bytes = read_file_bytes(path);
     shard_bytes = read_file_bytes(shard);
     // The first piece's tokens (i32), BOS first, in the shard.
@@ -62,7 +63,8 @@ TEST(CorpusCache, TokenOutsideTheVocabularyIsRefused) {
     EXPECT_FALSE(rebuilt.from_cache);
     EXPECT_NE(rebuilt.cache_note.find("token"), std::string::npos) << rebuilt.cache_note;
     EXPECT_NE(rebuilt.cache_note.find(f.shard.string()), std::string::npos) << rebuilt.cache_note;
-    f.shard_bytes = read_file_bytes(f.shard);  // the rebuilt cache is valid again
+    f.shard = shard_path(f.path, rebuilt.build_id, 0);  // the rebuilt cache is valid again
+    f.shard_bytes = read_file_bytes(f.shard);
   }
 }
 

@@ -36,7 +36,9 @@ class StreamedCorpus(unittest.TestCase):
             self.assertIn("400 used, 0 skipped, 4 styles", built)
             self.assertIn("(built)", built)
             self.assertTrue(os.path.exists(cache))
-            self.assertTrue(os.path.exists(cache + ".shard-0000"))
+            shards = [f for f in os.listdir(os.path.dirname(cache)) if f.startswith("c.bin.shard-")]
+            self.assertEqual(len(shards), 1, shards)
+            self.assertTrue(shards[0].endswith("-0000"), shards)
             self.assertIn("(reused)", run("corpus", corpus, "--tokenizer", "beats", "--out", cache))
             config = os.path.join(tmp, "tiny.json")
             with open(config, "w") as f:

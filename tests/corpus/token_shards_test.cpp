@@ -54,7 +54,7 @@ void expect_refused(const fs::path& cache, uint32_t shards, const std::string& w
     ADD_FAILURE() << "accepted; wanted: " << what;
   } catch (const FormatError& e) {
     const std::string m = e.what();
-    EXPECT_NE(m.find(shard_path(cache, which).string()), std::string::npos) << m;
+    EXPECT_NE(m.find(shard_path(cache, build_id, which).string()), std::string::npos) << m;
     EXPECT_NE(m.find(what), std::string::npos) << m;
     EXPECT_EQ(m.find('\n'), std::string::npos) << m;
   }
@@ -66,7 +66,7 @@ TEST(TokenShards, TruncatedOrDamagedShardIsRefusedNamingIt) {
   ShardWriter w(cache, 77, 20);
   for (const auto& p : some_pieces()) w.add(p);
   const uint32_t shards = uint32_t(w.finish()->shard_count());
-  const fs::path one = shard_path(cache, 1);
+  const fs::path one = shard_path(cache, 77, 1);
   const std::vector<uint8_t> good = read_file_bytes(one);
   std::vector<uint8_t> bad(good.begin(), good.end() - 3);
   write_file_atomic(one, bad);
@@ -80,6 +80,8 @@ TEST(TokenShards, TruncatedOrDamagedShardIsRefusedNamingIt) {
   write_file_atomic(one, bad);
   expect_refused(cache, shards, "outside the vocabulary");
   write_file_atomic(one, good);
+  for (uint32_t i = 0; i < shards; ++i)  // build 77's shards under build 78's names
+    fs::copy_file(shard_path(cache, 77, i), shard_path(cache, 78, i));
   expect_refused(cache, shards, "another build", 78, 0);
   EXPECT_NO_THROW(TokenStore::open(cache, 77, shards, 50));
 }
@@ -94,7 +96,7 @@ CorpusOptions small_shards(const fs::path& cache) {
 
 void write_tunes(const fs::path& dir, int count) {
   for (int i = 0; i < count; ++i)
-    test::write_tune(dir / (i % 2 ? "Odd" : "Even") / ("t" + std::to_string(i) + ".mid"), 48 + i, 8 + i % 5);
+    test::write_tune(dir / (i % 2 ? "Odd" : "Even") / (std::to_string(i) + ".mid"), 48 + i, 8 + i % 5);
 }
 
 void expect_same(const Corpus& a, const Corpus& b) {
@@ -119,7 +121,7 @@ TEST(TokenShards, StreamedBuildInManyShardsEqualsTheInMemoryBuild) {
   ASSERT_FALSE(streamed.from_cache);
   EXPECT_EQ(streamed.cache_note, "no cache yet");
   EXPECT_GT(streamed.store->shard_count(), 4u);
-  EXPECT_TRUE(fs::exists(shard_path(cache, uint32_t(streamed.store->shard_count() - 1))));
+  EXPECT_TRUE(fs::exists(shard_path(cache, streamed.build_id, uint32_t(streamed.store->shard_count() - 1))));
   expect_same(memory, streamed);
   EXPECT_EQ(streamed.skipped.size(), 1u);
   const Corpus reused = load_or_build_corpus(dir, small_shards(cache));
@@ -127,15 +129,19 @@ TEST(TokenShards, StreamedBuildInManyShardsEqualsTheInMemoryBuild) {
   expect_same(memory, reused);
   EXPECT_EQ(reused.skipped.size(), 1u);
 
-  // A rebuild into fewer shards removes the extra ones of the build before.
+  // A rebuild (into fewer shards) removes the shards of the build before.
   const size_t many = streamed.store->shard_count();
   CorpusOptions big = small_shards(cache);
   big.shard_tokens = kShardTokens;
   big.use_cache = false;
   const Corpus one = load_or_build_corpus(dir, big);
   EXPECT_EQ(one.store->shard_count(), 1u);
-  EXPECT_FALSE(fs::exists(shard_path(cache, 1)));
-  EXPECT_FALSE(fs::exists(shard_path(cache, uint32_t(many - 1))));
+  EXPECT_TRUE(fs::exists(shard_path(cache, one.build_id, 0)));
+  EXPECT_FALSE(fs::exists(shard_path(cache, streamed.build_id, 0)));
+  EXPECT_FALSE(fs::exists(shard_path(cache, streamed.build_id, uint32_t(many - 1))));
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(tmp.path)) files += e.path().filename().string().starts_with("cache.bin");
+  EXPECT_EQ(files, 2u);  // the manifest and its one shard
   expect_same(memory, one);
 }
 
@@ -145,17 +151,19 @@ TEST(TokenShards, CacheWithAMissingOrDamagedShardIsRebuilt) {
   write_tunes(dir, 12);
   const Corpus built = load_or_build_corpus(dir, small_shards(cache));
   ASSERT_GT(built.store->shard_count(), 2u);
-  std::vector<uint8_t> b = read_file_bytes(shard_path(cache, 1));
+  const fs::path one = shard_path(cache, built.build_id, 1);
+  std::vector<uint8_t> b = read_file_bytes(one);
   b.resize(b.size() - 1);
-  write_file_atomic(shard_path(cache, 1), b);
+  write_file_atomic(one, b);
   const Corpus rebuilt = load_or_build_corpus(dir, small_shards(cache));
   EXPECT_FALSE(rebuilt.from_cache);
-  EXPECT_NE(rebuilt.cache_note.find(shard_path(cache, 1).string()), std::string::npos) << rebuilt.cache_note;
+  EXPECT_NE(rebuilt.cache_note.find(one.string()), std::string::npos) << rebuilt.cache_note;
   expect_same(built, rebuilt);
-  fs::remove(shard_path(cache, 2));
+  const fs::path two = shard_path(cache, rebuilt.build_id, 2);
+  fs::remove(two);
   const Corpus again = load_or_build_corpus(dir, small_shards(cache));
   EXPECT_FALSE(again.from_cache);
-  EXPECT_NE(again.cache_note.find(shard_path(cache, 2).string()), std::string::npos) << again.cache_note;
+  EXPECT_NE(again.cache_note.find(two.string()), std::string::npos) << again.cache_note;
   EXPECT_TRUE(load_or_build_corpus(dir, small_shards(cache)).from_cache);
 }
 

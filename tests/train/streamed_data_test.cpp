@@ -46,7 +46,7 @@ TEST(StreamedData, ShardsAndSpilledStreamsGiveTheSameWindowsAsMemory) {
   test::TempDir tmp;
   const fs::path dir = tmp.path / "music";
   for (int i = 0; i < 30; ++i)
-    test::write_tune(dir / (i % 3 ? "Alpha" : "Beta") / ("t" + std::to_string(i) + ".mid"), 50 + i % 20, 10 + i % 7);
+    test::write_tune(dir / (i % 3 ? "Alpha" : "Beta") / (std::to_string(i) + ".mid"), 50 + i % 20, 10 + i % 7);
   DataOptions memory;
   memory.cache = tmp.path / "memory.bin";
   memory.threads = 2;
