@@ -59,7 +59,7 @@ EOF
 timed train "$bin" train "$corpus" --config "$work/tiny.json" --epochs 1 --threads "$threads" --device cpu \
   --out "$work/run"
 
-midi_bytes=$(find "$corpus" -name '*.mid' -printf '%s\n' | awk '{s += $1} END {print s}')
+midi_bytes=$(find "$corpus/" -name '*.mid' -printf '%s\n' | awk '{s += $1} END {print s}')
 cache_bytes=$(du -cb "$cache"* | tail -1 | cut -f1)
 shards=$(ls "$cache".shard-* | wc -l)
 tps=$(awk -F, 'NR == 2 {print $9}' "$work/run/history.csv")
