@@ -145,7 +145,6 @@ std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& di
   why_not = stale_reason(c.sources, dir, refreshed);
   if (!why_not.empty()) return std::nullopt;
   c.build_id = build_id;
-  c.store = TokenStore::open(path, build_id, shards, vocab);
   c.styles.resize(count(8));
   for (auto& s : c.styles) s = r.get_string();
   c.pieces.resize(count(33));
@@ -160,10 +159,7 @@ std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& di
     p.seconds = r.get<double>();
     p.place.shard = r.get<uint32_t>();
     p.place.slot = r.get<uint32_t>();
-    if (p.place.shard >= shards || p.place.slot >= c.store->pieces_in(p.place.shard))
-      r.fail("piece place (shard " + std::to_string(p.place.shard) + ", slot " + std::to_string(p.place.slot) +
-             ") is not in the shards");
-    p.tokens = c.store->tokens(p.place);
+    if (p.place.shard >= shards) r.fail("piece in shard " + std::to_string(p.place.shard) + " of " + std::to_string(shards));
   }
   c.skipped.resize(count(16));
   for (auto& s : c.skipped) {
@@ -175,6 +171,14 @@ std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& di
   c.ngrams = NgramIndex::deserialize(manifest.bytes().subspan(r.offset(), index_size), path.string() + " (n-gram index)");
   r.skip(index_size);
   if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " bytes after the end");
+  // The shards last: the whole manifest is checked first (and a fuzzer reaches all of it).
+  c.store = TokenStore::open(path, build_id, shards, vocab);
+  for (Piece& p : c.pieces) {
+    if (p.place.slot >= c.store->pieces_in(p.place.shard))
+      r.fail("piece " + quote_input(p.path) + " is in slot " + std::to_string(p.place.slot) + " of shard " +
+             std::to_string(p.place.shard) + ", which holds " + std::to_string(c.store->pieces_in(p.place.shard)));
+    p.tokens = c.store->tokens(p.place);
+  }
   if (refreshed) c.cache_note = "file times changed but not their contents: cache refreshed";
   return c;
 }
