@@ -41,7 +41,8 @@ json corpus_json(const Corpus& c, const Tokenizer& tok) {
           {"train", {{"pieces", c.piece_count(Split::train)}, {"tokens", c.token_count(Split::train)}}},
           {"validation", {{"pieces", c.piece_count(Split::validation)}, {"tokens", c.token_count(Split::validation)}}},
           {"ngram", {{"n", c.ngrams.n()}, {"entries", c.ngrams.size()}}},
-          {"cache", {{"path", c.cache_path.string()}, {"reused", c.from_cache}, {"note", c.cache_note}}},
+          {"cache", {{"path", c.cache_path.string()}, {"reused", c.from_cache}, {"note", c.cache_note},
+                     {"shards", c.store ? c.store->shard_count() : 0}}},
           {"seconds", c.seconds},
           {"files", std::move(files)}};
 }
@@ -55,6 +56,8 @@ void print_corpus(const Corpus& c, const Tokenizer& tok) {
   std::printf("n-grams:     n=%d, %zu entries\n", c.ngrams.n(), c.ngrams.size());
   std::printf("cache:       %s (%s)%s%s\n", c.cache_path.string().c_str(), c.from_cache ? "reused" : "built",
               c.cache_note.empty() ? "" : ": ", c.cache_note.c_str());
+  std::printf("shards:      %zu (%s.shard-%016llx-NNNN)\n", c.store ? c.store->shard_count() : 0,
+              c.cache_path.string().c_str(), static_cast<unsigned long long>(c.build_id));
   for (const auto& s : c.skipped) std::printf("skipped:     %s: %s\n", s.path.c_str(), s.reason.c_str());
   std::printf("seconds:     %.3f\n", c.seconds);
 }

@@ -75,6 +75,7 @@ class ByteReader {
       if (!(b & 0x80)) return v;
     }
   }
+  void skip(uint64_t n) { take(n); }
   size_t offset() const { return pos_; }
   size_t remaining() const { return bytes_.size() - pos_; }
   [[noreturn]] void fail(const std::string& what) const {

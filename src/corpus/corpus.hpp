@@ -1,16 +1,19 @@
 // Corpus: a folder of MIDI files turned into token streams ready for training: styles (first-
 // level subfolders), a deterministic train/validation split by piece, skipped files with reasons,
-// and the n-gram index of the training pieces; cached in one binary file that a rerun reuses.
+// and the n-gram index of the training pieces; cached (a manifest file and token shards read
+// through mmap) so that a rerun reuses it and a corpus larger than memory streams.
 #pragma once
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "corpus/ngram_index.hpp"
+#include "corpus/token_shards.hpp"
 #include "tokenize/tokenizer.hpp"
 
 namespace etude {
@@ -22,7 +25,8 @@ struct Piece {
   std::string path;             // relative to the corpus folder, '/' separators
   int32_t style = 0;            // index into Corpus::styles
   Split split = Split::train;
-  std::vector<int32_t> tokens;  // BOS ... EOS
+  std::span<const int32_t> tokens;  // BOS ... EOS, in the corpus's token store
+  TokenPlace place;             // where in the store
   uint32_t notes = 0;           // notes in the file (drums included)
   double seconds = 0.0;         // duration of the file
 };
@@ -48,6 +52,7 @@ struct CorpusOptions {
   unsigned threads = 0;              // 0: every hardware thread
   std::filesystem::path cache;       // empty: default_cache_path(dir, options)
   bool use_cache = true;             // false: rebuild even when the cache is valid (and rewrite it)
+  size_t shard_tokens = kShardTokens;  // tokens per cache shard (the build holds one shard in memory)
 };
 
 struct Corpus {
@@ -58,6 +63,8 @@ struct Corpus {
   std::vector<SkippedFile> skipped;  // sorted by path
   std::vector<SourceFile> sources;   // sorted by path
   NgramIndex ngrams;                 // pitch n-grams of the training pieces
+  std::shared_ptr<const TokenStore> store;  // the pieces' tokens (mapped shards, or memory)
+  uint64_t build_id = 0;             // ties the cache's shards to its manifest
 
   // How this corpus was obtained (not stored).
   std::filesystem::path cache_path;
@@ -68,6 +75,9 @@ struct Corpus {
   size_t piece_count(Split split) const;
   size_t token_count(Split split) const;
 };
+
+// InvalidArgument for options that cannot work (a validation fraction outside 0..0.5).
+void check_corpus_options(const CorpusOptions& options);
 
 // The hash split (also used by the judge to split a style folder as training did): each piece's
 // `split` from a draw fixed by its `path` (relative to the corpus folder, so the same file splits
@@ -85,9 +95,17 @@ std::filesystem::path default_cache_dir();
 // default_cache_dir()/corpus-<hash of the folder's absolute path and the options>.bin
 std::filesystem::path default_cache_path(const std::filesystem::path& dir, const CorpusOptions& options);
 
-// Scans, parses and tokenizes in parallel; never reads or writes a cache. IoError when dir is
-// not a folder; InvalidArgument for bad options. Broken files land in `skipped`.
+// Scans, parses and tokenizes in parallel, a chunk of files at a time (only one chunk's notes are
+// in memory; the tokens stay in memory too); never reads or writes a cache. IoError when dir is
+// not a folder; InvalidArgument for bad options. Broken files land in `skipped`. The notes and
+// seed tokenizers fit their vocabulary on every training piece at once, so they parse in one chunk.
 Corpus build_corpus(const std::filesystem::path& dir, const CorpusOptions& options = {});
+// The same, writing the token shards of the cache at `cache` as they fill and mapping them back
+// (see ShardWriter), so memory holds one chunk's notes and one shard's tokens; the manifest is
+// save_corpus_cache's. A shard that cannot be written leaves the tokens in memory and says so in
+// cache_note.
+Corpus build_corpus_streamed(const std::filesystem::path& dir, const CorpusOptions& options,
+                             const std::filesystem::path& cache);
 // Reuses the cache when its options match and every source file is unchanged (size and mtime,
 // else content hash); otherwise builds and writes it atomically. A cache that cannot be written
 // (read-only place) is noted in cache_note, not an error.
@@ -95,8 +113,11 @@ Corpus load_or_build_corpus(const std::filesystem::path& dir, const CorpusOption
 
 // The options that decide a cache's content, normalized ({} config equals the defaults).
 std::string corpus_options_key(const CorpusOptions& options);
-// The cache file: "ETCORPUS", version, options key, tokenizer JSON, sources, styles, pieces,
-// skipped files, n-gram index. load returns nothing (with the reason) when it does not apply.
+// The cache: a manifest at `path` ("ETCORPUS", version, options key, tokenizer JSON, build id and
+// shard count, sources, styles, pieces with their shard places, skipped files, n-gram index) and
+// the token shards beside it (shard_path). save writes the shards the corpus holds in memory and
+// then the manifest, each atomically, and removes a previous build's extra shards. load maps the
+// shards and checks them; it returns nothing (with the reason) when the cache does not apply.
 void save_corpus_cache(const Corpus& corpus, const CorpusOptions& options, const std::filesystem::path& path);
 std::optional<Corpus> load_corpus_cache(const std::filesystem::path& path, const std::filesystem::path& dir,
                                         const CorpusOptions& options, std::string& why_not);

@@ -1,10 +1,12 @@
-// The corpus cache file: writing it atomically, reading it back, and deciding whether it still
-// describes the folder (same options; same files by size and mtime, else by content hash).
+// The corpus cache: its manifest written atomically after its shards, read back (the shards
+// mapped and checked), and the decision whether it still describes the folder (same options;
+// same files by size and mtime, else by content hash).
 #include <filesystem>
 
 #include "base/error.hpp"
 #include "base/file_io.hpp"
 #include "base/input_text.hpp"
+#include "base/mapped_file.hpp"
 #include "corpus/binary_io.hpp"
 #include "corpus/corpus.hpp"
 #include "corpus/hash.hpp"
@@ -15,7 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr char kMagic[9] = "ETCORPUS";
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: tokens in shards beside the manifest
 
 // Checks the cached source list against the folder; empty when it still applies. Files whose
 // time changed but whose bytes did not get their new time (refreshed set to true).
@@ -56,6 +58,8 @@ void save_corpus_cache(const Corpus& corpus, const CorpusOptions& options, const
   w.put<uint32_t>(kVersion);
   w.put_string(corpus_options_key(options));
   w.put_string(corpus.tokenizer.dump());
+  w.put<uint64_t>(corpus.build_id);
+  w.put<uint32_t>(uint32_t(corpus.store->shard_count()));
   w.put<uint64_t>(corpus.sources.size());
   for (const auto& s : corpus.sources) {
     w.put_string(s.path);
@@ -72,7 +76,8 @@ void save_corpus_cache(const Corpus& corpus, const CorpusOptions& options, const
     w.put<uint8_t>(static_cast<uint8_t>(p.split));
     w.put<uint32_t>(p.notes);
     w.put<double>(p.seconds);
-    w.put_array(std::span<const int32_t>(p.tokens));
+    w.put<uint32_t>(p.place.shard);
+    w.put<uint32_t>(p.place.slot);
   }
   w.put<uint64_t>(corpus.skipped.size());
   for (const auto& s : corpus.skipped) {
@@ -84,7 +89,9 @@ void save_corpus_cache(const Corpus& corpus, const CorpusOptions& options, const
   std::error_code ec;
   fs::create_directories(path.parent_path().empty() ? fs::path(".") : path.parent_path(), ec);
   if (ec) throw IoError(path.parent_path().string() + ": cannot create the cache folder (" + ec.message() + ")");
+  corpus.store->write(path, corpus.build_id);  // (a streamed build wrote them already)
   write_file_atomic(path, w.bytes());
+  remove_stale_shards(path, corpus.build_id);
 }
 
 std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& dir, const CorpusOptions& options,
@@ -94,8 +101,8 @@ std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& di
     why_not = "no cache yet";
     return std::nullopt;
   }
-  const auto bytes = read_file_bytes(path);
-  ByteReader r(bytes, path.string());
+  const MappedFile manifest(path);
+  ByteReader r(manifest.bytes(), path.string());
   for (int i = 0; i < 8; ++i)
     if (r.get<char>() != kMagic[i]) r.fail("not an Etude corpus cache");
   if (auto v = r.get<uint32_t>(); v != kVersion) {
@@ -120,6 +127,8 @@ std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& di
   } catch (const Error& e) {
     r.fail(std::string("its tokenizer cannot be built: ") + e.what());
   }
+  const uint64_t build_id = r.get<uint64_t>();
+  const uint32_t shards = r.get<uint32_t>();
   auto count = [&](size_t min_bytes_each) {
     auto n = r.get<uint64_t>();
     if (n > r.remaining() / min_bytes_each) r.fail("a count of " + std::to_string(n) + " does not fit the file");
@@ -135,6 +144,7 @@ std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& di
   bool refreshed = false;
   why_not = stale_reason(c.sources, dir, refreshed);
   if (!why_not.empty()) return std::nullopt;
+  c.build_id = build_id;
   c.styles.resize(count(8));
   for (auto& s : c.styles) s = r.get_string();
   c.pieces.resize(count(33));
@@ -147,18 +157,28 @@ std::optional<Corpus> load_corpus_cache(const fs::path& path, const fs::path& di
     p.split = static_cast<Split>(split);
     p.notes = r.get<uint32_t>();
     p.seconds = r.get<double>();
-    p.tokens = r.get_array<int32_t>();
-    for (int32_t t : p.tokens)
-      if (t < 0 || t >= vocab) r.fail("token " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(vocab));
+    p.place.shard = r.get<uint32_t>();
+    p.place.slot = r.get<uint32_t>();
+    if (p.place.shard >= shards) r.fail("piece in shard " + std::to_string(p.place.shard) + " of " + std::to_string(shards));
   }
   c.skipped.resize(count(16));
   for (auto& s : c.skipped) {
     s.path = r.get_string();
     s.reason = r.get_string();
   }
-  auto index = r.get_array<uint8_t>();
-  c.ngrams = NgramIndex::deserialize(index, path.string() + " (n-gram index)");
+  const uint64_t index_size = r.get<uint64_t>();
+  if (index_size > r.remaining()) r.fail("n-gram index of " + std::to_string(index_size) + " bytes does not fit");
+  c.ngrams = NgramIndex::deserialize(manifest.bytes().subspan(r.offset(), index_size), path.string() + " (n-gram index)");
+  r.skip(index_size);
   if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " bytes after the end");
+  // The shards last: the whole manifest is checked first (and a fuzzer reaches all of it).
+  c.store = TokenStore::open(path, build_id, shards, vocab);
+  for (Piece& p : c.pieces) {
+    if (p.place.slot >= c.store->pieces_in(p.place.shard))
+      r.fail("piece " + quote_input(p.path) + " is in slot " + std::to_string(p.place.slot) + " of shard " +
+             std::to_string(p.place.shard) + ", which holds " + std::to_string(c.store->pieces_in(p.place.shard)));
+    p.tokens = c.store->tokens(p.place);
+  }
   if (refreshed) c.cache_note = "file times changed but not their contents: cache refreshed";
   return c;
 }

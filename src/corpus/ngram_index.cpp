@@ -59,6 +59,7 @@ void NgramIndex::merge(const NgramIndex& other, const std::string& prefix) {
   const bool fold = other.hash_bits_ > hash_bits_;
   const auto offset = static_cast<int32_t>(pieces_.size());
   for (const std::string& name : other.pieces_) pieces_.push_back(prefix + name);
+  entries_.reserve(entries_.size() + other.entries_.size());
   for (const Entry& e : other.entries_) entries_.push_back({fold ? fold32(e.hash) : e.hash, e.piece + offset});
   finish();
 }

@@ -32,6 +32,7 @@ class NgramIndex {
   // Adds every n-gram of one piece; returns the piece id. Call finish() once after the last one.
   int32_t add_piece(const std::string& name, std::span<const uint8_t> pitches);
   void finish();  // sorts and deduplicates; queries need it
+  void reserve(size_t grams) { entries_.reserve(grams); }  // room for that many n-grams in all
   // Adds every piece of `other` (same n), names prefixed with `prefix`; finishes. A 64-bit index
   // merged into a 32-bit one has its hashes folded to 32 bits (the same fold gram_hash uses).
   void merge(const NgramIndex& other, const std::string& prefix);

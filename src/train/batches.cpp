@@ -16,28 +16,56 @@ std::vector<size_t> window_starts(size_t n, int time, size_t stride, size_t offs
   return out;
 }
 
-void fill_batch(std::span<const int32_t> stream, std::span<const size_t> starts, int batch, int time,
+void TokenSource::read(size_t start, size_t count, int32_t* out) const {
+  if (spill_) return spill_->read(start, count, out);
+  if (start > span_.size() || count > span_.size() - start) throw InvalidArgument("token stream: read past the end");
+  std::copy_n(span_.begin() + ptrdiff_t(start), count, out);
+}
+
+void fill_batch(const TokenSource& stream, std::span<const size_t> starts, int batch, int time,
                 nn::Mode mode, int32_t* tokens, int32_t* targets) {
   if (starts.empty())
     throw InvalidArgument("no window of " + std::to_string(time + 1) + " tokens fits in a stream of " +
                           std::to_string(stream.size()) + " tokens; use a smaller --seq");
+  std::vector<int32_t> window(size_t(time) + 1);
   for (int b = 0; b < batch; ++b) {
-    const int32_t* w = stream.data() + starts[size_t(b) < starts.size() ? size_t(b) : 0];
+    stream.read(starts[size_t(b) < starts.size() ? size_t(b) : 0], window.size(), window.data());
+    const int32_t* w = window.data();
     std::copy_n(w, time, tokens + size_t(b) * time);
     if (mode == nn::Mode::seq2seq) std::copy_n(w + 1, time, targets + size_t(b) * time);
     else targets[b] = w[time];
   }
 }
 
-void fill_styles(std::span<const int32_t> styles, std::span<const size_t> starts, int batch, int time, int32_t* out) {
-  for (int b = 0; b < batch; ++b)
-    std::copy_n(styles.data() + starts[size_t(b) < starts.size() ? size_t(b) : 0], time, out + size_t(b) * time);
+void StyleRuns::add(size_t tokens, int32_t row) {
+  if (tokens == 0) return;
+  if (!rows.empty() && rows.back() == row) {
+    ends.back() += tokens;
+    return;
+  }
+  ends.push_back(size() + tokens);
+  rows.push_back(row);
 }
 
-Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t stride, std::span<const int32_t> styles,
+void StyleRuns::fill(size_t start, size_t count, int32_t* out) const {
+  if (start + count > size()) throw InvalidArgument("style runs: tokens past the end of the stream");
+  size_t run = size_t(std::upper_bound(ends.begin(), ends.end(), start) - ends.begin());
+  for (size_t done = 0; done < count; ++run) {
+    const size_t n = std::min(count - done, ends[run] - (start + done));
+    std::fill_n(out + done, n, rows[run]);
+    done += n;
+  }
+}
+
+void fill_styles(const StyleRuns& styles, std::span<const size_t> starts, int batch, int time, int32_t* out) {
+  for (int b = 0; b < batch; ++b)
+    styles.fill(starts[size_t(b) < starts.size() ? size_t(b) : 0], size_t(time), out + size_t(b) * time);
+}
+
+Score evaluate(nn::Trainer& trainer, const TokenSource& stream, size_t stride, const StyleRuns* styles,
                KindScores* by_kind, WindowPart part) {
   const int B = trainer.batch(), T = trainer.time();
-  if (!styles.empty() && styles.size() != stream.size())
+  if (styles && styles->size() != stream.size())
     throw InvalidArgument("evaluate: the style stream is not as long as the token stream");
   std::vector<size_t> starts = window_starts(stream.size(), T, stride, 0);
   if (part.count > 1) {
@@ -45,13 +73,13 @@ Score evaluate(nn::Trainer& trainer, std::span<const int32_t> stream, size_t str
                  to = n * size_t(part.index + 1) / size_t(part.count);
     starts = std::vector<size_t>(starts.begin() + ptrdiff_t(from), starts.begin() + ptrdiff_t(to));
   }
-  std::vector<int32_t> tokens(size_t(B) * T), targets(size_t(B) * T), rows(styles.empty() ? 0 : size_t(B) * T);
+  std::vector<int32_t> tokens(size_t(B) * T), targets(size_t(B) * T), rows(styles ? size_t(B) * T : 0);
   Score score;
   for (size_t first = 0; first < starts.size(); first += size_t(B)) {
     const int used = int(std::min(starts.size() - first, size_t(B)));
     const auto window = std::span(starts).subspan(first, size_t(used));
     fill_batch(stream, window, B, T, trainer.model().spec().mode, tokens.data(), targets.data());
-    if (!rows.empty()) fill_styles(styles, window, B, T, rows.data());
+    if (!rows.empty()) fill_styles(*styles, window, B, T, rows.data());
     trainer.forward(tokens.data(), false, rows.empty() ? nullptr : rows.data());
     if (by_kind) trainer.add_score(targets.data(), used, score, by_kind->kind_of_token, by_kind->kinds);
     else trainer.add_score(targets.data(), used, score);

@@ -32,7 +32,7 @@ EpochResult train_epoch(RunSetup& run, nn::Trainer& trainer, int epoch, const Ru
   std::mt19937_64 rng(epoch_seed(c.seed, uint64_t(epoch), rollbacks));
   trainer.seed_dropout(epoch_seed(c.seed, uint64_t(epoch), 0xd509 + rollbacks));
   const EpochStream epoch_data = epoch_stream(run.data, c.transpose_min, c.transpose_max, rng);
-  const std::vector<int32_t>& stream = epoch_data.tokens;
+  const TokenSource stream(epoch_data.tokens);
   const size_t stride = window_stride(spec);
   std::vector<size_t> starts =
       window_starts(stream.size(), T, stride, spec.mode == nn::Mode::seq2seq ? size_t(rng() % size_t(T)) : 0);

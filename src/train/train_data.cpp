@@ -29,6 +29,13 @@ void refuse_empty(const fs::path& root, const Corpus& corpus, bool for_validatio
 
 int find_style_row(const std::vector<std::string>& styles, const std::string& name) { return find_name(styles, name); }
 
+void TrainData::read_pieces(size_t tokens) const {
+  pieces_read_ += tokens;
+  if (pieces_read_ < spill_tokens * 4) return;
+  for (const Corpus& k : corpora) k.store->release();
+  pieces_read_ = 0;
+}
+
 size_t TrainData::pieces_of_style(size_t row, bool validation) const {
   const auto& rows = validation ? val_style : train_style;
   return size_t(std::count(rows.begin(), rows.end(), int32_t(row)));
@@ -44,6 +51,7 @@ TrainData load_train_data(const std::vector<fs::path>& roots, const DataOptions&
   o.tokenizer_config = options.tokenizer_config;
   o.validation_fraction = options.val_fraction;
   o.threads = options.threads;
+  o.shard_tokens = options.shard_tokens;
   if (roots.size() == 1) o.cache = options.cache;
   uint64_t h = fnv1a(corpus_options_key(o));
   std::vector<PieceSplit> splits;
@@ -84,7 +92,11 @@ TrainData load_train_data(const std::vector<fs::path>& roots, const DataOptions&
     };
     for (const Piece* p : splits[r].train) d.train.push_back(p), d.train_style.push_back(row_of(*p));
     for (const Piece* p : splits[r].val) d.val.push_back(p), d.val_style.push_back(row_of(*p));
-    d.ngrams.merge(k.ngrams, roots.size() == 1 ? "" : roots[r].filename().string() + "/");
+    // One root's index is the run's as it is (merging it into the empty one copies it exactly);
+    // several are merged, each corpus's own copy freed (only the run's is used).
+    if (roots.size() == 1 && k.ngrams.hash_bits() == d.ngrams.hash_bits()) d.ngrams = std::move(d.corpora[r].ngrams);
+    else d.ngrams.merge(k.ngrams, roots.size() == 1 ? "" : roots[r].filename().string() + "/");
+    d.corpora[r].ngrams = NgramIndex(d.ngrams.n());
   }
   // The identity: what a resumed run must find again (a single root hashes as runs always did). The
   // style rows are not in it: a resumed run reads them from its own state.
@@ -92,11 +104,17 @@ TrainData load_train_data(const std::vector<fs::path>& roots, const DataOptions&
     for (const Piece* p : *group) {
       h = fnv1a(p->path, h);
       h = fnv1a(std::span(reinterpret_cast<const uint8_t*>(p->tokens.data()), p->tokens.size() * 4), h);
+      d.read_pieces(p->tokens.size());
     }
+  d.scratch = d.corpora[0].cache_path.parent_path();
+  d.spill_tokens = options.spill_tokens;
+  d.val_stream = SpillArray(d.spill_tokens, d.scratch);
   for (size_t i = 0; i < d.val.size(); ++i) {
-    d.val_stream.insert(d.val_stream.end(), d.val[i]->tokens.begin(), d.val[i]->tokens.end());
-    d.val_styles.insert(d.val_styles.end(), d.val[i]->tokens.size(), d.val_style[i]);
+    d.val_stream.append(d.val[i]->tokens);
+    d.val_styles.add(d.val[i]->tokens.size(), d.val_style[i]);
+    d.read_pieces(d.val[i]->tokens.size());
   }
+  d.val_stream.finish();
   for (const Piece* p : d.train) d.train_tokens += p->tokens.size();
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
@@ -106,22 +124,22 @@ TrainData load_train_data(const std::vector<fs::path>& roots, const DataOptions&
 }
 
 EpochStream epoch_stream(const TrainData& d, int transpose_min, int transpose_max, std::mt19937_64& rng) {
-  EpochStream s;
-  s.tokens.reserve(d.train_tokens + d.train_tokens / 8);
-  s.styles.reserve(s.tokens.capacity());
+  EpochStream s{SpillArray(d.spill_tokens, d.scratch), {}};
   const AugmentOptions ao{.min_semitones = transpose_min, .max_semitones = transpose_max};
   const bool augment = transpose_min != 0 || transpose_max != 0;
   for (size_t i = 0; i < d.train.size(); ++i) {
     const Piece* p = d.train[i];
     const size_t before = s.tokens.size();
     if (!augment) {
-      s.tokens.insert(s.tokens.end(), p->tokens.begin(), p->tokens.end());
+      s.tokens.append(p->tokens);
     } else {
       const std::vector<int32_t> t = augment_tokens(*d.tokenizer, p->tokens, ao, rng);
-      s.tokens.insert(s.tokens.end(), t.begin(), t.end());
+      s.tokens.append(t);
     }
-    s.styles.insert(s.styles.end(), s.tokens.size() - before, d.train_style[i]);
+    s.styles.add(s.tokens.size() - before, d.train_style[i]);
+    d.read_pieces(p->tokens.size());
   }
+  s.tokens.finish();
   return s;
 }
 

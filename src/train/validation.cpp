@@ -61,10 +61,9 @@ Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json
     throw InvalidArgument(dirs[0].string() + ": the validation pieces hold " + std::to_string(d.val_stream.size()) +
                           " tokens, fewer than one window of " + std::to_string(spec.window + 1));
   nn::Trainer trainer(model, spec.batch, spec.window);  // on the CPU
-  const std::vector<int32_t> none;
   Validation v;
   KindScores kinds{d.token_kinds, std::vector<nn::RowScore>(kTokenKinds)};
-  v.score = evaluate(trainer, d.val_stream, window_stride(spec), spec.styles > 0 ? d.val_styles : none, &kinds);
+  v.score = evaluate(trainer, d.val_stream, window_stride(spec), spec.styles > 0 ? &d.val_styles : nullptr, &kinds);
   v.kind_loss = kind_losses(kinds);
   v.pieces = d.val.size();
   v.tokens = d.val_stream.size();
@@ -72,15 +71,16 @@ Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json
   v.note = d.note;
   for (size_t row = 0; spec.styles > 0 && row < d.styles.size(); ++row) {
     StyleValidation sv{d.styles[row], {}, {}};
-    std::vector<int32_t> stream, rows;
+    std::vector<int32_t> stream;
     for (size_t i = 0; i < d.val.size(); ++i) {
       if (d.val_style[i] != int32_t(row)) continue;
       stream.insert(stream.end(), d.val[i]->tokens.begin(), d.val[i]->tokens.end());
       sv.paths.push_back(d.val[i]->path);
     }
     if (stream.size() < size_t(spec.window) + 1) continue;  // too little to score in whole windows
-    rows.assign(stream.size(), int32_t(row));
-    sv.score = evaluate(trainer, stream, window_stride(spec), rows);
+    StyleRuns rows;
+    rows.add(stream.size(), int32_t(row));
+    sv.score = evaluate(trainer, stream, window_stride(spec), &rows);
     v.styles.push_back(std::move(sv));
   }
   return v;
@@ -88,14 +88,14 @@ Validation validate_model(nn::Model& model, const nlohmann::json& tokenizer_json
 
 EpochValidation validate_epoch(nn::Trainer& trainer, const nn::Model& model, const TrainData& d) {
   const nn::ModelSpec& spec = model.spec();
-  const std::vector<int32_t> none;
   KindScores kinds{d.token_kinds, std::vector<nn::RowScore>(kTokenKinds)};
   EpochValidation v;
   // Data-parallel: each rank scores its part of the windows; the sums are reduced.
   const WindowPart part = trainer.data_parallel()
                               ? WindowPart{trainer.parallel().collective->rank(), trainer.parallel().collective->size()}
                               : WindowPart{};
-  v.score = evaluate(trainer, d.val_stream, window_stride(spec), spec.styles > 0 ? d.val_styles : none, &kinds, part);
+  v.score = evaluate(trainer, d.val_stream, window_stride(spec), spec.styles > 0 ? &d.val_styles : nullptr, &kinds,
+                     part);
   reduce_scores(trainer, v.score, &kinds);
   v.kind_loss = kind_losses(kinds);
   trainer.sync_to_host();  // what follows (checks, snapshot, files, sample) reads the host copies

@@ -16,12 +16,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A cache of three small tunes, and the offset of the first piece's token array in it.
+// A cache of three small tunes: its manifest, its token shard and the offset of the first
+// piece's tokens in the shard.
 struct CacheFile {
   test::TempDir tmp;
-  fs::path dir = tmp.path / "music", path = tmp.path / "cache.bin";
+  fs::path dir = tmp.path / "music", path = tmp.path / "cache.bin", shard;
   CorpusOptions options;
-  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> bytes, shard_bytes;
   size_t tokens_at = 0;  // the first token of the first piece
   CacheFile() {
     test::write_tune(dir / "a.mid", 60);
@@ -29,20 +30,19 @@ struct CacheFile {
     test::write_tune(dir / "c.mid", 64);
     options.cache = path;
     const Corpus c = load_or_build_corpus(dir, options);
+    shard = shard_path(path, c.build_id, 0);
     bytes = read_file_bytes(path);
-    // The token array: its count (u64) then the tokens (i32), BOS first.
-    const std::vector<int32_t>& t = c.pieces.at(0).tokens;
-    std::vector<uint8_t> head(8 + 4 * t.size());
-    const uint64_t n = t.size();
-    std::memcpy(head.data(), &n, 8);
-    std::memcpy(head.data() + 8, t.data(), 4 * t.size());
-    auto it = std::search(bytes.begin(), bytes.end(), head.begin(), head.end());
-    EXPECT_NE(it, bytes.end());
-    tokens_at = size_t(it - bytes.begin()) + 8;
+    shard_bytes = read_file_bytes(shard);
+    // The first piece's tokens (i32), BOS first, in the shard.
+    const std::span<const int32_t> t = c.pieces.at(0).tokens;
+    const auto* head = reinterpret_cast<const uint8_t*>(t.data());
+    auto it = std::search(shard_bytes.begin(), shard_bytes.end(), head, head + 4 * t.size());
+    EXPECT_NE(it, shard_bytes.end());
+    tokens_at = size_t(it - shard_bytes.begin());
   }
   void put_token(size_t index, int32_t value) {
-    std::memcpy(bytes.data() + tokens_at + 4 * index, &value, 4);
-    write_file_atomic(path, bytes);
+    std::memcpy(shard_bytes.data() + tokens_at + 4 * index, &value, 4);
+    write_file_atomic(shard, shard_bytes);
   }
 };
 
@@ -62,7 +62,9 @@ TEST(CorpusCache, TokenOutsideTheVocabularyIsRefused) {
     const Corpus rebuilt = load_or_build_corpus(f.dir, f.options);
     EXPECT_FALSE(rebuilt.from_cache);
     EXPECT_NE(rebuilt.cache_note.find("token"), std::string::npos) << rebuilt.cache_note;
-    f.bytes = read_file_bytes(f.path);  // the rebuilt cache is valid again
+    EXPECT_NE(rebuilt.cache_note.find(f.shard.string()), std::string::npos) << rebuilt.cache_note;
+    f.shard = shard_path(f.path, rebuilt.build_id, 0);  // the rebuilt cache is valid again
+    f.shard_bytes = read_file_bytes(f.shard);
   }
 }
 

@@ -2,7 +2,8 @@
 # Data-parallel `etude train` under mpirun (CTest app_mpi_train; registered only when MPI is built,
 # skipped without mpirun): 2 ranks follow one process on the same batches (the weights within
 # float rounding), rank 0 alone writes the run, a resumed 2-rank run equals an uninterrupted one
-# bit for bit, a run resumes with another rank count, and a rank killed with SIGKILL mid-epoch
+# bit for bit, a run resumes with another rank count, the ranks map one corpus cache's shard files
+# (the same files, so the tokens are in memory once), and a rank killed with SIGKILL mid-epoch
 # ends the job within 30 s with a message naming it, the last state intact and resumable.
 import json
 import os
@@ -112,6 +113,9 @@ class TrainRanks(SliceRuns):
                 self.assertLess(time.time(), end, "no epoch finished in time")
                 time.sleep(0.05)
             time.sleep(0.5)  # into the next epoch
+            shards = [mapped_shards(rank_pid(p.pid, rank)) for rank in (0, 1)]
+            self.assertTrue(shards[0], "rank 0 maps no cache shard")
+            self.assertEqual(shards[0], shards[1], "the ranks map other shard files")
             victim = rank_pid(p.pid, 1)
             os.kill(victim, signal.SIGKILL)
             killed = time.time()
@@ -146,6 +150,16 @@ def rank_pid(mpirun_pid, rank):
                 return int(d.name)
         time.sleep(0.1)
     raise AssertionError(f"no etude process of rank {rank} under mpirun {mpirun_pid}")
+
+
+def mapped_shards(pid):
+    """(device, inode, path) of every corpus cache shard file the process maps."""
+    out = set()
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and ".shard-" in fields[5]:
+            out.add((fields[3], fields[4], fields[5]))
+    return out
 
 
 def descends_from(pid, ancestor):
