@@ -27,13 +27,18 @@ void fill_batch(const TokenSource& stream, std::span<const size_t> starts, int b
   if (starts.empty())
     throw InvalidArgument("no window of " + std::to_string(time + 1) + " tokens fits in a stream of " +
                           std::to_string(stream.size()) + " tokens; use a smaller --seq");
-  std::vector<int32_t> window(size_t(time) + 1);
-  for (int b = 0; b < batch; ++b) {
-    stream.read(starts[size_t(b) < starts.size() ? size_t(b) : 0], window.size(), window.data());
-    const int32_t* w = window.data();
-    std::copy_n(w, time, tokens + size_t(b) * time);
-    if (mode == nn::Mode::seq2seq) std::copy_n(w + 1, time, targets + size_t(b) * time);
-    else targets[b] = w[time];
+  for (int b = 0; b < batch; ++b) {  // a window is the row's inputs and, one token on, its targets
+    const size_t start = starts[size_t(b) < starts.size() ? size_t(b) : 0];
+    int32_t* x = tokens + size_t(b) * time;
+    int32_t last = 0;
+    stream.read(start, size_t(time), x);
+    stream.read(start + size_t(time), 1, &last);
+    if (mode == nn::Mode::seq2seq) {
+      std::copy_n(x + 1, time - 1, targets + size_t(b) * time);
+      targets[size_t(b) * time + size_t(time) - 1] = last;
+    } else {
+      targets[b] = last;
+    }
   }
 }
 
