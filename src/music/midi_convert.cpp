@@ -30,13 +30,18 @@ void assign_programs(NoteSequence& seq) {
   }
 }
 
+// open: per (channel, pitch) the notes sounding, oldest first; touched: the keys this track used,
+// so that closing a track costs its own notes and not all 2048 keys.
 void read_track(const MidiTrack& track, int index, int64_t offset, NoteSequence& seq,
-                std::vector<TempoPoint>& tempos, std::vector<std::vector<size_t>>& open) {
+                std::vector<TempoPoint>& tempos, std::vector<std::vector<size_t>>& open, std::vector<int>& touched) {
+  touched.clear();
   for (const MidiEvent& ev : track.events) {
     const int64_t tick = ev.tick + offset;
     const int ch = ev.channel();
     if (ev.is_note_on()) {
-      open[ch * 128 + ev.data1].push_back(seq.notes.size());
+      const int key = ch * 128 + ev.data1;
+      if (open[key].empty()) touched.push_back(key);
+      open[key].push_back(seq.notes.size());
       seq.notes.push_back(Note{ev.data1, ev.data2, 0.0, 0.0, tick, tick, ch, 0, index, ch == 9});
     } else if (ev.is_note_off()) {
       auto& queue = open[ch * 128 + ev.data1];
@@ -57,9 +62,9 @@ void read_track(const MidiTrack& track, int index, int64_t offset, NoteSequence&
     }
   }
   const int64_t end = track.end_tick() + offset;
-  for (auto& queue : open) {
-    for (size_t i : queue) seq.notes[i].end_tick = end;
-    queue.clear();
+  for (int key : touched) {
+    for (size_t i : open[key]) seq.notes[i].end_tick = end;
+    open[key].clear();
   }
 }
 
@@ -80,12 +85,19 @@ MidiEvent meta_event(int64_t tick, uint8_t type, std::vector<uint8_t> payload) {
   return ev;
 }
 
-void check(bool ok, const std::string& what) {
-  if (!ok) throw InvalidArgument("cannot write as MIDI: " + what);
+void check(bool ok, const char* what) {
+  if (!ok) throw InvalidArgument(std::string("cannot write as MIDI: ") + what);
 }
-void check_range(int value, int lo, int hi, const std::string& what) {
-  check(value >= lo && value <= hi, what + " " + std::to_string(value) + " is outside " + std::to_string(lo) +
-                                        ".." + std::to_string(hi));
+// Checked per note and event, so the message is built only when the check fails.
+template <class Describe>
+void check_lazy(bool ok, Describe describe) {
+  if (!ok) throw InvalidArgument("cannot write as MIDI: " + describe());
+}
+void check_range(int value, int lo, int hi, const char* what) {
+  check_lazy(value >= lo && value <= hi, [&] {
+    return std::string(what) + " " + std::to_string(value) + " is outside " + std::to_string(lo) + ".." +
+           std::to_string(hi);
+  });
 }
 
 // Program changes to write: the sequence's own, or derived from note programs when it has none.
@@ -123,9 +135,10 @@ NoteSequence note_sequence_from_midi(const MidiFile& file, const std::string& so
   seq.ticks_per_frame = file.division.ticks_per_frame;
   std::vector<TempoPoint> tempos;
   std::vector<std::vector<size_t>> open(16 * 128);
+  std::vector<int> touched;
   int64_t offset = 0;
   for (size_t t = 0; t < file.tracks.size(); ++t) {
-    read_track(file.tracks[t], static_cast<int>(t), offset, seq, tempos, open);
+    read_track(file.tracks[t], static_cast<int>(t), offset, seq, tempos, open, touched);
     const int64_t end = file.tracks[t].end_tick() + offset;
     seq.total_ticks = std::max(seq.total_ticks, end);
     if (file.format == 2) offset = end;
@@ -164,7 +177,7 @@ MidiFile midi_from_note_sequence(const NoteSequence& seq) {
   std::vector<std::vector<Pending>> pending(static_cast<size_t>(tracks));
   auto add = [&](int track, int order, MidiEvent ev) {
     check(track >= 0, "negative track index");
-    check(ev.tick >= 0, "negative tick " + std::to_string(ev.tick));
+    check_lazy(ev.tick >= 0, [&] { return "negative tick " + std::to_string(ev.tick); });
     const int64_t tick = ev.tick;
     pending[static_cast<size_t>(track)].push_back({tick, order, std::move(ev)});
   };
@@ -177,7 +190,9 @@ MidiFile midi_from_note_sequence(const NoteSequence& seq) {
     check_range(ts.numerator, 1, 255, "time signature numerator");
     int log2 = 0;
     while ((1 << log2) < ts.denominator && log2 < 30) ++log2;
-    check(ts.denominator == (1 << log2), "time signature denominator " + std::to_string(ts.denominator) + " is not a power of 2");
+    check_lazy(ts.denominator == (1 << log2), [&] {
+      return "time signature denominator " + std::to_string(ts.denominator) + " is not a power of 2";
+    });
     add(0, 0, meta_event(ts.tick, meta::kTimeSignature, {uint8_t(ts.numerator), uint8_t(log2), 24, 8}));
   }
   for (const KeySignature& ks : seq.key_signatures) {
@@ -199,8 +214,10 @@ MidiFile midi_from_note_sequence(const NoteSequence& seq) {
     check_range(n.pitch, 0, 127, "note pitch");
     check_range(n.velocity, 1, 127, "note velocity");
     check_range(n.channel, 0, 15, "note channel");
-    check(n.end_tick >= n.start_tick, "a note ends (tick " + std::to_string(n.end_tick) + ") before it starts (tick " +
-                                          std::to_string(n.start_tick) + ")");
+    check_lazy(n.end_tick >= n.start_tick, [&] {
+      return "a note ends (tick " + std::to_string(n.end_tick) + ") before it starts (tick " +
+             std::to_string(n.start_tick) + ")";
+    });
     add(n.track, 4, channel_event(n.start_tick, 0x90, n.channel, n.pitch, n.velocity));
     add(n.track, n.end_tick > n.start_tick ? 3 : 5, channel_event(n.end_tick, 0x90, n.channel, n.pitch, 0));
   }

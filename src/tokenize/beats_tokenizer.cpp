@@ -31,6 +31,13 @@ class BeatsGrammar : public tokenize_detail::GrammarBase {
     fill(ids_.shift, ids_.pitch);
     for (int p = 0; p < 128; ++p) mask[static_cast<size_t>(ids_.pitch + p)] = !seen_[static_cast<size_t>(p)];
   }
+  bool body_allows(int32_t t) const override {
+    if (slot_ == Slot::kPitch) return t >= ids_.duration && t < ids_.velocity;
+    if (slot_ == Slot::kDuration) return t >= ids_.velocity && t < ids_.size;
+    if (t == ids_.bar) return true;  // bar is -1 when there is none, and t is never negative here
+    if (t >= ids_.shift && t < ids_.pitch) return true;
+    return t >= ids_.pitch && t < ids_.pitch + 128 && !seen_[static_cast<size_t>(t - ids_.pitch)];
+  }
   bool eos_allowed() const override { return slot_ == Slot::kFree; }
   void body_advance(int32_t t) override {
     if (t >= ids_.velocity) {

@@ -40,6 +40,14 @@ class EventsGrammar : public tokenize_detail::GrammarBase {
     }
     std::fill(mask.begin() + EventsTokenizer::kShift, mask.begin() + EventsTokenizer::kSize, uint8_t{1});
   }
+  bool body_allows(int32_t t) const override {
+    if (t < EventsTokenizer::kNoteOff) return state_.on_since[t - EventsTokenizer::kNoteOn] < 0;
+    if (t < EventsTokenizer::kShift) {
+      const int64_t since = state_.on_since[t - EventsTokenizer::kNoteOff];
+      return since >= 0 && since < state_.step;
+    }
+    return t < EventsTokenizer::kSize;
+  }
   bool eos_allowed() const override { return state_.active == 0; }
   void body_advance(int32_t t) override {
     if (t < EventsTokenizer::kNoteOff) {

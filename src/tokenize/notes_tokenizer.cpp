@@ -67,6 +67,7 @@ class NotesGrammar : public GrammarBase {
   void body_legal(std::span<uint8_t> mask) const override {
     std::fill(mask.begin() + kNumSpecialTokens, mask.end(), uint8_t{1});
   }
+  bool body_allows(int32_t) const override { return true; }
   bool eos_allowed() const override { return true; }
   void body_advance(int32_t) override {}
 };

@@ -150,10 +150,22 @@ int resolve_same_pitch_overlaps(std::vector<Note>& notes) {
   return changed;
 }
 
+bool GrammarBase::allows(int32_t token) const {
+  if (token < 0 || token >= vocab_size_) return false;
+  switch (phase_) {
+    case Phase::kStart:
+      return token == kBosToken;
+    case Phase::kDone:
+      return token == kPadToken;
+    case Phase::kBody:
+      if (token == kEosToken) return eos_allowed();
+      return token >= kNumSpecialTokens && body_allows(token);
+  }
+  return false;
+}
+
 void GrammarBase::advance(int32_t token) {
-  std::vector<uint8_t> mask(static_cast<size_t>(vocab_size_));
-  legal_next(mask);
-  if (token < 0 || token >= vocab_size_ || !mask[static_cast<size_t>(token)])
+  if (!allows(token))
     throw InvalidArgument("token grammar: token id " + std::to_string(token) +
                           " is not legal here; sample under legal_next()'s mask");
   if (phase_ == Phase::kStart) {
