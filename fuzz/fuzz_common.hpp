@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "corpus/corpus.hpp"
 #include "corpus/ngram_index.hpp"
 #include "nn/model_io.hpp"
 #include "nn/model_spec.hpp"
@@ -45,6 +47,23 @@ class MemFile {
  private:
   int fd_;
 };
+
+// The corpus options of the cache the corpus-cache target reads (and make_fuzz_seeds writes):
+// shards of 64 tokens, so that the small seed folder spreads over several.
+inline CorpusOptions cache_options() {
+  CorpusOptions options;
+  options.threads = 1;
+  options.shard_tokens = 64;
+  return options;
+}
+
+// The bytes as the whole of a file, plainly (no fsync: the fuzzer rewrites it on every input).
+inline void overwrite_file(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  require(f != nullptr);
+  require(bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
+  require(std::fclose(f) == 0);
+}
 
 // A short two-voice phrase: enough notes for a fitted vocabulary and an n-gram index.
 inline NoteSequence phrase() {

@@ -110,10 +110,21 @@ int main(int argc, char** argv) {
   const fs::path folder = out / "cache-folder";
   fs::remove_all(folder);
   for (size_t i = 0; i < midi.size(); ++i) put(folder / (i % 2 ? "b" : "a") / ("p" + std::to_string(i) + ".mid"), midi[i]);
-  CorpusOptions options;
-  options.threads = 1;
-  options.cache = out / "fuzz_corpus_cache" / "cache.bin";
+  // Its cache, built aside; the seeds are the target's inputs: 0 + the manifest, 1 + shard 0.
+  const fs::path built = out / "cache-build";
+  fs::remove_all(built);
+  CorpusOptions options = fuzz::cache_options();
+  options.cache = built / "cache.bin";
   load_or_build_corpus(folder, options);
+  fs::remove_all(out / "fuzz_corpus_cache");
+  for (const auto& entry : fs::directory_iterator(built)) {
+    const bool manifest = entry.path().filename() == "cache.bin";
+    if (!manifest && !entry.path().filename().string().ends_with("-0000")) continue;
+    const std::vector<uint8_t> bytes = read_file_bytes(entry.path());
+    put(out / "fuzz_corpus_cache" / (manifest ? "manifest.bin" : "shard0.bin"),
+        std::string(1, manifest ? '\0' : '\1') + std::string(bytes.begin(), bytes.end()));
+  }
+  fs::remove_all(built);
 
   const fs::path serve = out / "fuzz_serve";
   put(serve / "health", request("GET", "/api/health", "", ""));
