@@ -119,8 +119,11 @@ void run_compose(ComposeArgs& a) {
   const int count = int(pieces.size());
   for (int i = 0; i < count; ++i) {
     ComposedPiece& p = pieces[i];
-    PieceFinish finish{.tempo = a.tempo, .seconds = a.seconds, .end_tick = a.bars > 0 ? p.end_tick : -1};
+    PieceFinish finish;
     if (!a.key.empty()) finish.key = parse_key(a.key);
+    finish.tempo = a.tempo;
+    finish.seconds = a.seconds;
+    finish.end_tick = a.bars > 0 ? p.end_tick : -1;
     if (a.bars > 0 && p.end_tick < 0) finish.seconds = p.seq.total_time;  // the bars were not all composed
     FinishedPiece done;
     p.seq = finish_piece(std::move(p.seq), finish, &done);
@@ -132,7 +135,10 @@ void run_compose(ComposeArgs& a) {
     if (!a.score.empty()) {
       const std::string by = "Etude, " + (style_text.empty() ? model_path.stem().string() : style_text) + " style, seed " +
                              std::to_string(p.seed);
-      render_score(p.seq, numbered(a.score, i, count), {.title = out.stem().string(), .composer = by});
+      ScoreOptions score;
+      score.title = out.stem().string();
+      score.composer = by;
+      render_score(p.seq, numbered(a.score, i, count), score);
     }
     const std::span<const int32_t> composed = std::span(p.tokens).subspan(1 + p.primer_tokens);
     tokens += composed.size();

@@ -179,8 +179,11 @@ void add_midi_commands(CLI::App& app) {
     NoteSequence seq = load_note_sequence(opt->input, opt->lenient);
     if (opt->piano) seq = merge_to_piano(std::move(seq));
     save_note_sequence(seq, opt->output);
-    if (!opt->score.empty())
-      render_score(seq, opt->score, {.title = std::filesystem::path(opt->input).stem().string()});
+    if (!opt->score.empty()) {
+      ScoreOptions score;
+      score.title = std::filesystem::path(opt->input).stem().string();
+      render_score(seq, opt->score, score);
+    }
   });
 }
 

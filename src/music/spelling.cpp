@@ -103,7 +103,7 @@ KeyEstimate parse_key(const std::string& text) {
     throw InvalidArgument("key '" + text.substr(0, 40) + "': write a tonic and a mode, e.g. \"D minor\", \"Eb major\", \"F# minor\"");
   };
   if (t.empty() || t[0] < 'a' || t[0] > 'g') bad();
-  const int letter = int(std::string("cdefgab").find(t[0]));
+  const int letter = (t[0] - 'a' + 5) % 7;  // a..g as indices of c d e f g a b
   int pc = kNaturalPc[size_t(letter)];
   size_t i = 1;
   if (t.compare(i, 6, "-sharp") == 0) pc += 1, i += 6;
