@@ -57,6 +57,14 @@ inline CorpusOptions cache_options() {
   return options;
 }
 
+// A private scratch folder for this process, in memory where /dev/shm exists (files the targets
+// write per input then cost no disk and no fsync).
+inline std::filesystem::path scratch_folder(const std::string& name) {
+  const std::filesystem::path base =
+      std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
+  return base / (name + "-" + std::to_string(getpid()));
+}
+
 // The bytes as the whole of a file, plainly (no fsync: the fuzzer rewrites it on every input).
 inline void overwrite_file(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
   FILE* f = std::fopen(path.c_str(), "wb");

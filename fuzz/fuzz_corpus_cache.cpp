@@ -37,8 +37,7 @@ fs::path folder() {
 // The valid cache: its manifest and shard files, as bytes, and where they live.
 struct ValidCache {
   fs::path source = folder();
-  fs::path root = fs::path(fs::is_directory("/dev/shm") ? "/dev/shm" : fs::temp_directory_path()) /
-                  ("etude-fuzz-cache-" + std::to_string(getpid()));
+  fs::path root = fuzz::scratch_folder("etude-fuzz-cache");
   fs::path manifest = root / "cache.bin";
   std::vector<uint8_t> manifest_bytes;
   std::vector<std::pair<fs::path, std::vector<uint8_t>>> shards;

@@ -5,6 +5,7 @@
 // Every answer must be a JSON error or a success; a 500 (an unexpected exception) fails the target.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -51,7 +52,7 @@ struct Server : httplib::Server {
 };
 
 struct World {
-  fs::path root = fs::temp_directory_path() / ("etude-fuzz-serve-" + std::to_string(getpid()));
+  fs::path root = fuzz::scratch_folder("etude-fuzz-serve");
   StyleCatalog catalog{root / "models", root / "state" / "runs"};
   ComposeService composer{catalog, root / "state", ComposeLimits{1, 1, 4, 1, 4}};
   RunManager runs{catalog, root / "state" / "runs", root / "state", root / "data", 1, "cpu"};
@@ -63,6 +64,11 @@ struct World {
                       fuzz::tiny_model_file("beats", {fuzz::phrase()}));
     runs.shutdown();  // a valid upload stops at launch (503): no training thread
     set_up_routes(server, catalog, composer, runs, "", true);
+    static const fs::path where = root;  // the world outlives main; its folder goes at exit
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(where, ec);
+    });
   }
   // What a request left on disk (a refused run's folder and uploads) goes, so inputs stay independent.
   void tidy() {
