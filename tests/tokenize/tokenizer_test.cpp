@@ -233,6 +233,42 @@ TEST(TokenGrammar, StreamsSampledUnderTheMaskDecodeWithoutRepairs) {
   }
 }
 
+// advance() checks one token on its own (body_allows); the mask is filled by body_legal. At every
+// step of sampled streams, every id (and a few outside the vocabulary) is taken by a copy of the
+// grammar exactly when the mask allows it.
+TEST(TokenGrammar, AdvanceTakesExactlyWhatTheMaskAllows) {
+  std::mt19937_64 rng(17);
+  for (const auto& t : all_tokenizers()) {
+    const int32_t vocab = t->vocab_size();
+    std::vector<uint8_t> mask(static_cast<size_t>(vocab));
+    for (int trial = 0; trial < 2; ++trial) {
+      const auto stream = test::sample_under_grammar(*t, 48, rng, 0.01);
+      std::vector<int32_t> prefix;
+      auto at_prefix = [&] {
+        auto g = t->grammar();
+        for (int32_t id : prefix) g->advance(id);
+        return g;
+      };
+      for (size_t step = 0; step <= stream.size(); ++step) {
+        auto probe = at_prefix();
+        probe->legal_next(mask);
+        for (int32_t id = -2; id < vocab + 2; ++id) {
+          const bool legal = id >= 0 && id < vocab && mask[static_cast<size_t>(id)];
+          bool taken = true;
+          try {
+            probe->advance(id);
+          } catch (const InvalidArgument&) {
+            taken = false;  // a refused token leaves the grammar as it was: the probe goes on
+          }
+          ASSERT_EQ(taken, legal) << t->name() << " id " << id << " after " << prefix.size() << " tokens";
+          if (taken) probe = at_prefix();
+        }
+        if (step < stream.size()) prefix.push_back(stream[step]);
+      }
+    }
+  }
+}
+
 TEST(TokenGrammar, AcceptsEveryEncodedStream) {
   NoteSequence s = make_seq({{60, 0, 480}, {64, 0, 480}, {67, 0, 480}, {62, 480, 960}, {62, 960, 1200},
                              {72, 960, 1200}, {48, 1440, 2400}, {48, 2400, 9000}});
