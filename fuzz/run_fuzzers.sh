@@ -14,7 +14,7 @@ targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(fuzz_midi_reader fuzz_tokenizers fuzz_model_file fuzz_ngram_index fuzz_corpus_cache fuzz_serve)
 declare -A max_len=([fuzz_midi_reader]=4096 [fuzz_tokenizers]=2048 [fuzz_model_file]=65536 [fuzz_ngram_index]=8192
                     [fuzz_corpus_cache]=16384 [fuzz_serve]=16384)
-declare -A dict=([fuzz_model_file]=fuzz/model_file.dict [fuzz_serve]=fuzz/serve.dict [fuzz_corpus_cache]=fuzz/model_file.dict)
+declare -A dict=([fuzz_midi_reader]=fuzz/midi.dict [fuzz_model_file]=fuzz/model_file.dict [fuzz_serve]=fuzz/serve.dict [fuzz_corpus_cache]=fuzz/model_file.dict)
 mkdir -p fuzz-out/crashes fuzz-out/logs
 status=0
 for t in "${targets[@]}"; do
