@@ -1,7 +1,9 @@
 // libFuzzer target for `etude serve`'s request handling, in-process and without a socket: any
 // bytes as one HTTP request (request line, headers, JSON or multipart body) through httplib's
 // parser into the server's own routes (app/serve_routes.hpp), with a tiny model installed. Training
-// runs are validated and stored but never started (the run manager is shut down first: 503).
+// runs are validated and stored but never started (the run manager is shut down first: 503), and
+// pieces stop at 32 tokens (the server's --max-tokens), so a compose costs about a millisecond and
+// the executions go to the request paths rather than to sampling (fuzz_tokenizers covers that).
 // Every answer must be a JSON error or a success; a 500 (an unexpected exception) fails the target.
 #include <cstddef>
 #include <cstdint>
@@ -54,7 +56,7 @@ struct Server : httplib::Server {
 struct World {
   fs::path root = fuzz::scratch_folder("etude-fuzz-serve");
   StyleCatalog catalog{root / "models", root / "state" / "runs"};
-  ComposeService composer{catalog, root / "state", ComposeLimits{1, 1, 4, 1, 4}};
+  ComposeService composer{catalog, root / "state", ComposeLimits{1, 1, 4, 1, 4, 32}};
   RunManager runs{catalog, root / "state" / "runs", root / "state", root / "data", 1, "cpu"};
   Server server;
   World() {

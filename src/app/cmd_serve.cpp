@@ -104,6 +104,9 @@ void add_serve_commands(CLI::App& app) {
   c->add_option("--workers", a->limits.workers, "pieces composed at once")->capture_default_str()->check(CLI::Range(1, 64));
   c->add_option("--queue", a->limits.queue, "compose requests that may wait; beyond: 503 + Retry-After")
       ->capture_default_str()->check(CLI::Range(0, 256));
+  c->add_option("--max-tokens", a->limits.tokens, "the most tokens one piece may take (bounds each compose request's work)")
+      ->capture_default_str()
+      ->check(CLI::Range(16, 100000));
   c->add_option("--web", a->web, "serve the page from this folder instead of the copy built in");
   c->add_option("--threads", a->threads, "compute threads of a training run (0 = every core; 1 keeps composing responsive)")
       ->capture_default_str()->check(CLI::Range(0, 1024));

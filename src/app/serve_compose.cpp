@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string_view>
 
 #include "app/serve_http.hpp"
 #include "base/error.hpp"
@@ -61,11 +62,12 @@ double shortest(double v) {
 }
 }  // namespace
 
-json request_numbers_json() {
+json request_numbers_json(size_t max_tokens) {
   json fields = json::object();
   for (const RequestNumber& f : request::kNumbers) {
+    const double max = std::string_view(f.name) == request::kLength.name ? std::min(f.max, double(max_tokens)) : f.max;
     json j{{"min", f.integer ? json(int64_t(f.min)) : json(shortest(f.min))},
-           {"max", f.integer ? json(int64_t(f.max)) : json(shortest(f.max))}, {"integer", f.integer}};
+           {"max", f.integer ? json(int64_t(max)) : json(shortest(max))}, {"integer", f.integer}};
     if (f.absent) j["default"] = f.integer ? json(int64_t(*f.absent)) : json(shortest(*f.absent));
     fields[f.name] = std::move(j);
   }
@@ -78,7 +80,8 @@ ComposeService::ComposeService(StyleCatalog& catalog, const fs::path& state, con
       render_pool_(limits.workers, limits.queue),
       models_(limits.models),
       primers_(state / "primers", limits.primers),
-      pieces_(state / "pieces", limits.pieces) {}
+      pieces_(state / "pieces", limits.pieces),
+      max_tokens_(limits.tokens) {}
 
 json ComposeService::compose(const json& body) {
   const auto style = string_field(body, "style"), run = string_field(body, "run"), model = string_field(body, "model");
@@ -132,6 +135,8 @@ json ComposeService::compose(const json& body) {
   const auto length = number(body, kLength);
   const auto seconds = number_field(body, kSeconds.name, kSeconds.min, kSeconds.max);
   if (length && seconds) throw HttpError(400, "give \"length\" (tokens) or \"seconds\", not both");
+  if (length && *length > double(max_tokens_))
+    throw HttpError(400, "length: this server composes at most " + std::to_string(max_tokens_) + " tokens a piece");
   if (length) o.length = int(*length);
   // What the piece is made into after composing: key, tempo and (with seconds, the default) an
   // ending on a beat.
@@ -144,7 +149,7 @@ json ComposeService::compose(const json& body) {
       throw HttpError(400, std::string("key: ") + e.what());
     }
   }
-  o.max_tokens = 4000;  // seconds mode: bounded work per request, whatever the model plays
+  o.max_tokens = max_tokens_;  // seconds mode: bounded work per request, whatever the model plays
   o.sampling.temperature = float(*number(body, kTemperature));
   const auto pitch_temperature = number(body, kPitchTemperature);
   o.sampling.top_p = float(*number(body, kTopP));

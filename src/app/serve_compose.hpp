@@ -26,6 +26,7 @@ struct ComposeLimits {
   size_t pieces = 64;         // piece cache (oldest evicted, files deleted)
   size_t models = 4;          // loaded style models kept
   size_t primers = 64;        // uploaded primers kept
+  size_t tokens = 4000;       // the most tokens of one piece: seconds mode stops there, a longer "length" gets 400
 };
 
 inline constexpr size_t kComposeBodyMax = 64 * 1024;
@@ -59,8 +60,9 @@ inline constexpr RequestNumber kPrimerSeconds{"primer_seconds", 0, kPrimerSecond
 inline constexpr RequestNumber kNumbers[] = {kLength, kSeconds,      kTempo, kTemperature, kPitchTemperature, kTopP,
                                              kTopK,   kStyleStrength, kCount, kSeed,        kPrimerSeconds};
 }  // namespace request
-// GET /api/compose: {"fields": {NAME: {"min", "max", "default" (when there is one), "integer"}}}.
-nlohmann::json request_numbers_json();
+// GET /api/compose: {"fields": {NAME: {"min", "max", "default" (when there is one), "integer"}}};
+// the length's max is the server's token bound where that is lower.
+nlohmann::json request_numbers_json(size_t max_tokens);
 
 class ComposeService {
  public:
@@ -70,6 +72,7 @@ class ComposeService {
   // POST /api/primers: multipart field "file"; {"id", "notes", "seconds"}; 400 / 413.
   nlohmann::json add_primer(const httplib::Request& req);
   std::shared_ptr<Piece> piece(const std::string& id);  // 404 when unknown or evicted
+  size_t max_tokens() const { return max_tokens_; }     // ComposeLimits::tokens
   // A piece's file by its API name (piece.mid, piece.wav, score.pdf, score.svg), rendered on first
   // request on the render pool (503 when full); 404 for other names.
   std::filesystem::path file(Piece& piece, const std::string& name);
@@ -81,6 +84,7 @@ class ComposeService {
   ModelCache models_;
   PrimerStore primers_;
   PieceStore pieces_;
+  size_t max_tokens_;
 };
 
 }  // namespace etude::app::serve

@@ -110,7 +110,7 @@ void set_up_routes(httplib::Server& s, StyleCatalog& styles, ComposeService& com
   s.Get("/api/health", api([](const Request&, Response& res) { reply_json(res, {{"ok", true}, {"version", kVersion}}); }));
   s.Get("/api/styles", api([&](const Request&, Response& res) { reply_json(res, styles.list()); }));
   s.Post("/api/primers", api([&](const Request& req, Response& res) { reply_json(res, composer.add_primer(req), 201); }));
-  s.Get("/api/compose", api([](const Request&, Response& res) { reply_json(res, request_numbers_json()); }));
+  s.Get("/api/compose", api([&](const Request&, Response& res) { reply_json(res, request_numbers_json(composer.max_tokens())); }));
   s.Post("/api/compose", api([&](const Request& req, Response& res) {
     reply_json(res, composer.compose(json_body(req, kComposeBodyMax)));
   }));

@@ -192,6 +192,25 @@ class ServeApi(unittest.TestCase):
         self.error("GET", "/api/pieces/..%2F..%2Fetc", None, 404)
         self.error("GET", "/api/pieces/pc-0123456789abcdef/piece.mid", None, 404)
 
+    def test_max_tokens_bounds_every_piece(self):
+        # --max-tokens: the page is told the lower length maximum, a longer length is refused, and a
+        # seconds-mode piece stops there.
+        root = self.tmp / "capped"
+        root.mkdir()
+        s = Server(root, "--state", root / "state", "--models", self.models, "--max-tokens", "40")
+        try:
+            self.assertEqual(s.json("GET", "/api/compose")["fields"]["length"]["max"], 40)
+            status, _, data = s.request("POST", "/api/compose", {"style": "chopin", "length": 41})
+            self.assertEqual(status, 400, data[:300])
+            self.assertIn("at most 40 tokens", json.loads(data)["error"])
+            self.assertEqual(s.json("POST", "/api/compose", {"style": "chopin", "length": 40})["pieces"][0]["tokens"], 40)
+            p = s.json("POST", "/api/compose", {"style": "chopin", "seconds": 60, "seed": 2})["pieces"][0]
+            self.assertEqual(p["tokens"], 40)
+            self.assertLess(p["seconds"], 60)
+        finally:
+            self.assertEqual(s.stop(), 0)
+        self.assertEqual(self.s.json("GET", "/api/compose")["fields"]["length"]["max"], 2000)
+
     def test_primer_upload_and_continuation(self):
         status, primer = self.s.upload("/api/primers", files=[("file", "prelude.mid", self.midi)], expect=201)
         self.assertTrue(primer["id"].startswith("pr-"))
