@@ -33,49 +33,54 @@ std::span<const double> Sampler::distribution(std::span<const float> logits, std
     throw InvalidArgument("sampling: mask has " + std::to_string(allowed.size()) + " entries for " +
                           std::to_string(V) + " logits");
   probs_.assign(V, 0.0);
+  // Raw pointers in the loops below: checked builds (fuzzing, _GLIBCXX_ASSERTIONS) do not inline
+  // operator[], and this runs once per composed token over the whole vocabulary.
+  double* const probs = probs_.data();
+  const float* const lg = logits.data();
   order_.clear();
   int32_t best = -1;
   for (size_t v = 0; v < V; ++v) {
-    if ((!allowed.empty() && !allowed[v]) || std::isnan(logits[v]) || logits[v] == -std::numeric_limits<float>::infinity())
+    if ((!allowed.empty() && !allowed[v]) || std::isnan(lg[v]) || lg[v] == -std::numeric_limits<float>::infinity())
       continue;
     order_.push_back(static_cast<int32_t>(v));
-    if (best < 0 || logits[v] > logits[best]) best = static_cast<int32_t>(v);
+    if (best < 0 || lg[v] > lg[best]) best = static_cast<int32_t>(v);
   }
   if (best < 0) throw InvalidArgument("sampling: no token is allowed at this position (empty mask or all logits -inf/NaN)");
   if (options_.greedy) {
-    probs_[best] = 1.0;
+    probs[best] = 1.0;
     return probs_;
   }
-  const double top = logits[best], inv_t = 1.0 / options_.temperature;
-  for (int32_t v : order_) probs_[v] = std::exp((logits[v] - top) * inv_t);
+  const double top = lg[best], inv_t = 1.0 / options_.temperature;
+  for (int32_t v : order_) probs[v] = std::exp((lg[v] - top) * inv_t);
   // Most likely first; ties broken by the lower id so the kept set never depends on sort order.
-  auto likelier = [&](int32_t a, int32_t b) { return probs_[a] != probs_[b] ? probs_[a] > probs_[b] : a < b; };
-  size_t keep = order_.size();
-  if (options_.top_k > 0 && static_cast<size_t>(options_.top_k) < keep) {
-    keep = options_.top_k;
-    std::nth_element(order_.begin(), order_.begin() + keep, order_.end(), likelier);
-    for (size_t i = keep; i < order_.size(); ++i) probs_[order_[i]] = 0.0;
-    order_.resize(keep);
+  auto likelier = [&](int32_t a, int32_t b) { return probs[a] != probs[b] ? probs[a] > probs[b] : a < b; };
+  int32_t* const ids = order_.data();  // the allowed ids (raw, like probs)
+  size_t n = order_.size();
+  if (options_.top_k > 0 && static_cast<size_t>(options_.top_k) < n) {
+    const size_t keep = options_.top_k;
+    std::nth_element(ids, ids + keep, ids + n, likelier);
+    for (size_t i = keep; i < n; ++i) probs[ids[i]] = 0.0;
+    n = keep;
   }
   if (options_.top_p < 1.0f) {
     double total = 0.0;
-    for (int32_t v : order_) total += probs_[v];
+    for (size_t i = 0; i < n; ++i) total += probs[ids[i]];
     const double goal = options_.top_p * total * (1.0 - 1e-12);
     // The kept set is the shortest most-likely prefix reaching the goal. Usually it lies among the
     // tokens above kTopPFloor (relative to the most likely): those sort first in the full order,
     // so sorting only them gives the same prefix and the same sums; if they fall short, sort all.
-    auto first = order_.begin();
-    auto candidates = std::partition(order_.begin(), order_.end(), [&](int32_t v) { return probs_[v] >= kTopPFloor; });
-    for (auto end : {candidates, order_.end()}) {
+    int32_t* first = ids;
+    int32_t* const candidates = std::partition(ids, ids + n, [&](int32_t v) { return probs[v] >= kTopPFloor; });
+    for (int32_t* end : {candidates, ids + n}) {
       std::sort(first, end, likelier);
       double mass = 0.0;
       size_t i = 0;
-      while (i < size_t(end - order_.begin()) && mass < goal) mass += probs_[order_[i++]];
-      if (mass < goal && end != order_.end()) {
+      while (i < size_t(end - ids) && mass < goal) mass += probs[ids[i++]];
+      if (mass < goal && end != ids + n) {
         first = end;  // the candidates are sorted already; the rest follow them
         continue;
       }
-      for (; i < order_.size(); ++i) probs_[order_[i]] = 0.0;
+      for (; i < n; ++i) probs[ids[i]] = 0.0;
       break;
     }
   }
