@@ -135,12 +135,15 @@ int main(int argc, char** argv) {
   put(serve / "piece", request("GET", "/api/pieces/pc-0123456789abcdef/piece.mid", "", ""));
   put(serve / "plot", request("GET", "/api/runs/r1/plots/loss.png", "", ""));
   put(serve / "stop", request("POST", "/api/runs/r1/stop", "", ""));
+  put(serve / "compose_fields", request("GET", "/api/compose", "", ""));
   put(serve / "compose", request("POST", "/api/compose", "application/json",
                                  R"({"style": "tiny", "length": 24, "seed": 3, "temperature": 0.9, "top_k": 8})"));
   put(serve / "compose_model", request("POST", "/api/compose", "application/json",
                                        R"({"model": "tiny", "seconds": 5, "count": 2, "primer": "pr-0123456789abcdef"})"));
   put(serve / "compose_blend", request("POST", "/api/compose", "application/json",
                                        R"({"style": "tiny:0.5,tiny:0.5", "style_strength": 1.5, "length": 16})"));
+  put(serve / "compose_key", request("POST", "/api/compose", "application/json",
+                                     R"({"style": "tiny", "seconds": 6, "key": "F# minor", "tempo": 90, "top_p": 0.8})"));
   const std::string form = "multipart/form-data; boundary=XyZ";
   put(serve / "primer", request("POST", "/api/primers", form, multipart({}, "file", {midi[0]})));
   put(serve / "run_files", request("POST", "/api/runs", form,
