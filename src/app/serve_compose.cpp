@@ -140,8 +140,9 @@ json ComposeService::compose(const json& body) {
   if (length) o.length = int(*length);
   // What the piece is made into after composing: key, tempo and (with seconds, the default) an
   // ending on a beat.
-  PieceFinish finish{.tempo = number(body, kTempo).value_or(0),
-                     .seconds = length ? 0 : seconds.value_or(*kSeconds.absent)};
+  PieceFinish finish;
+  finish.tempo = number(body, kTempo).value_or(0);
+  finish.seconds = length ? 0 : seconds.value_or(*kSeconds.absent);
   if (const auto key = string_field(body, "key"); key && !key->empty()) {
     try {
       finish.key = parse_key(*key);
@@ -259,7 +260,10 @@ fs::path ComposeService::file(Piece& piece, const std::string& name) {
         const json& i = piece.info;  // the composer line says the style (or blend) and the seed, as `etude compose`'s
         const std::string by = "Etude, " + i.value("blend", i.value("style", std::string())) + " style, seed " +
                                std::to_string(i.value("seed", uint64_t{0}));
-        render_score(seq, path, {.title = piece.download_name, .composer = by});
+        ScoreOptions score;
+        score.title = piece.download_name;
+        score.composer = by;
+        render_score(seq, path, score);
       }
     } catch (const Error& e) {
       throw HttpError(500, "could not render " + name + ": " + e.what());

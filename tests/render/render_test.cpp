@@ -118,7 +118,9 @@ NoteSequence two_hands() {
 }
 
 TEST(Score, LilyPondSourceSplitsHandsTiesAndFillsBars) {
-  const std::string ly = lilypond_source(two_hands(), {.title = "Test \"piece\""});
+  ScoreOptions titled;
+  titled.title = "Test \"piece\"";
+  const std::string ly = lilypond_source(two_hands(), titled);
   EXPECT_NE(ly.find("\\new PianoStaff"), std::string::npos);
   EXPECT_NE(ly.find("\\clef treble"), std::string::npos);
   EXPECT_NE(ly.find("\\clef bass"), std::string::npos);
@@ -202,7 +204,9 @@ TEST(Score, SharpKeysAreSpelledWithSharpsAndFlatKeysWithFlats) {
   NoteSequence own = scale_in(62, major);
   own.key_signatures.push_back({.key = -3, .minor = true});  // C minor
   EXPECT_NE(lilypond_source(own).find("\\key c \\minor"), std::string::npos);
-  EXPECT_NE(lilypond_source(own, {.key = KeyName{2, true}}).find("\\key b \\minor"), std::string::npos);
+  ScoreOptions in_b_minor;
+  in_b_minor.key = KeyName{2, true};
+  EXPECT_NE(lilypond_source(own, in_b_minor).find("\\key b \\minor"), std::string::npos);
 }
 
 // xmllint against the MusicXML 4.0 schema kept in ../shared (its catalog maps the remote imports).
@@ -228,7 +232,10 @@ TEST(MusicXml, ValidatesAgainstTheSchemaWithKeyTiesAndChords) {
     cases.push_back({"prelude", load_note_sequence(file)});
   for (const auto& [name, seq] : cases) {
     const fs::path out = dir / (name + ".musicxml");
-    render_score(seq, out, {.title = name + " & <test>", .composer = "Etude"});
+    ScoreOptions options;
+    options.title = name + " & <test>";
+    options.composer = "Etude";
+    render_score(seq, out, options);
     EXPECT_EQ(validate_musicxml(out), 0) << name << ": " << read_file_text(out.string() + ".log");
   }
   const std::string d = read_file_text(dir / "d_major.musicxml");
