@@ -31,7 +31,10 @@ std::string layout_text(std::span<const TensorRecord> table) {
   std::string out;
   for (const TensorRecord* t : sorted) {
     out += t->name + '\0' + t->dtype + '\0';
-    for (size_t i = 0; i < t->shape.size(); ++i) out += (i ? "," : "") + std::to_string(t->shape[i]);
+    for (size_t i = 0; i < t->shape.size(); ++i) {
+      if (i) out += ',';
+      out += std::to_string(t->shape[i]);
+    }
     out += '\0' + std::to_string(t->begin) + "," + std::to_string(t->end) + "\n";
   }
   return out;

@@ -37,7 +37,10 @@ std::string history_number(double v) {
 
 std::string history_csv(std::span<const EpochRow> rows) {
   std::string out;
-  for (const char* c : kColumns) out += (out.empty() ? "" : ",") + std::string(c);
+  for (const char* c : kColumns) {
+    if (!out.empty()) out += ',';
+    out += c;
+  }
   out += "\n";
   auto opt = [](double v) { return v >= 0 ? history_number(v) : std::string(); };
   for (const EpochRow& r : rows) {

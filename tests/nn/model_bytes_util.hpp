@@ -27,6 +27,7 @@ inline nlohmann::json header_of(const std::vector<uint8_t>& b) {
 inline std::vector<uint8_t> with_header(const std::vector<uint8_t>& b, std::string h) {
   h.append((8 - h.size() % 8) % 8, ' ');
   std::vector<uint8_t> out(8);
+  out.reserve(b.size() + h.size());  // (also keeps GCC 12's false -Warray-bounds off the inserts)
   const uint64_t len = h.size();
   std::memcpy(out.data(), &len, 8);
   out.insert(out.end(), h.begin(), h.end());
