@@ -542,6 +542,11 @@ class ServeProcess(unittest.TestCase):
         self.assertIn("--data", r.stderr)
         self.assertEqual(len(r.stderr.strip().split("\n")), 1)
         self.assertEqual(run("--state", tmp / "state", "--port", "70000").returncode, 1)
+        r = run("--state", tmp / "state4", "--max-tokens", "5")  # below the shortest length (16): a flag error
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
+        self.assertIn("--max-tokens", r.stderr)
+        self.assertEqual(len(r.stderr.strip().split("\n")), 1)
+        self.assertFalse((tmp / "state4").exists())
         r = run("--state", tmp / "state3", "--device", "gpu")
         self.assertEqual((r.returncode, r.stdout), (2, ""))
         self.assertIn("--device", r.stderr)
