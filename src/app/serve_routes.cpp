@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include "app/serve_http.hpp"
@@ -34,8 +35,9 @@ void serve_asset(const fs::path& web, const Request& req, Response& res) {
   const std::string path = req.path == "/" ? "/index.html" : req.path;
   if (!web.empty()) {
     std::error_code ec;
+    const std::string_view wanted = std::string_view(path).starts_with('/') ? std::string_view(path).substr(1) : "";
     for (fs::recursive_directory_iterator it(web, ec), end; !ec && it != end; it.increment(ec))
-      if ("/" + it->path().lexically_relative(web).generic_string() == path && it->is_regular_file(ec))
+      if (!wanted.empty() && it->path().lexically_relative(web).generic_string() == wanted && it->is_regular_file(ec))
         return res.set_content(read_file_text(it->path()), mime_of(it->path()));
   } else {
     for (const WebAsset& a : web_assets())
