@@ -35,7 +35,7 @@ void serve_asset(const fs::path& web, const Request& req, Response& res) {
   const std::string path = req.path == "/" ? "/index.html" : req.path;
   if (!web.empty()) {
     std::error_code ec;
-    const std::string_view wanted = std::string_view(path).starts_with('/') ? std::string_view(path).substr(1) : "";
+    const std::string_view wanted = path.starts_with('/') ? std::string_view(path).substr(1) : std::string_view();
     for (fs::recursive_directory_iterator it(web, ec), end; !ec && it != end; it.increment(ec))
       if (!wanted.empty() && it->path().lexically_relative(web).generic_string() == wanted && it->is_regular_file(ec))
         return res.set_content(read_file_text(it->path()), mime_of(it->path()));
